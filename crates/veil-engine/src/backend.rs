@@ -34,7 +34,8 @@ pub struct KeyRange {
 
 impl KeyRange {
     pub fn contains(&self, key: &[u8]) -> bool {
-        self.start.as_deref().is_none_or(|s| key >= s) && self.end.as_deref().is_none_or(|e| key < e)
+        self.start.as_deref().is_none_or(|s| key >= s)
+            && self.end.as_deref().is_none_or(|e| key < e)
     }
 }
 
@@ -55,8 +56,9 @@ pub enum BackendError {
 pub type BackendResult<T> = Result<T, BackendError>;
 
 /// Contract storage for one call. Writes go straight through; the caller decides whether
-/// to keep them (it discards the storage when the call fails).
-pub trait Storage {
+/// to keep them (it discards the storage when the call fails). `Any` lets the caller take
+/// its concrete storage back out of a [`Backend`].
+pub trait Storage: std::any::Any {
     fn get(&self, key: &[u8]) -> BackendResult<Option<Vec<u8>>>;
     fn set(&mut self, key: &[u8], value: &[u8]) -> BackendResult<()>;
     fn remove(&mut self, key: &[u8]) -> BackendResult<()>;
@@ -84,7 +86,11 @@ pub trait Api {
 /// Answers a contract's `query_chain`. `request` is the contract's `QueryRequest` JSON.
 pub trait Querier {
     /// Returns the answer and the gas it used (at most `gas_limit`).
-    fn query_raw(&self, request: &[u8], gas_limit: u64) -> (SystemResult<ContractResult<Binary>>, u64);
+    fn query_raw(
+        &self,
+        request: &[u8],
+        gas_limit: u64,
+    ) -> (SystemResult<ContractResult<Binary>>, u64);
 }
 
 /// The host services of one call, owned by the call while it runs.
@@ -143,7 +149,9 @@ impl Storage for MemoryStorage {
                     (None, Some(e)) => Excluded(e),
                     (None, None) => Unbounded,
                 };
-                self.entries.range::<[u8], _>((Unbounded, upper)).next_back()
+                self.entries
+                    .range::<[u8], _>((Unbounded, upper))
+                    .next_back()
             }
         };
         Ok(found
@@ -163,8 +171,9 @@ pub struct Bech32Api {
 
 impl Bech32Api {
     pub fn new(prefix: &str) -> Result<Self, BackendError> {
-        let prefix = bech32::Hrp::parse(prefix)
-            .map_err(|e| BackendError::InvalidAddress(format!("invalid bech32 prefix {prefix:?}: {e}")))?;
+        let prefix = bech32::Hrp::parse(prefix).map_err(|e| {
+            BackendError::InvalidAddress(format!("invalid bech32 prefix {prefix:?}: {e}"))
+        })?;
         Ok(Self { prefix })
     }
 
@@ -231,10 +240,12 @@ pub struct BankQuerier {
 }
 
 impl Querier for BankQuerier {
-    fn query_raw(&self, request: &[u8], _gas_limit: u64) -> (SystemResult<ContractResult<Binary>>, u64) {
-        use cosmwasm_std::{
-            BalanceResponse, BankQuery, Coin, QueryRequest, SystemError,
-        };
+    fn query_raw(
+        &self,
+        request: &[u8],
+        _gas_limit: u64,
+    ) -> (SystemResult<ContractResult<Binary>>, u64) {
+        use cosmwasm_std::{BalanceResponse, BankQuery, Coin, QueryRequest, SystemError};
         let request: QueryRequest = match serde_json::from_slice(request) {
             Ok(r) => r,
             Err(e) => {
@@ -300,7 +311,12 @@ mod tests {
         s
     }
 
-    fn collect(s: &MemoryStorage, start: Option<&str>, end: Option<&str>, order: Order) -> Vec<String> {
+    fn collect(
+        s: &MemoryStorage,
+        start: Option<&str>,
+        end: Option<&str>,
+        order: Order,
+    ) -> Vec<String> {
         let range = KeyRange {
             start: start.map(|x| x.as_bytes().to_vec()),
             end: end.map(|x| x.as_bytes().to_vec()),
@@ -317,13 +333,31 @@ mod tests {
     #[test]
     fn ranges_follow_cosmwasm_bounds() {
         let s = storage_with(&["a", "b", "c", "d"]);
-        assert_eq!(collect(&s, None, None, Order::Ascending), ["a", "b", "c", "d"]);
-        assert_eq!(collect(&s, None, None, Order::Descending), ["d", "c", "b", "a"]);
-        assert_eq!(collect(&s, Some("b"), Some("d"), Order::Ascending), ["b", "c"]);
-        assert_eq!(collect(&s, Some("b"), Some("d"), Order::Descending), ["c", "b"]);
+        assert_eq!(
+            collect(&s, None, None, Order::Ascending),
+            ["a", "b", "c", "d"]
+        );
+        assert_eq!(
+            collect(&s, None, None, Order::Descending),
+            ["d", "c", "b", "a"]
+        );
+        assert_eq!(
+            collect(&s, Some("b"), Some("d"), Order::Ascending),
+            ["b", "c"]
+        );
+        assert_eq!(
+            collect(&s, Some("b"), Some("d"), Order::Descending),
+            ["c", "b"]
+        );
         assert_eq!(collect(&s, Some("bb"), None, Order::Descending), ["d", "c"]);
-        assert_eq!(collect(&s, Some("c"), Some("c"), Order::Ascending), Vec::<String>::new());
-        assert_eq!(collect(&s, Some("d"), Some("a"), Order::Descending), Vec::<String>::new());
+        assert_eq!(
+            collect(&s, Some("c"), Some("c"), Order::Ascending),
+            Vec::<String>::new()
+        );
+        assert_eq!(
+            collect(&s, Some("d"), Some("a"), Order::Descending),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

@@ -31,7 +31,12 @@ pub(crate) struct ModuleCache {
 
 impl ModuleCache {
     pub fn new(budget_bytes: usize) -> Self {
-        Self { entries: HashMap::new(), budget_bytes, used_bytes: 0, tick: 0 }
+        Self {
+            entries: HashMap::new(),
+            budget_bytes,
+            used_bytes: 0,
+            tick: 0,
+        }
     }
 
     pub fn get(&mut self, checksum: &Checksum) -> Option<Arc<CompiledCode>> {

@@ -224,8 +224,13 @@ impl Engine {
             return Ok(checksum);
         }
         let info = check_wasm(wasm, &self.config.wasm_limits, &self.config.capabilities)?;
-        let module = wasmi::Module::new(&self.wasmi, wasm).map_err(|e| VmError::Compile(e.to_string()))?;
-        let code = Arc::new(CompiledCode { module, info, wasm_len: wasm.len() });
+        let module =
+            wasmi::Module::new(&self.wasmi, wasm).map_err(|e| VmError::Compile(e.to_string()))?;
+        let code = Arc::new(CompiledCode {
+            module,
+            info,
+            wasm_len: wasm.len(),
+        });
         self.cache().insert(checksum, code);
         Ok(checksum)
     }
@@ -254,10 +259,18 @@ impl Engine {
 
     /// Runs one call. The backend is handed back whatever happens; on failure the caller
     /// must discard the storage writes it received.
-    pub fn call(&self, checksum: &Checksum, call: Call<'_>, backend: Backend) -> (CallReport, Backend) {
+    pub fn call(
+        &self,
+        checksum: &Checksum,
+        call: Call<'_>,
+        backend: Backend,
+    ) -> (CallReport, Backend) {
         let fuel_limit = call.gas_limit / GAS_PER_FUEL;
         let Some(code) = self.cache().get(checksum) else {
-            let report = CallReport { result: Err(VmError::CodeNotFound(checksum.to_hex()).into()), gas_used: 0 };
+            let report = CallReport {
+                result: Err(VmError::CodeNotFound(checksum.to_hex()).into()),
+                gas_used: 0,
+            };
             return (report, backend);
         };
         let state = HostState {
@@ -279,7 +292,9 @@ impl Engine {
         };
         let mut store = Store::new(&self.wasmi, state);
         store.limiter(|s| &mut s.limits);
-        store.set_fuel(fuel_limit).expect("fuel metering is enabled");
+        store
+            .set_fuel(fuel_limit)
+            .expect("fuel metering is enabled");
 
         let result = self.run(&mut store, &code, &call);
         let fuel_left = store.get_fuel().expect("fuel metering is enabled");
@@ -290,19 +305,34 @@ impl Engine {
         (CallReport { result, gas_used }, store.into_data().backend)
     }
 
-    fn run(&self, store: &mut Store<HostState>, code: &CompiledCode, call: &Call<'_>) -> Result<Output, CallError> {
+    fn run(
+        &self,
+        store: &mut Store<HostState>,
+        code: &CompiledCode,
+        call: &Call<'_>,
+    ) -> Result<Output, CallError> {
         let entry = call.entry.name();
         if !code.info.exports.contains(entry) {
             return Err(VmError::MissingEntryPoint(entry.to_string()).into());
         }
         let limit = self.config.max_message_bytes;
         if call.msg.len() > limit {
-            return Err(VmError::TooLarge { what: "message", len: call.msg.len(), limit }.into());
+            return Err(VmError::TooLarge {
+                what: "message",
+                len: call.msg.len(),
+                limit,
+            }
+            .into());
         }
-        let env = serde_json::to_vec(call.env).map_err(|e| VmError::BadInput(format!("env: {e}")))?;
+        let env =
+            serde_json::to_vec(call.env).map_err(|e| VmError::BadInput(format!("env: {e}")))?;
         let info = match (call.entry.takes_info(), call.info) {
-            (true, Some(info)) => Some(serde_json::to_vec(info).map_err(|e| VmError::BadInput(format!("info: {e}")))?),
-            (true, None) => return Err(VmError::BadInput(format!("{entry} needs a MessageInfo")).into()),
+            (true, Some(info)) => Some(
+                serde_json::to_vec(info).map_err(|e| VmError::BadInput(format!("info: {e}")))?,
+            ),
+            (true, None) => {
+                return Err(VmError::BadInput(format!("{entry} needs a MessageInfo")).into())
+            }
             (false, _) => None,
         };
 
@@ -326,9 +356,14 @@ impl Engine {
         store.data_mut().allocate = Some(allocate);
 
         let mut args = Vec::with_capacity(3);
-        for bytes in std::iter::once(&env).chain(info.as_ref()).chain(std::iter::once(&call.msg.to_vec())) {
+        for bytes in std::iter::once(&env)
+            .chain(info.as_ref())
+            .chain(std::iter::once(&call.msg.to_vec()))
+        {
             let len = u32::try_from(bytes.len()).expect("bounded by max_message_bytes");
-            let ptr = allocate.call(&mut *store, len).map_err(|e| self.vm_error(e))?;
+            let ptr = allocate
+                .call(&mut *store, len)
+                .map_err(|e| self.vm_error(e))?;
             imports::write_region_raw(memory.data_mut(&mut *store), ptr, bytes)?;
             args.push(ptr);
         }
@@ -342,8 +377,14 @@ impl Engine {
             _ => unreachable!("two or three arguments"),
         }
         .map_err(|e| self.vm_error(e))?;
-        let result = read_region_raw(memory.data(&*store), result_ptr, self.config.max_result_bytes)?;
-        deallocate.call(&mut *store, result_ptr).map_err(|e| self.vm_error(e))?;
+        let result = read_region_raw(
+            memory.data(&*store),
+            result_ptr,
+            self.config.max_result_bytes,
+        )?;
+        deallocate
+            .call(&mut *store, result_ptr)
+            .map_err(|e| self.vm_error(e))?;
         parse_result(call.entry, &result)
     }
 
@@ -355,9 +396,9 @@ impl Engine {
         match error.as_trap_code() {
             Some(TrapCode::OutOfFuel) => VmError::OutOfGas,
             Some(TrapCode::StackOverflow) => VmError::StackExhausted,
-            Some(TrapCode::GrowthOperationLimited) => {
-                VmError::MemoryLimit { limit_bytes: self.config.memory_limit_bytes }
-            }
+            Some(TrapCode::GrowthOperationLimited) => VmError::MemoryLimit {
+                limit_bytes: self.config.memory_limit_bytes,
+            },
             Some(code) => VmError::Trap(code.to_string()),
             None => {
                 let msg = error.to_string();
@@ -374,10 +415,12 @@ impl Engine {
 fn parse_result(entry: Entry, bytes: &[u8]) -> Result<Output, CallError> {
     let bad = |e: serde_json::Error| CallError::Vm(VmError::BadResult(e.to_string()));
     match entry {
-        Entry::Query => match serde_json::from_slice::<ContractResult<Binary>>(bytes).map_err(bad)? {
-            ContractResult::Ok(data) => Ok(Output::Query(data)),
-            ContractResult::Err(msg) => Err(CallError::Contract(msg)),
-        },
+        Entry::Query => {
+            match serde_json::from_slice::<ContractResult<Binary>>(bytes).map_err(bad)? {
+                ContractResult::Ok(data) => Ok(Output::Query(data)),
+                ContractResult::Err(msg) => Err(CallError::Contract(msg)),
+            }
+        }
         _ => match serde_json::from_slice::<ContractResult<Response>>(bytes).map_err(bad)? {
             ContractResult::Ok(response) => Ok(Output::Response(response)),
             ContractResult::Err(msg) => Err(CallError::Contract(msg)),

@@ -27,7 +27,11 @@ pub enum VmError {
     #[error("bad memory access by contract: {0}")]
     Region(String),
     #[error("{what} is {len} bytes, more than the limit of {limit} bytes")]
-    TooLarge { what: &'static str, len: usize, limit: usize },
+    TooLarge {
+        what: &'static str,
+        len: usize,
+        limit: usize,
+    },
     #[error("write access to storage is not allowed in a query")]
     WriteAccessDenied,
     #[error("{0}")]

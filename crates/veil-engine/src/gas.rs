@@ -24,7 +24,8 @@ pub struct LinearCost {
 
 impl LinearCost {
     pub const fn total(&self, items: u64) -> u64 {
-        self.base.saturating_add(self.per_item.saturating_mul(items))
+        self.base
+            .saturating_add(self.per_item.saturating_mul(items))
     }
 }
 
@@ -80,15 +81,30 @@ impl Default for GasCosts {
     fn default() -> Self {
         Self {
             host_call: 18_000,
-            read_region: LinearCost { base: 200_000, per_item: 115 },
-            write_region: LinearCost { base: 230_000, per_item: 570 },
+            read_region: LinearCost {
+                base: 200_000,
+                per_item: 115,
+            },
+            write_region: LinearCost {
+                base: 230_000,
+                per_item: 570,
+            },
             // Cosmos SDK KV gas (ReadCostFlat 1000, ReadCostPerByte 3, WriteCostFlat 2000,
             // WriteCostPerByte 30, DeleteCost 1000, IterNextCostFlat 30) × wasmd's multiplier.
-            storage_read: LinearCost { base: 1_000 * SDK_GAS, per_item: 3 * SDK_GAS },
-            storage_write: LinearCost { base: 2_000 * SDK_GAS, per_item: 30 * SDK_GAS },
+            storage_read: LinearCost {
+                base: 1_000 * SDK_GAS,
+                per_item: 3 * SDK_GAS,
+            },
+            storage_write: LinearCost {
+                base: 2_000 * SDK_GAS,
+                per_item: 30 * SDK_GAS,
+            },
             storage_remove: 1_000 * SDK_GAS,
             storage_scan: 1_000 * SDK_GAS,
-            storage_next: LinearCost { base: 30 * SDK_GAS, per_item: 3 * SDK_GAS },
+            storage_next: LinearCost {
+                base: 30 * SDK_GAS,
+                per_item: 3 * SDK_GAS,
+            },
             addr_validate: 28_700 + 2 * GAS_PER_US,
             addr_canonicalize: 28_700 + 2 * GAS_PER_US,
             addr_humanize: 2 * GAS_PER_US,
@@ -98,12 +114,18 @@ impl Default for GasCosts {
             secp256r1_verify: 279 * GAS_PER_US,
             secp256r1_recover_pubkey: 592 * GAS_PER_US,
             ed25519_verify: 35 * GAS_PER_US,
-            ed25519_batch_verify: LinearCost { base: 24 * GAS_PER_US, per_item: 21 * GAS_PER_US },
+            ed25519_batch_verify: LinearCost {
+                base: 24 * GAS_PER_US,
+                per_item: 21 * GAS_PER_US,
+            },
             ed25519_batch_verify_one_pubkey: LinearCost {
                 base: 36 * GAS_PER_US,
                 per_item: 10 * GAS_PER_US,
             },
-            bls12_381_aggregate_g1: LinearCost { base: 68 * GAS_PER_US, per_item: 12 * GAS_PER_US },
+            bls12_381_aggregate_g1: LinearCost {
+                base: 68 * GAS_PER_US,
+                per_item: 12 * GAS_PER_US,
+            },
             bls12_381_aggregate_g2: LinearCost {
                 base: 103_500_000,
                 per_item: 24_500_000,
@@ -134,7 +156,12 @@ pub const fn fuel_to_gas(fuel: u64) -> u64 {
 pub fn operator_costs() -> OperatorCost {
     let mut cost = OperatorCost::default();
     // wasmi's defaults make these free; cosmwasm-vm charges every operator.
-    for free in [&mut cost.nop, &mut cost.drop, &mut cost.block, &mut cost.unreachable] {
+    for free in [
+        &mut cost.nop,
+        &mut cost.drop,
+        &mut cost.block,
+        &mut cost.unreachable,
+    ] {
         *free = 1;
     }
     for accounting in [
@@ -172,8 +199,18 @@ mod tests {
 
     #[test]
     fn linear_cost_saturates() {
-        let c = LinearCost { base: 10, per_item: 3 };
+        let c = LinearCost {
+            base: 10,
+            per_item: 3,
+        };
         assert_eq!(c.total(4), 22);
-        assert_eq!(LinearCost { base: 1, per_item: u64::MAX }.total(2), u64::MAX);
+        assert_eq!(
+            LinearCost {
+                base: 1,
+                per_item: u64::MAX
+            }
+            .total(2),
+            u64::MAX
+        );
     }
 }

@@ -68,12 +68,16 @@ type HostResult<T> = Result<T, wasmi::Error>;
 /// Takes `gas` from the call's budget; out of gas leaves the budget empty.
 pub(crate) fn charge(caller: &mut Ctx<'_>, gas: u64) -> Result<(), VmError> {
     let fuel = gas_to_fuel(gas);
-    let left = caller.get_fuel().map_err(|e| VmError::Trap(e.to_string()))?;
+    let left = caller
+        .get_fuel()
+        .map_err(|e| VmError::Trap(e.to_string()))?;
     if left < fuel {
         let _ = caller.set_fuel(0);
         return Err(VmError::OutOfGas);
     }
-    caller.set_fuel(left - fuel).map_err(|e| VmError::Trap(e.to_string()))
+    caller
+        .set_fuel(left - fuel)
+        .map_err(|e| VmError::Trap(e.to_string()))
 }
 
 /// Charges the price `price` picks from the cost table.
@@ -83,7 +87,10 @@ fn charge_by(caller: &mut Ctx<'_>, price: impl FnOnce(&GasCosts) -> u64) -> Resu
 }
 
 fn memory(caller: &Ctx<'_>) -> Result<Memory, VmError> {
-    caller.data().memory.ok_or_else(|| VmError::Region("memory is not available yet".into()))
+    caller
+        .data()
+        .memory
+        .ok_or_else(|| VmError::Region("memory is not available yet".into()))
 }
 
 /// A CosmWasm region: `offset`, `capacity`, `length`, each a little-endian u32.
@@ -100,7 +107,11 @@ pub(crate) fn get_region(data: &[u8], ptr: u32) -> Result<Region, VmError> {
         .get(start..start.saturating_add(12))
         .ok_or_else(|| VmError::Region(format!("region pointer {ptr} is outside memory")))?;
     let word = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().expect("4 bytes"));
-    let region = Region { offset: word(0), capacity: word(4), length: word(8) };
+    let region = Region {
+        offset: word(0),
+        capacity: word(4),
+        length: word(8),
+    };
     if region.offset == 0 {
         return Err(VmError::Region("region has a zero offset".into()));
     }
@@ -157,7 +168,11 @@ fn read_region(caller: &mut Ctx<'_>, ptr: u32, max_len: usize) -> Result<Vec<u8>
     Ok(bytes)
 }
 
-fn maybe_read_region(caller: &mut Ctx<'_>, ptr: u32, max_len: usize) -> Result<Option<Vec<u8>>, VmError> {
+fn maybe_read_region(
+    caller: &mut Ctx<'_>,
+    ptr: u32,
+    max_len: usize,
+) -> Result<Option<Vec<u8>>, VmError> {
     if ptr == 0 {
         Ok(None)
     } else {
@@ -230,47 +245,70 @@ fn crypto_code(err: CryptoError) -> u32 {
 
 /// Registers every import on `linker`.
 pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
-    linker.func_wrap("env", "db_read", |mut c: Ctx<'_>, key_ptr: u32| -> HostResult<u32> {
-        charge_by(&mut c, |g| g.host_call)?;
-        let key = read_region(&mut c, key_ptr, MAX_LENGTH_DB_KEY)?;
-        let value = c.data().backend.storage.get(&key).map_err(VmError::from)?;
-        let read_len = key.len() + value.as_ref().map_or(0, Vec::len);
-        charge_by(&mut c, |g| g.storage_read.total(read_len as u64))?;
-        match value {
-            Some(value) => write_to_contract(&mut c, &value),
-            None => Ok(0),
-        }
-    })?;
-    linker.func_wrap("env", "db_write", |mut c: Ctx<'_>, key_ptr: u32, value_ptr: u32| -> HostResult<()> {
-        charge_by(&mut c, |g| g.host_call)?;
-        if c.data().read_only {
-            return Err(VmError::WriteAccessDenied.into());
-        }
-        let too_big = |what: &'static str, limit: usize| {
-            move |e: VmError| match e {
-                VmError::Region(_) => VmError::BadInput(format!(
-                    "{what} too big for storage (limit {limit} bytes)"
-                )),
-                other => other,
+    linker.func_wrap(
+        "env",
+        "db_read",
+        |mut c: Ctx<'_>, key_ptr: u32| -> HostResult<u32> {
+            charge_by(&mut c, |g| g.host_call)?;
+            let key = read_region(&mut c, key_ptr, MAX_LENGTH_DB_KEY)?;
+            let value = c.data().backend.storage.get(&key).map_err(VmError::from)?;
+            let read_len = key.len() + value.as_ref().map_or(0, Vec::len);
+            charge_by(&mut c, |g| g.storage_read.total(read_len as u64))?;
+            match value {
+                Some(value) => write_to_contract(&mut c, &value),
+                None => Ok(0),
             }
-        };
-        let key = read_region(&mut c, key_ptr, MAX_LENGTH_DB_KEY).map_err(too_big("Key", MAX_LENGTH_DB_KEY))?;
-        let value = read_region(&mut c, value_ptr, MAX_LENGTH_DB_VALUE)
-            .map_err(too_big("Value", MAX_LENGTH_DB_VALUE))?;
-        charge_by(&mut c, |g| g.storage_write.total((key.len() + value.len()) as u64))?;
-        c.data_mut().backend.storage.set(&key, &value).map_err(VmError::from)?;
-        Ok(())
-    })?;
-    linker.func_wrap("env", "db_remove", |mut c: Ctx<'_>, key_ptr: u32| -> HostResult<()> {
-        charge_by(&mut c, |g| g.host_call)?;
-        if c.data().read_only {
-            return Err(VmError::WriteAccessDenied.into());
-        }
-        let key = read_region(&mut c, key_ptr, MAX_LENGTH_DB_KEY)?;
-        charge_by(&mut c, |g| g.storage_remove)?;
-        c.data_mut().backend.storage.remove(&key).map_err(VmError::from)?;
-        Ok(())
-    })?;
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "db_write",
+        |mut c: Ctx<'_>, key_ptr: u32, value_ptr: u32| -> HostResult<()> {
+            charge_by(&mut c, |g| g.host_call)?;
+            if c.data().read_only {
+                return Err(VmError::WriteAccessDenied.into());
+            }
+            let too_big = |what: &'static str, limit: usize| {
+                move |e: VmError| match e {
+                    VmError::Region(_) => VmError::BadInput(format!(
+                        "{what} too big for storage (limit {limit} bytes)"
+                    )),
+                    other => other,
+                }
+            };
+            let key = read_region(&mut c, key_ptr, MAX_LENGTH_DB_KEY)
+                .map_err(too_big("Key", MAX_LENGTH_DB_KEY))?;
+            let value = read_region(&mut c, value_ptr, MAX_LENGTH_DB_VALUE)
+                .map_err(too_big("Value", MAX_LENGTH_DB_VALUE))?;
+            charge_by(&mut c, |g| {
+                g.storage_write.total((key.len() + value.len()) as u64)
+            })?;
+            c.data_mut()
+                .backend
+                .storage
+                .set(&key, &value)
+                .map_err(VmError::from)?;
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "db_remove",
+        |mut c: Ctx<'_>, key_ptr: u32| -> HostResult<()> {
+            charge_by(&mut c, |g| g.host_call)?;
+            if c.data().read_only {
+                return Err(VmError::WriteAccessDenied.into());
+            }
+            let key = read_region(&mut c, key_ptr, MAX_LENGTH_DB_KEY)?;
+            charge_by(&mut c, |g| g.storage_remove)?;
+            c.data_mut()
+                .backend
+                .storage
+                .remove(&key)
+                .map_err(VmError::from)?;
+            Ok(())
+        },
+    )?;
     linker.func_wrap(
         "env",
         "db_scan",
@@ -283,44 +321,68 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
             charge_by(&mut c, |g| g.storage_scan)?;
             let iterators = &mut c.data_mut().iterators;
             if iterators.len() >= MAX_ITERATORS {
-                return Err(VmError::BadInput(format!("more than {MAX_ITERATORS} iterators opened")).into());
+                return Err(VmError::BadInput(format!(
+                    "more than {MAX_ITERATORS} iterators opened"
+                ))
+                .into());
             }
-            iterators.push(IteratorState { range: KeyRange { start, end }, order, last: None, done: false });
+            iterators.push(IteratorState {
+                range: KeyRange { start, end },
+                order,
+                last: None,
+                done: false,
+            });
             Ok(iterators.len() as u32)
         },
     )?;
-    linker.func_wrap("env", "db_next", |mut c: Ctx<'_>, iterator_id: u32| -> HostResult<u32> {
-        charge_by(&mut c, |g| g.host_call)?;
-        let (key, value) = step_iterator(&mut c, iterator_id)?.unwrap_or_default();
-        write_to_contract(&mut c, &encode_sections(&[&key, &value]))
-    })?;
-    linker.func_wrap("env", "db_next_key", |mut c: Ctx<'_>, iterator_id: u32| -> HostResult<u32> {
-        charge_by(&mut c, |g| g.host_call)?;
-        match step_iterator(&mut c, iterator_id)? {
-            Some((key, _)) => write_to_contract(&mut c, &key),
-            None => Ok(0),
-        }
-    })?;
-    linker.func_wrap("env", "db_next_value", |mut c: Ctx<'_>, iterator_id: u32| -> HostResult<u32> {
-        charge_by(&mut c, |g| g.host_call)?;
-        match step_iterator(&mut c, iterator_id)? {
-            Some((_, value)) => write_to_contract(&mut c, &value),
-            None => Ok(0),
-        }
-    })?;
-    linker.func_wrap("env", "addr_validate", |mut c: Ctx<'_>, source_ptr: u32| -> HostResult<u32> {
-        charge_by(&mut c, |g| g.host_call)?;
-        let source = read_region(&mut c, source_ptr, MAX_LENGTH_HUMAN_ADDRESS)?;
-        if source.is_empty() {
-            return write_to_contract(&mut c, b"Input is empty");
-        }
-        charge_by(&mut c, |g| g.addr_validate)?;
-        let Ok(source) = String::from_utf8(source) else {
-            return write_to_contract(&mut c, b"Input is not valid UTF-8");
-        };
-        let result = c.data().backend.api.addr_validate(&source).map(|()| 0);
-        user_message(&mut c, result)
-    })?;
+    linker.func_wrap(
+        "env",
+        "db_next",
+        |mut c: Ctx<'_>, iterator_id: u32| -> HostResult<u32> {
+            charge_by(&mut c, |g| g.host_call)?;
+            let (key, value) = step_iterator(&mut c, iterator_id)?.unwrap_or_default();
+            write_to_contract(&mut c, &encode_sections(&[&key, &value]))
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "db_next_key",
+        |mut c: Ctx<'_>, iterator_id: u32| -> HostResult<u32> {
+            charge_by(&mut c, |g| g.host_call)?;
+            match step_iterator(&mut c, iterator_id)? {
+                Some((key, _)) => write_to_contract(&mut c, &key),
+                None => Ok(0),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "db_next_value",
+        |mut c: Ctx<'_>, iterator_id: u32| -> HostResult<u32> {
+            charge_by(&mut c, |g| g.host_call)?;
+            match step_iterator(&mut c, iterator_id)? {
+                Some((_, value)) => write_to_contract(&mut c, &value),
+                None => Ok(0),
+            }
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "addr_validate",
+        |mut c: Ctx<'_>, source_ptr: u32| -> HostResult<u32> {
+            charge_by(&mut c, |g| g.host_call)?;
+            let source = read_region(&mut c, source_ptr, MAX_LENGTH_HUMAN_ADDRESS)?;
+            if source.is_empty() {
+                return write_to_contract(&mut c, b"Input is empty");
+            }
+            charge_by(&mut c, |g| g.addr_validate)?;
+            let Ok(source) = String::from_utf8(source) else {
+                return write_to_contract(&mut c, b"Input is not valid UTF-8");
+            };
+            let result = c.data().backend.api.addr_validate(&source).map(|()| 0);
+            user_message(&mut c, result)
+        },
+    )?;
     linker.func_wrap(
         "env",
         "addr_canonicalize",
@@ -434,13 +496,33 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
         "ed25519_batch_verify",
         |mut c: Ctx<'_>, msgs_ptr: u32, sigs_ptr: u32, pubkeys_ptr: u32| -> HostResult<u32> {
             charge_by(&mut c, |g| g.host_call)?;
-            let msgs = read_region(&mut c, msgs_ptr, (MAX_LENGTH_ED25519_MESSAGE + 4) * MAX_COUNT_ED25519_BATCH)?;
-            let sigs = read_region(&mut c, sigs_ptr, (MAX_LENGTH_ED25519_SIGNATURE + 4) * MAX_COUNT_ED25519_BATCH)?;
-            let pubkeys = read_region(&mut c, pubkeys_ptr, (EDDSA_PUBKEY_LEN + 4) * MAX_COUNT_ED25519_BATCH)?;
-            let (msgs, sigs, pubkeys) = (decode_sections(&msgs)?, decode_sections(&sigs)?, decode_sections(&pubkeys)?);
+            let msgs = read_region(
+                &mut c,
+                msgs_ptr,
+                (MAX_LENGTH_ED25519_MESSAGE + 4) * MAX_COUNT_ED25519_BATCH,
+            )?;
+            let sigs = read_region(
+                &mut c,
+                sigs_ptr,
+                (MAX_LENGTH_ED25519_SIGNATURE + 4) * MAX_COUNT_ED25519_BATCH,
+            )?;
+            let pubkeys = read_region(
+                &mut c,
+                pubkeys_ptr,
+                (EDDSA_PUBKEY_LEN + 4) * MAX_COUNT_ED25519_BATCH,
+            )?;
+            let (msgs, sigs, pubkeys) = (
+                decode_sections(&msgs)?,
+                decode_sections(&sigs)?,
+                decode_sections(&pubkeys)?,
+            );
             let one_pubkey = pubkeys.len() == 1;
             charge_by(&mut c, |g| {
-                let price = if one_pubkey { g.ed25519_batch_verify_one_pubkey } else { g.ed25519_batch_verify };
+                let price = if one_pubkey {
+                    g.ed25519_batch_verify_one_pubkey
+                } else {
+                    g.ed25519_batch_verify
+                };
                 price.total(sigs.len() as u64)
             })?;
             // Batch verification draws random coefficients; the verdict does not depend on them.
@@ -459,7 +541,10 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
         |mut c: Ctx<'_>, points_ptr: u32, out_ptr: u32| -> HostResult<u32> {
             charge_by(&mut c, |g| g.host_call)?;
             let points = read_region(&mut c, points_ptr, BLS12_381_MAX_AGGREGATE_SIZE)?;
-            charge_by(&mut c, |g| g.bls12_381_aggregate_g1.total((points.len() / BLS12_381_G1_POINT_LEN) as u64))?;
+            charge_by(&mut c, |g| {
+                g.bls12_381_aggregate_g1
+                    .total((points.len() / BLS12_381_G1_POINT_LEN) as u64)
+            })?;
             match bls12_381_aggregate_g1(&points) {
                 Ok(point) => {
                     write_region(&mut c, out_ptr, &point)?;
@@ -475,7 +560,10 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
         |mut c: Ctx<'_>, points_ptr: u32, out_ptr: u32| -> HostResult<u32> {
             charge_by(&mut c, |g| g.host_call)?;
             let points = read_region(&mut c, points_ptr, BLS12_381_MAX_AGGREGATE_SIZE)?;
-            charge_by(&mut c, |g| g.bls12_381_aggregate_g2.total((points.len() / BLS12_381_G2_POINT_LEN) as u64))?;
+            charge_by(&mut c, |g| {
+                g.bls12_381_aggregate_g2
+                    .total((points.len() / BLS12_381_G2_POINT_LEN) as u64)
+            })?;
             match bls12_381_aggregate_g2(&points) {
                 Ok(point) => {
                     write_region(&mut c, out_ptr, &point)?;
@@ -502,7 +590,12 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
     linker.func_wrap(
         "env",
         "bls12_381_hash_to_g1",
-        |mut c: Ctx<'_>, hash_function: u32, msg_ptr: u32, dst_ptr: u32, out_ptr: u32| -> HostResult<u32> {
+        |mut c: Ctx<'_>,
+         hash_function: u32,
+         msg_ptr: u32,
+         dst_ptr: u32,
+         out_ptr: u32|
+         -> HostResult<u32> {
             charge_by(&mut c, |g| g.host_call)?;
             let msg = read_region(&mut c, msg_ptr, BLS12_381_MAX_MESSAGE_SIZE)?;
             let dst = read_region(&mut c, dst_ptr, BLS12_381_MAX_DST_SIZE)?;
@@ -511,14 +604,23 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
                 Ok(f) => f,
                 Err(e) => return Ok(e.code()),
             };
-            write_region(&mut c, out_ptr, &bls12_381_hash_to_g1(hash_function, &msg, &dst))?;
+            write_region(
+                &mut c,
+                out_ptr,
+                &bls12_381_hash_to_g1(hash_function, &msg, &dst),
+            )?;
             Ok(0)
         },
     )?;
     linker.func_wrap(
         "env",
         "bls12_381_hash_to_g2",
-        |mut c: Ctx<'_>, hash_function: u32, msg_ptr: u32, dst_ptr: u32, out_ptr: u32| -> HostResult<u32> {
+        |mut c: Ctx<'_>,
+         hash_function: u32,
+         msg_ptr: u32,
+         dst_ptr: u32,
+         out_ptr: u32|
+         -> HostResult<u32> {
             charge_by(&mut c, |g| g.host_call)?;
             let msg = read_region(&mut c, msg_ptr, BLS12_381_MAX_MESSAGE_SIZE)?;
             let dst = read_region(&mut c, dst_ptr, BLS12_381_MAX_DST_SIZE)?;
@@ -527,34 +629,51 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
                 Ok(f) => f,
                 Err(e) => return Ok(e.code()),
             };
-            write_region(&mut c, out_ptr, &bls12_381_hash_to_g2(hash_function, &msg, &dst))?;
+            write_region(
+                &mut c,
+                out_ptr,
+                &bls12_381_hash_to_g2(hash_function, &msg, &dst),
+            )?;
             Ok(0)
         },
     )?;
-    linker.func_wrap("env", "debug", |mut c: Ctx<'_>, msg_ptr: u32| -> HostResult<()> {
-        charge_by(&mut c, |g| g.host_call)?;
-        let msg = read_region(&mut c, msg_ptr, MAX_LENGTH_DEBUG)?;
-        if let Some(handler) = &c.data().debug {
-            handler(&String::from_utf8_lossy(&msg));
-        }
-        Ok(())
-    })?;
-    linker.func_wrap("env", "abort", |mut c: Ctx<'_>, msg_ptr: u32| -> HostResult<()> {
-        charge_by(&mut c, |g| g.host_call)?;
-        let msg = read_region(&mut c, msg_ptr, MAX_LENGTH_ABORT)?;
-        Err(VmError::Aborted(String::from_utf8_lossy(&msg).into_owned()).into())
-    })?;
-    linker.func_wrap("env", "query_chain", |mut c: Ctx<'_>, request_ptr: u32| -> HostResult<u32> {
-        charge_by(&mut c, |g| g.host_call)?;
-        let request = read_region(&mut c, request_ptr, MAX_LENGTH_QUERY_CHAIN_REQUEST)?;
-        charge_by(&mut c, |g| g.query_chain)?;
-        let gas_left = crate::gas::fuel_to_gas(c.get_fuel().unwrap_or(0));
-        let (answer, gas_used) = c.data().backend.querier.query_raw(&request, gas_left);
-        charge(&mut c, gas_used)?;
-        let bytes = serde_json::to_vec(&answer)
-            .map_err(|e| VmError::BadResult(format!("query answer could not be serialized: {e}")))?;
-        write_to_contract(&mut c, &bytes)
-    })?;
+    linker.func_wrap(
+        "env",
+        "debug",
+        |mut c: Ctx<'_>, msg_ptr: u32| -> HostResult<()> {
+            charge_by(&mut c, |g| g.host_call)?;
+            let msg = read_region(&mut c, msg_ptr, MAX_LENGTH_DEBUG)?;
+            if let Some(handler) = &c.data().debug {
+                handler(&String::from_utf8_lossy(&msg));
+            }
+            Ok(())
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "abort",
+        |mut c: Ctx<'_>, msg_ptr: u32| -> HostResult<()> {
+            charge_by(&mut c, |g| g.host_call)?;
+            let msg = read_region(&mut c, msg_ptr, MAX_LENGTH_ABORT)?;
+            Err(VmError::Aborted(String::from_utf8_lossy(&msg).into_owned()).into())
+        },
+    )?;
+    linker.func_wrap(
+        "env",
+        "query_chain",
+        |mut c: Ctx<'_>, request_ptr: u32| -> HostResult<u32> {
+            charge_by(&mut c, |g| g.host_call)?;
+            let request = read_region(&mut c, request_ptr, MAX_LENGTH_QUERY_CHAIN_REQUEST)?;
+            charge_by(&mut c, |g| g.query_chain)?;
+            let gas_left = crate::gas::fuel_to_gas(c.get_fuel().unwrap_or(0));
+            let (answer, gas_used) = c.data().backend.querier.query_raw(&request, gas_left);
+            charge(&mut c, gas_used)?;
+            let bytes = serde_json::to_vec(&answer).map_err(|e| {
+                VmError::BadResult(format!("query answer could not be serialized: {e}"))
+            })?;
+            write_to_contract(&mut c, &bytes)
+        },
+    )?;
     Ok(())
 }
 
@@ -606,7 +725,10 @@ mod tests {
         let items: [&[u8]; 3] = [b"key", b"", b"value!"];
         let encoded = encode_sections(&items);
         assert_eq!(encoded, b"key\0\0\0\x03\0\0\0\0value!\0\0\0\x06");
-        assert_eq!(decode_sections(&encoded).unwrap(), items.map(<[u8]>::to_vec));
+        assert_eq!(
+            decode_sections(&encoded).unwrap(),
+            items.map(<[u8]>::to_vec)
+        );
         assert!(decode_sections(b"\0\0\x01").is_err());
         assert!(decode_sections(b"ab\0\0\0\x09").is_err());
     }
@@ -621,10 +743,16 @@ mod tests {
         mem[32..35].copy_from_slice(b"abc");
         assert_eq!(read_region_raw(&mem, 0, 10).unwrap(), b"abc");
         assert!(read_region_raw(&mem, 0, 2).is_err(), "max length enforced");
-        assert!(read_region_raw(&mem, 60, 10).is_err(), "region header outside memory");
+        assert!(
+            read_region_raw(&mem, 60, 10).is_err(),
+            "region header outside memory"
+        );
         write_region_raw(&mut mem, 0, b"12345678").unwrap();
         assert_eq!(read_region_raw(&mem, 0, 10).unwrap(), b"12345678");
-        assert!(write_region_raw(&mut mem, 0, b"123456789").is_err(), "capacity enforced");
+        assert!(
+            write_region_raw(&mut mem, 0, b"123456789").is_err(),
+            "capacity enforced"
+        );
         mem[0..4].copy_from_slice(&60u32.to_le_bytes());
         assert!(read_region_raw(&mem, 0, 10).is_err(), "data outside memory");
     }

@@ -121,7 +121,8 @@ pub fn check_wasm(
     let mut tables = 0usize;
 
     for payload in Parser::new(0).parse_all(wasm) {
-        let payload = payload.map_err(|e| invalid(format!("Wasm bytecode could not be parsed: {e}")))?;
+        let payload =
+            payload.map_err(|e| invalid(format!("Wasm bytecode could not be parsed: {e}")))?;
         match payload {
             Payload::TypeSection(reader) => {
                 for ty in reader.into_iter_err_on_gc_types() {
@@ -143,7 +144,8 @@ pub fn check_wasm(
             }
             Payload::ImportSection(reader) => {
                 for import in reader {
-                    let import = import.map_err(|e| invalid(format!("Wasm import section: {e}")))?;
+                    let import =
+                        import.map_err(|e| invalid(format!("Wasm import section: {e}")))?;
                     imports += 1;
                     if imports > limits.max_imports {
                         return Err(invalid(format!(
@@ -156,10 +158,11 @@ pub fn check_wasm(
             }
             Payload::FunctionSection(reader) => {
                 for type_index in reader {
-                    let type_index = type_index.map_err(|e| invalid(format!("Wasm function section: {e}")))?;
-                    let (params, _) = func_types
-                        .get(type_index as usize)
-                        .ok_or_else(|| invalid("Wasm bytecode error: function uses unknown type index"))?;
+                    let type_index =
+                        type_index.map_err(|e| invalid(format!("Wasm function section: {e}")))?;
+                    let (params, _) = func_types.get(type_index as usize).ok_or_else(|| {
+                        invalid("Wasm bytecode error: function uses unknown type index")
+                    })?;
                     total_params += params.len();
                     functions += 1;
                 }
@@ -184,23 +187,26 @@ pub fn check_wasm(
                         return Err(invalid("Wasm contract must not have more than 1 table"));
                     }
                     match table.ty.maximum {
-                        None => return Err(invalid("Wasm contract must not have an unbounded table")),
-                        Some(max) if max > limits.table_elements => {
-                            return Err(invalid(format!(
-                                "Wasm contract's table maximum {max} exceeds the limit of {} entries",
-                                limits.table_elements
-                            )))
+                        None => {
+                            return Err(invalid("Wasm contract must not have an unbounded table"))
                         }
+                        Some(max) if max > limits.table_elements => return Err(invalid(format!(
+                            "Wasm contract's table maximum {max} exceeds the limit of {} entries",
+                            limits.table_elements
+                        ))),
                         Some(_) => {}
                     }
                 }
             }
             Payload::MemorySection(reader) => {
                 for memory in reader {
-                    let memory = memory.map_err(|e| invalid(format!("Wasm memory section: {e}")))?;
+                    let memory =
+                        memory.map_err(|e| invalid(format!("Wasm memory section: {e}")))?;
                     memories += 1;
                     if memory.memory64 || memory.shared {
-                        return Err(invalid("Wasm contract memory must be a plain 32-bit, unshared memory"));
+                        return Err(invalid(
+                            "Wasm contract memory must be a plain 32-bit, unshared memory",
+                        ));
                     }
                     if memory.initial > limits.initial_memory_pages {
                         return Err(invalid(format!(
@@ -222,7 +228,8 @@ pub fn check_wasm(
             }
             Payload::ExportSection(reader) => {
                 for export in reader {
-                    let export = export.map_err(|e| invalid(format!("Wasm export section: {e}")))?;
+                    let export =
+                        export.map_err(|e| invalid(format!("Wasm export section: {e}")))?;
                     if export.kind == ExternalKind::Func {
                         exports.insert(export.name.to_string());
                     }
@@ -234,7 +241,8 @@ pub fn check_wasm(
                     .get_locals_reader()
                     .map_err(|e| invalid(format!("Wasm code section: {e}")))?
                 {
-                    let (count, _) = local.map_err(|e| invalid(format!("Wasm code section: {e}")))?;
+                    let (count, _) =
+                        local.map_err(|e| invalid(format!("Wasm code section: {e}")))?;
                     locals = locals.saturating_add(count as usize);
                 }
                 if locals > limits.max_function_locals {
@@ -279,7 +287,10 @@ pub fn check_wasm(
             capabilities.iter().cloned().collect::<Vec<_>>().join(", ")
         )));
     }
-    Ok(ModuleInfo { exports, required_capabilities })
+    Ok(ModuleInfo {
+        exports,
+        required_capabilities,
+    })
 }
 
 fn check_import(
@@ -293,17 +304,27 @@ fn check_import(
         )));
     };
     let supported = (import.module == "env")
-        .then(|| SUPPORTED_IMPORTS.iter().find(|(name, _, _)| *name == import.name))
+        .then(|| {
+            SUPPORTED_IMPORTS
+                .iter()
+                .find(|(name, _, _)| *name == import.name)
+        })
         .flatten();
     let Some((_, params, results)) = supported else {
         return Err(invalid(format!(
             "Wasm contract requires unsupported import \"{full_name}\"; available imports: {}",
-            SUPPORTED_IMPORTS.iter().map(|(n, _, _)| format!("env.{n}")).collect::<Vec<_>>().join(", ")
+            SUPPORTED_IMPORTS
+                .iter()
+                .map(|(n, _, _)| format!("env.{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
         )));
     };
-    let (got_params, got_results) = func_types
-        .get(type_index as usize)
-        .ok_or_else(|| invalid(format!("Wasm import \"{full_name}\" uses unknown type index")))?;
+    let (got_params, got_results) = func_types.get(type_index as usize).ok_or_else(|| {
+        invalid(format!(
+            "Wasm import \"{full_name}\" uses unknown type index"
+        ))
+    })?;
     let expected = |types: &[ValType]| -> Vec<wasmparser::ValType> {
         types
             .iter()
@@ -329,7 +350,10 @@ fn check_exports(exports: &BTreeSet<String>) -> Result<(), VmError> {
             )));
         }
     }
-    let versions: Vec<&String> = exports.iter().filter(|e| e.starts_with(INTERFACE_VERSION_PREFIX)).collect();
+    let versions: Vec<&String> = exports
+        .iter()
+        .filter(|e| e.starts_with(INTERFACE_VERSION_PREFIX))
+        .collect();
     match versions.as_slice() {
         [] => Err(invalid(
             "Wasm contract missing a required marker export: interface_version_* (is it a CosmWasm contract?)",
@@ -349,7 +373,9 @@ fn check_operators(body: &wasmparser::FunctionBody<'_>) -> Result<(), VmError> {
         .get_operators_reader()
         .map_err(|e| invalid(format!("Wasm code section: {e}")))?;
     while !reader.eof() {
-        let op = reader.read().map_err(|e| invalid(format!("Wasm code section: {e}")))?;
+        let op = reader
+            .read()
+            .map_err(|e| invalid(format!("Wasm code section: {e}")))?;
         if matches!(
             op,
             Operator::TableSet { .. }

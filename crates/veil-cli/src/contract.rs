@@ -1,0 +1,48 @@
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use veil_contract_build::{
+    build_contract, ensure_toolchain, fetch_crate_source, workspace_contract_cache, BuildOptions,
+};
+
+#[derive(clap::Args)]
+pub struct BuildArgs {
+    /// Contract crate directory (default: current directory).
+    #[arg(conflicts_with = "crate_spec")]
+    path: Option<PathBuf>,
+    /// Build a published crate instead, e.g. `cw20-base@2.0.0` (fetched from crates.io).
+    #[arg(long = "crate", value_name = "NAME@VERSION")]
+    crate_spec: Option<String>,
+    /// Emit what stock Rust emits (bulk-memory etc.) instead of MVP Wasm. MVP output also
+    /// loads in cosmwasm-vm; Veil runs both.
+    #[arg(long)]
+    no_mvp: bool,
+    /// Directory for the .wasm (default: <crate>/artifacts).
+    #[arg(long)]
+    out_dir: Option<PathBuf>,
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+pub fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
+    ensure_toolchain(args.quiet)?;
+    let crate_dir = match (&args.crate_spec, &args.path) {
+        (Some(spec), _) => {
+            let (name, version) = spec
+                .split_once('@')
+                .with_context(|| format!("--crate takes NAME@VERSION, got {spec:?}"))?;
+            fetch_crate_source(name, version, &workspace_contract_cache())?
+        }
+        (None, Some(path)) => crate::absolute(path),
+        (None, None) => std::env::current_dir()?,
+    };
+    let opts = BuildOptions {
+        mvp: !args.no_mvp,
+        out_dir: args.out_dir.clone(),
+        quiet: args.quiet,
+    };
+    let wasm = build_contract(&crate_dir, &opts)?;
+    println!("{}", wasm.display());
+    Ok(ExitCode::SUCCESS)
+}
