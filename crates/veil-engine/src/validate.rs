@@ -190,10 +190,12 @@ pub fn check_wasm(
                         None => {
                             return Err(invalid("Wasm contract must not have an unbounded table"))
                         }
-                        Some(max) if max > limits.table_elements => return Err(invalid(format!(
+                        Some(max) if max > limits.table_elements => {
+                            return Err(invalid(format!(
                             "Wasm contract's table maximum {max} exceeds the limit of {} entries",
                             limits.table_elements
-                        ))),
+                        )))
+                        }
                         Some(_) => {}
                     }
                 }

@@ -1,0 +1,347 @@
+//! Bad code and hostile contracts: each is a clear error, the host survives, and the
+//! storage handed back is untouched by a failed call's caller logic.
+
+mod common;
+use common::*;
+use veil_engine::*;
+
+const GAS: u64 = 10_000_000_000;
+
+fn store_err(wasm: &[u8]) -> String {
+    Engine::new(EngineConfig::default())
+        .store_code(wasm)
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn minimal_contract_runs() {
+    let engine = Engine::new(EngineConfig::default());
+    let (report, _) = instantiate(
+        &engine,
+        &wasm(&contract_wat("", "", "")),
+        MemoryStorage::new(),
+        GAS,
+    );
+    let Ok(Output::Response(response)) = report.result else {
+        panic!("{:?}", report.result)
+    };
+    assert_eq!(response.attributes[0].key, "k");
+    assert!(report.gas_used > 0 && report.gas_used < GAS);
+}
+
+#[test]
+fn truncated_and_random_bytes_are_rejected() {
+    let good = wasm(&contract_wat("", "", ""));
+    let err = store_err(&good[..good.len() / 2]);
+    assert!(err.contains("invalid contract code"), "{err}");
+    let mut seed = 0x1234_5678u32;
+    let random: Vec<u8> = (0..4096)
+        .map(|_| {
+            seed ^= seed << 13;
+            seed ^= seed >> 17;
+            seed ^= seed << 5;
+            seed as u8
+        })
+        .collect();
+    let err = store_err(&random);
+    assert!(err.contains("could not be parsed"), "{err}");
+    assert!(store_err(b"").contains("invalid contract code"));
+}
+
+#[test]
+fn start_function_is_rejected() {
+    let err = store_err(&wasm(&contract_wat("", "", r#"(func $s) (start $s)"#)));
+    assert!(err.contains("start function"), "{err}");
+}
+
+#[test]
+fn unknown_and_mistyped_imports_are_rejected() {
+    let err = store_err(&wasm(&contract_wat(
+        r#"(import "env" "launch_missiles" (func (param i32)))"#,
+        "",
+        "",
+    )));
+    assert!(
+        err.contains("unsupported import \"env.launch_missiles\""),
+        "{err}"
+    );
+    let err = store_err(&wasm(&contract_wat(
+        r#"(import "env" "db_read" (func (param i64) (result i32)))"#,
+        "",
+        "",
+    )));
+    assert!(
+        err.contains("env.db_read") && err.contains("signature"),
+        "{err}"
+    );
+    let err = store_err(&wasm(&contract_wat(
+        r#"(import "env" "table" (table 1 funcref))"#,
+        "",
+        "",
+    )));
+    assert!(err.contains("non-function import"), "{err}");
+}
+
+#[test]
+fn memory_shape_is_checked() {
+    // A second memory (multi-memory) is refused before compilation.
+    let two = contract_wat("", "", r#"(memory 1)"#);
+    assert!(store_err(&wasm(&two)).contains("exactly one memory"));
+    // 1 GiB initial memory.
+    let huge = contract_wat("", "", "").replace(
+        r#"(memory (export "memory") 2)"#,
+        r#"(memory (export "memory") 16384)"#,
+    );
+    let err = store_err(&wasm(&huge));
+    assert!(
+        err.contains("16384 pages exceeds the limit of 512 pages"),
+        "{err}"
+    );
+    let bounded = contract_wat("", "", "").replace(
+        r#"(memory (export "memory") 2)"#,
+        r#"(memory (export "memory") 2 4)"#,
+    );
+    assert!(store_err(&wasm(&bounded)).contains("maximum must be unset"));
+}
+
+#[test]
+fn missing_exports_and_capabilities_are_named() {
+    let no_version =
+        contract_wat("", "", "").replace(r#"(func (export "interface_version_8"))"#, "");
+    assert!(store_err(&wasm(&no_version)).contains("interface_version_*"));
+    let old = contract_wat("", "", "").replace("interface_version_8", "interface_version_7");
+    assert!(store_err(&wasm(&old)).contains("unsupported marker export interface_version_7"));
+    let no_alloc = contract_wat("", "", "").replace(r#"(export "allocate")"#, "");
+    assert!(store_err(&wasm(&no_alloc)).contains("required export \"allocate\""));
+    let staking = contract_wat(
+        "",
+        "",
+        r#"(func (export "requires_staking")) (func (export "requires_iterator"))"#,
+    );
+    let err = store_err(&wasm(&staking));
+    assert!(err.contains("unavailable capabilities: staking"), "{err}");
+}
+
+#[test]
+fn table_mutation_is_rejected_but_reference_types_load() {
+    let table = r#"(table $t 2 2 funcref) (func $f (result i32) (ref.is_null (ref.func $f))) (elem declare func $f)"#;
+    Engine::new(EngineConfig::default())
+        .store_code(&wasm(&contract_wat("", "", table)))
+        .unwrap();
+    let grow = r#"(table $t 2 2 funcref) (func (result i32) (table.grow $t (ref.null func) (i32.const 1)))"#;
+    let err = store_err(&wasm(&contract_wat("", "", grow)));
+    assert!(err.contains("table mutation"), "{err}");
+    assert!(
+        store_err(&wasm(&contract_wat("", "", "(table 2 funcref)"))).contains("unbounded table")
+    );
+}
+
+#[test]
+fn infinite_loop_runs_out_of_gas_at_exactly_the_limit() {
+    let engine = Engine::new(EngineConfig::default());
+    let looping = wasm(&contract_wat("", "(loop $l (br $l))", ""));
+    let mut storage = MemoryStorage::new();
+    storage.set(b"untouched", b"yes").unwrap();
+    let (report, after) = instantiate(&engine, &looping, storage.clone(), 1_000_000_000);
+    assert_eq!(report.result, Err(CallError::Vm(VmError::OutOfGas)));
+    assert_eq!(report.gas_used, 1_000_000_000);
+    assert_eq!(after, storage);
+}
+
+#[test]
+fn recursion_bomb_is_a_clean_error() {
+    let engine = Engine::new(EngineConfig::default());
+    let bomb = wasm(&contract_wat(
+        "",
+        "(call $r (i32.const 0))",
+        "(func $r (param i32) (call $r (i32.add (local.get 0) (i32.const 1))))",
+    ));
+    let (report, _) = instantiate(&engine, &bomb, MemoryStorage::new(), 100_000_000_000);
+    assert_eq!(
+        report.result,
+        Err(CallError::Vm(VmError::StackExhausted)),
+        "{:?}",
+        report.result
+    );
+}
+
+#[test]
+fn memory_grow_bomb_hits_the_memory_limit() {
+    let engine = Engine::new(EngineConfig::default());
+    let bomb = wasm(&contract_wat(
+        "",
+        "(loop $l (br_if $l (i32.ne (memory.grow (i32.const 16)) (i32.const -1))))",
+        "",
+    ));
+    let (report, _) = instantiate(&engine, &bomb, MemoryStorage::new(), 100_000_000_000);
+    assert_eq!(
+        report.result,
+        Err(CallError::Vm(VmError::MemoryLimit {
+            limit_bytes: 32 * 1024 * 1024
+        })),
+        "{:?}",
+        report.result
+    );
+}
+
+#[test]
+fn oversized_message_is_refused_before_running() {
+    let engine = Engine::new(EngineConfig::default());
+    let checksum = engine.store_code(&wasm(&contract_wat("", "", ""))).unwrap();
+    let msg = vec![b' '; 10 * 1024 * 1024];
+    let (env, info) = (env(), info());
+    let call = Call {
+        entry: Entry::Instantiate,
+        env: &env,
+        info: Some(&info),
+        msg: &msg,
+        gas_limit: GAS,
+    };
+    let (report, _) = engine.call(&checksum, call, backend(MemoryStorage::new()));
+    let err = report.result.unwrap_err().to_string();
+    assert!(err.contains("message is 10485760 bytes"), "{err}");
+}
+
+#[test]
+fn abort_and_traps_are_structured_errors() {
+    let engine = Engine::new(EngineConfig::default());
+    let abort = contract_wat(
+        r#"(import "env" "abort" (func $abort (param i32)))"#,
+        "(local.set $out (call $alloc (i32.const 5))) (i32.store offset=8 (local.get $out) (i32.const 5)) (call $abort (local.get $out))",
+        "",
+    );
+    let (report, _) = instantiate(&engine, &wasm(&abort), MemoryStorage::new(), GAS);
+    assert!(
+        matches!(report.result, Err(CallError::Vm(VmError::Aborted(_)))),
+        "{:?}",
+        report.result
+    );
+    let (report, _) = instantiate(
+        &engine,
+        &wasm(&contract_wat("", "unreachable", "")),
+        MemoryStorage::new(),
+        GAS,
+    );
+    assert!(
+        matches!(&report.result, Err(CallError::Vm(VmError::Trap(m))) if m.contains("unreachable")),
+        "{:?}",
+        report.result
+    );
+    let oob = "(drop (i32.load (i32.const 0x7fffffff)))";
+    let (report, _) = instantiate(
+        &engine,
+        &wasm(&contract_wat("", oob, "")),
+        MemoryStorage::new(),
+        GAS,
+    );
+    assert!(
+        matches!(report.result, Err(CallError::Vm(VmError::Trap(_)))),
+        "{:?}",
+        report.result
+    );
+}
+
+#[test]
+fn bad_region_from_contract_is_an_error_not_a_crash() {
+    let engine = Engine::new(EngineConfig::default());
+    let bad = contract_wat(
+        r#"(import "env" "db_read" (func $db_read (param i32) (result i32)))"#,
+        "(drop (call $db_read (i32.const 0xfffffff0)))",
+        "",
+    );
+    let (report, _) = instantiate(&engine, &wasm(&bad), MemoryStorage::new(), GAS);
+    assert!(
+        matches!(report.result, Err(CallError::Vm(VmError::Region(_)))),
+        "{:?}",
+        report.result
+    );
+}
+
+#[test]
+fn gas_is_identical_across_runs_and_cache_states() {
+    let code = wasm(&contract_wat("", "(local.set $out (i32.const 100)) (loop $l (br_if $l (local.tee $out (i32.sub (local.get $out) (i32.const 1)))))", ""));
+    let fresh = |_: usize| {
+        let engine = Engine::new(EngineConfig::default());
+        instantiate(&engine, &code, MemoryStorage::new(), GAS)
+            .0
+            .gas_used
+    };
+    let cold: Vec<u64> = (0..3).map(fresh).collect();
+    let engine = Engine::new(EngineConfig::default());
+    let warm: Vec<u64> = (0..3)
+        .map(|_| {
+            instantiate(&engine, &code, MemoryStorage::new(), GAS)
+                .0
+                .gas_used
+        })
+        .collect();
+    assert!(
+        cold.iter().chain(&warm).all(|g| *g == cold[0]),
+        "{cold:?} {warm:?}"
+    );
+}
+
+#[test]
+fn code_is_compiled_once_and_cache_is_bounded() {
+    let config = EngineConfig {
+        cache_bytes: 64 * 1024,
+        ..EngineConfig::default()
+    };
+    let engine = Engine::new(config);
+    let a = engine.store_code(&wasm(&contract_wat("", "", ""))).unwrap();
+    assert_eq!(
+        engine.store_code(&wasm(&contract_wat("", "", ""))).unwrap(),
+        a
+    );
+    assert_eq!(engine.cache_usage().0, 1);
+    let b = engine
+        .store_code(&wasm(&contract_wat("", "nop", "")))
+        .unwrap();
+    assert!(engine.is_loaded(&a) && engine.is_loaded(&b));
+    // Calling code that is not loaded is an error naming the checksum, not a crash.
+    let missing = Checksum([0u8; 32]);
+    let (env, info) = (env(), info());
+    let call = Call {
+        entry: Entry::Instantiate,
+        env: &env,
+        info: Some(&info),
+        msg: b"{}",
+        gas_limit: GAS,
+    };
+    let (report, _) = engine.call(&missing, call, backend(MemoryStorage::new()));
+    assert!(matches!(
+        report.result,
+        Err(CallError::Vm(VmError::CodeNotFound(_)))
+    ));
+}
+
+#[test]
+fn queries_cannot_write() {
+    let engine = Engine::new(EngineConfig::default());
+    let writer = contract_wat(
+        r#"(import "env" "db_write" (func $w (param i32 i32)))"#,
+        "",
+        r#"(func (export "query") (param i32 i32) (result i32)
+             (local $r i32)
+             (local.set $r (call $alloc (i32.const 1)))
+             (i32.store offset=8 (local.get $r) (i32.const 1))
+             (call $w (local.get $r) (local.get $r))
+             (i32.const 0))"#,
+    );
+    let checksum = engine.store_code(&wasm(&writer)).unwrap();
+    let env = env();
+    let call = Call {
+        entry: Entry::Query,
+        env: &env,
+        info: None,
+        msg: b"{}",
+        gas_limit: GAS,
+    };
+    let (report, backend) = engine.call(&checksum, call, backend(MemoryStorage::new()));
+    assert_eq!(
+        report.result,
+        Err(CallError::Vm(VmError::WriteAccessDenied))
+    );
+    assert!(storage_of(backend).entries.is_empty());
+}
