@@ -13,6 +13,8 @@ pub(crate) struct CompiledCode {
     pub module: wasmi::Module,
     pub info: ModuleInfo,
     pub wasm_len: usize,
+    /// Initial size of the contract's (imported) memory, in pages.
+    pub initial_pages: u64,
 }
 
 impl CompiledCode {

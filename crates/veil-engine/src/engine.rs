@@ -5,13 +5,14 @@ use std::sync::{Arc, Mutex};
 
 use cosmwasm_std::{Binary, ContractResult, Env, MessageInfo, Response};
 use sha2::{Digest, Sha256};
-use wasmi::{CompilationMode, Linker, Store, StoreLimitsBuilder, TrapCode};
+use wasmi::{CompilationMode, Linker, Memory, MemoryType, Store, StoreLimitsBuilder, TrapCode};
 
 use crate::backend::Backend;
 use crate::cache::{CompiledCode, ModuleCache};
 use crate::error::HostFailure;
 use crate::gas::{fuel_to_gas, operator_costs, GasCosts, BYTES_PER_FUEL, GAS_PER_FUEL};
 use crate::imports::{self, read_region_raw, DebugHandler, HostState};
+use crate::memory::{import_memory, MemoryPool, MEMORY_IMPORT_MODULE, MEMORY_IMPORT_NAME};
 use crate::validate::{check_wasm, WasmLimits};
 use crate::VmError;
 
@@ -168,6 +169,7 @@ pub struct Engine {
     wasmi: wasmi::Engine,
     linker: Linker<HostState>,
     cache: Mutex<ModuleCache>,
+    memory_pool: MemoryPool,
     costs: Arc<GasCosts>,
     config: EngineConfig,
 }
@@ -207,6 +209,7 @@ impl Engine {
             wasmi,
             linker,
             cache: Mutex::new(ModuleCache::new(config.cache_bytes)),
+            memory_pool: MemoryPool::new(config.memory_limit_bytes),
             costs: Arc::new(config.gas_costs.clone()),
             config,
         }
@@ -224,12 +227,14 @@ impl Engine {
             return Ok(checksum);
         }
         let info = check_wasm(wasm, &self.config.wasm_limits, &self.config.capabilities)?;
-        let module =
-            wasmi::Module::new(&self.wasmi, wasm).map_err(|e| VmError::Compile(e.to_string()))?;
+        let (wasm_with_imported_memory, initial_pages) = import_memory(wasm)?;
+        let module = wasmi::Module::new(&self.wasmi, &wasm_with_imported_memory)
+            .map_err(|e| VmError::Compile(e.to_string()))?;
         let code = Arc::new(CompiledCode {
             module,
             info,
             wasm_len: wasm.len(),
+            initial_pages,
         });
         self.cache().insert(checksum, code);
         Ok(checksum)
@@ -282,7 +287,8 @@ impl Engine {
             iterators: Vec::new(),
             limits: StoreLimitsBuilder::new()
                 .memory_size(self.config.memory_limit_bytes)
-                .memories(1)
+                // The one memory counts twice: created by the engine, imported by the instance.
+                .memories(2)
                 .tables(1)
                 .table_elements(self.config.wasm_limits.table_elements as usize)
                 .instances(1)
@@ -290,25 +296,35 @@ impl Engine {
                 .build(),
             debug: self.config.debug_handler.clone(),
         };
+        let mut lease = self.memory_pool.take();
         let mut store = Store::new(&self.wasmi, state);
         store.limiter(|s| &mut s.limits);
         store
             .set_fuel(fuel_limit)
             .expect("fuel metering is enabled");
 
-        let result = self.run(&mut store, &code, &call);
+        // SAFETY: the buffer moves into `store`, which `into_data` consumes below, before
+        // the lease goes back to the pool.
+        let buffer = unsafe { lease.as_static_mut() };
+        let memory_type = MemoryType::new(code.initial_pages as u32, None);
+        let result = Memory::new_static(&mut store, memory_type, buffer)
+            .map_err(|e| CallError::Vm(self.vm_error(e)))
+            .and_then(|memory| self.run(&mut store, &code, memory, &call));
         let fuel_left = store.get_fuel().expect("fuel metering is enabled");
         let gas_used = match &result {
             Err(CallError::Vm(VmError::OutOfGas)) => call.gas_limit,
             _ => fuel_to_gas(fuel_limit - fuel_left),
         };
-        (CallReport { result, gas_used }, store.into_data().backend)
+        let backend = store.into_data().backend;
+        self.memory_pool.give_back(lease);
+        (CallReport { result, gas_used }, backend)
     }
 
     fn run(
         &self,
         store: &mut Store<HostState>,
         code: &CompiledCode,
+        memory: Memory,
         call: &Call<'_>,
     ) -> Result<Output, CallError> {
         let entry = call.entry.name();
@@ -336,13 +352,13 @@ impl Engine {
             (false, _) => None,
         };
 
-        let instance = self
-            .linker
+        let mut linker = self.linker.clone();
+        linker
+            .define(MEMORY_IMPORT_MODULE, MEMORY_IMPORT_NAME, memory)
+            .map_err(|e| VmError::Instantiation(e.to_string()))?;
+        let instance = linker
             .instantiate_and_start(&mut *store, &code.module)
             .map_err(|e| self.vm_error(e))?;
-        let memory = instance
-            .get_memory(&*store, "memory")
-            .ok_or_else(|| VmError::Instantiation("contract does not export its memory".into()))?;
         let typed = |name: &str| {
             instance
                 .get_typed_func::<u32, u32>(&*store, name)

@@ -11,6 +11,7 @@ mod engine;
 mod error;
 pub mod gas;
 mod imports;
+mod memory;
 pub mod validate;
 
 pub use backend::{

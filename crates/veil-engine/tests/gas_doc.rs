@@ -1,11 +1,14 @@
 //! docs/gas.md publishes the cost table; this keeps it equal to the code.
 
-use veil_engine::gas::{GasCosts, LinearCost, ACCOUNTING_OPERATOR_FUEL, BYTES_PER_FUEL, GAS_PER_FUEL};
+use veil_engine::gas::{
+    GasCosts, LinearCost, ACCOUNTING_OPERATOR_FUEL, BYTES_PER_FUEL, GAS_PER_FUEL,
+};
 
 fn rows() -> Vec<String> {
     let c = GasCosts::default();
     let scalar = |name: &str, gas: u64| format!("| `{name}` | {gas} | – |");
-    let linear = |name: &str, cost: LinearCost| format!("| `{name}` | {} | {} |", cost.base, cost.per_item);
+    let linear =
+        |name: &str, cost: LinearCost| format!("| `{name}` | {} | {} |", cost.base, cost.per_item);
     vec![
         format!("| gas per fuel | {GAS_PER_FUEL} |"),
         format!("| fuel per accounting operator | {ACCOUNTING_OPERATOR_FUEL} |"),
@@ -27,7 +30,10 @@ fn rows() -> Vec<String> {
         scalar("secp256r1_recover_pubkey", c.secp256r1_recover_pubkey),
         scalar("ed25519_verify", c.ed25519_verify),
         linear("ed25519_batch_verify", c.ed25519_batch_verify),
-        linear("ed25519_batch_verify_one_pubkey", c.ed25519_batch_verify_one_pubkey),
+        linear(
+            "ed25519_batch_verify_one_pubkey",
+            c.ed25519_batch_verify_one_pubkey,
+        ),
         linear("bls12_381_aggregate_g1", c.bls12_381_aggregate_g1),
         linear("bls12_381_aggregate_g2", c.bls12_381_aggregate_g2),
         scalar("bls12_381_hash_to_g1", c.bls12_381_hash_to_g1),
@@ -39,7 +45,15 @@ fn rows() -> Vec<String> {
 
 #[test]
 fn docs_gas_md_matches_the_cost_table() {
-    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/gas.md")).unwrap();
-    let missing: Vec<String> = rows().into_iter().filter(|row| !doc.contains(row.as_str())).collect();
-    assert!(missing.is_empty(), "docs/gas.md lacks or contradicts these rows:\n{}", missing.join("\n"));
+    let doc =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/gas.md")).unwrap();
+    let missing: Vec<String> = rows()
+        .into_iter()
+        .filter(|row| !doc.contains(row.as_str()))
+        .collect();
+    assert!(
+        missing.is_empty(),
+        "docs/gas.md lacks or contradicts these rows:\n{}",
+        missing.join("\n")
+    );
 }

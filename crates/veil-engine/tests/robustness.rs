@@ -345,3 +345,21 @@ fn queries_cannot_write() {
     );
     assert!(storage_of(backend).entries.is_empty());
 }
+
+#[test]
+fn no_memory_contents_survive_from_one_call_to_the_next() {
+    // Memory buffers are pooled: a call must still start from zeroed memory, both in the
+    // initial pages and in pages it grows into.
+    let engine = Engine::new(EngineConfig::default());
+    let body = r#"
+        (if (i32.load8_u (i32.const 100000)) (then unreachable))
+        (i32.store8 (i32.const 100000) (i32.const 0xab))
+        (drop (memory.grow (i32.const 1)))
+        (if (i32.load8_u (i32.const 140000)) (then unreachable))
+        (i32.store8 (i32.const 140000) (i32.const 0xcd))"#;
+    let code = wasm(&contract_wat("", body, ""));
+    for round in 0..3 {
+        let (report, _) = instantiate(&engine, &code, MemoryStorage::new(), GAS);
+        assert!(report.result.is_ok(), "round {round}: {:?}", report.result);
+    }
+}
