@@ -11,7 +11,10 @@ use veil_contract_build::{
 use wasmparser::{Parser, Payload, Validator, WasmFeatures};
 
 fn repo_root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().unwrap()
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
 }
 
 struct WasmInfo {
@@ -21,7 +24,11 @@ struct WasmInfo {
 
 fn inspect(path: &Path) -> WasmInfo {
     let bytes = std::fs::read(path).unwrap();
-    assert!(bytes.starts_with(b"\0asm"), "{} is not wasm", path.display());
+    assert!(
+        bytes.starts_with(b"\0asm"),
+        "{} is not wasm",
+        path.display()
+    );
     let mut exports = BTreeSet::new();
     let mut imports = BTreeSet::new();
     for payload in Parser::new(0).parse_all(&bytes) {
@@ -61,8 +68,20 @@ fn opts(mvp: bool, out: &str) -> BuildOptions {
 }
 
 fn assert_standard_exports(info: &WasmInfo) {
-    for e in ["interface_version_8", "instantiate", "execute", "query", "allocate", "deallocate", "memory"] {
-        assert!(info.exports.contains(e), "missing export {e}: {:?}", info.exports);
+    for e in [
+        "interface_version_8",
+        "instantiate",
+        "execute",
+        "query",
+        "allocate",
+        "deallocate",
+        "memory",
+    ] {
+        assert!(
+            info.exports.contains(e),
+            "missing export {e}: {:?}",
+            info.exports
+        );
     }
 }
 
@@ -72,7 +91,11 @@ fn counter_builds_mvp_and_modern() {
     let dir = repo_root().join("contracts/counter");
     for mvp in [true, false] {
         let wasm = build_contract(&dir, &opts(mvp, "counter")).unwrap();
-        let expected = if mvp { "counter.wasm" } else { "counter-modern.wasm" };
+        let expected = if mvp {
+            "counter.wasm"
+        } else {
+            "counter-modern.wasm"
+        };
         assert_eq!(wasm.file_name().unwrap(), expected);
         let info = inspect(&wasm);
         assert_standard_exports(&info);
@@ -90,16 +113,44 @@ fn kitchen_sink_builds_and_imports_everything() {
         let wasm = build_contract(&dir, &opts(mvp, "kitchen-sink")).unwrap();
         let info = inspect(&wasm);
         assert_standard_exports(&info);
-        for e in ["migrate", "sudo", "reply", "requires_iterator", "requires_cosmwasm_2_1"] {
-            assert!(info.exports.contains(e), "missing export {e}: {:?}", info.exports);
+        for e in [
+            "migrate",
+            "sudo",
+            "reply",
+            "requires_iterator",
+            "requires_cosmwasm_2_1",
+        ] {
+            assert!(
+                info.exports.contains(e),
+                "missing export {e}: {:?}",
+                info.exports
+            );
         }
         let all_imports = [
-            "abort", "db_read", "db_write", "db_remove", "db_scan", "db_next", "db_next_key",
-            "db_next_value", "addr_validate", "addr_canonicalize", "addr_humanize",
-            "bls12_381_aggregate_g1", "bls12_381_aggregate_g2", "bls12_381_pairing_equality",
-            "bls12_381_hash_to_g1", "bls12_381_hash_to_g2", "secp256k1_verify",
-            "secp256k1_recover_pubkey", "secp256r1_verify", "secp256r1_recover_pubkey",
-            "ed25519_verify", "ed25519_batch_verify", "debug", "query_chain",
+            "abort",
+            "db_read",
+            "db_write",
+            "db_remove",
+            "db_scan",
+            "db_next",
+            "db_next_key",
+            "db_next_value",
+            "addr_validate",
+            "addr_canonicalize",
+            "addr_humanize",
+            "bls12_381_aggregate_g1",
+            "bls12_381_aggregate_g2",
+            "bls12_381_pairing_equality",
+            "bls12_381_hash_to_g1",
+            "bls12_381_hash_to_g2",
+            "secp256k1_verify",
+            "secp256k1_recover_pubkey",
+            "secp256r1_verify",
+            "secp256r1_recover_pubkey",
+            "ed25519_verify",
+            "ed25519_batch_verify",
+            "debug",
+            "query_chain",
         ];
         let expected: BTreeSet<String> = all_imports.iter().map(|s| s.to_string()).collect();
         assert_eq!(info.imports, expected);
@@ -118,7 +169,10 @@ fn cw20_base_2_0_0_fetch_and_build() {
     let src = fetch_crate_source("cw20-base", "2.0.0", &cache).unwrap();
     assert_eq!(src, cache.join("src/cw20-base-2.0.0"));
     // cached: second call returns immediately
-    assert_eq!(fetch_crate_source("cw20-base", "2.0.0", &cache).unwrap(), src);
+    assert_eq!(
+        fetch_crate_source("cw20-base", "2.0.0", &cache).unwrap(),
+        src
+    );
     let wasm = build_contract(&src, &BuildOptions::default()).unwrap();
     assert_eq!(wasm, src.join("artifacts/cw20_base.wasm"));
     let info = inspect(&wasm);
@@ -133,7 +187,10 @@ fn missing_crate_dir_is_a_clear_error() {
     let err = build_contract(&dir, &BuildOptions::default()).unwrap_err();
     assert!(matches!(err, BuildError::CrateDirMissing(_)), "{err:?}");
     let text = err.to_string();
-    assert!(text.contains("does-not-exist") && text.contains("does not exist"), "{text}");
+    assert!(
+        text.contains("does-not-exist") && text.contains("does not exist"),
+        "{text}"
+    );
 
     let not_cargo = std::env::temp_dir();
     let err = build_contract(&not_cargo, &BuildOptions::default()).unwrap_err();
