@@ -363,3 +363,21 @@ fn no_memory_contents_survive_from_one_call_to_the_next() {
         assert!(report.result.is_ok(), "round {round}: {:?}", report.result);
     }
 }
+
+#[test]
+fn float_nans_are_canonical() {
+    // 0/0 and sqrt(-1) produce NaNs whose bits are hardware-dependent unless canonicalized.
+    let engine = Engine::new(EngineConfig::default());
+    let body = r#"
+        (if (i32.ne (i32.reinterpret_f32 (f32.div (f32.const 0) (f32.const 0))) (i32.const 0x7fc00000))
+            (then unreachable))
+        (if (i64.ne (i64.reinterpret_f64 (f64.sqrt (f64.const -1))) (i64.const 0x7ff8000000000000))
+            (then unreachable))"#;
+    let (report, _) = instantiate(
+        &engine,
+        &wasm(&contract_wat("", body, "")),
+        MemoryStorage::new(),
+        GAS,
+    );
+    assert!(report.result.is_ok(), "{:?}", report.result);
+}
