@@ -1,0 +1,345 @@
+//! The one interface between Veil's untrusted host and its enclave.
+//!
+//! Calls into the enclave (ecalls) and the host services the enclave may use (ocalls) are
+//! typed here and crossed as bytes with one codec: a 2-byte big-endian ABI version followed
+//! by the postcard encoding of the message. The same bytes cross whether the enclave is a
+//! library in the host process or the separate `veil-enclave` process, where each message
+//! travels in a frame ([`write_frame`]/[`read_frame`]).
+//!
+//! Nothing here may carry plaintext that belongs inside the enclave: contract messages
+//! travel as encrypted envelopes, results as ciphertext for the sender, state as encrypted
+//! nodes. Error messages from the enclave are written to be public.
+
+use std::io::{Read, Write};
+
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+
+/// Bumped on any incompatible change to the messages below.
+pub const ABI_VERSION: u16 = 1;
+
+/// Largest frame either side accepts (code uploads are the biggest messages).
+pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
+
+pub type Hash = [u8; 32];
+
+/// Calls into the enclave.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ecall {
+    /// Start the enclave: unseal its state, or generate a new master seed when there is none.
+    Init(InitRequest),
+    /// The network's public encryption key (what users encrypt to).
+    NetworkKey,
+    /// Validate and compile contract code; answers its code hash.
+    StoreCode { wasm: Vec<u8> },
+    /// Decrypt a message, run a contract entry point on verified state, encrypt the result.
+    Run(RunRequest),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitRequest {
+    /// Simulation only: the per-machine secret that stands in for the CPU's sealing key.
+    pub machine_secret: Vec<u8>,
+    /// The sealed enclave state from a previous run, if any.
+    pub sealed_state: Option<Vec<u8>>,
+    /// The lowest seal generation the enclave may accept (recorded by the chain), so an
+    /// older sealed file cannot be restored.
+    pub min_seal_generation: u64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EntryPoint {
+    Instantiate,
+    Execute,
+    Query,
+    Migrate,
+}
+
+/// Which contract a call is for. The enclave binds state and messages to all three fields:
+/// a host that lies about any of them gets an integrity error, not another contract's data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractRef {
+    pub address: String,
+    pub code_hash: Hash,
+    pub creator: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockRef {
+    pub height: u64,
+    pub time_nanos: u64,
+    pub chain_id: String,
+    pub tx_index: Option<u32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunRequest {
+    pub entry: EntryPoint,
+    pub contract: ContractRef,
+    pub block: BlockRef,
+    /// The (public) signer of the transaction; empty for queries.
+    pub sender: String,
+    /// (denom, amount) sent with the call.
+    pub funds: Vec<(String, u128)>,
+    /// The user's encrypted message (see docs/protocol.md).
+    pub envelope: Vec<u8>,
+    /// The contract's current state root, as the host claims it.
+    pub state_root: Option<Hash>,
+    pub gas_limit: u64,
+}
+
+/// Answers to ecalls, in the same order as [`Ecall`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum EcallResponse {
+    Init(InitResponse),
+    NetworkKey { public_key: Hash, generation: u32 },
+    CodeStored { code_hash: Hash },
+    Ran(RunResponse),
+    Error(EnclaveError),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InitResponse {
+    pub public_key: Hash,
+    pub generation: u32,
+    /// The state to keep for the next start (host stores it as is).
+    pub sealed_state: Vec<u8>,
+    pub seal_generation: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RunResponse {
+    /// Whether the call succeeded; state changes are in `state` only when it did.
+    pub ok: bool,
+    pub gas_used: u64,
+    /// Public failure class when `ok` is false (`contract`, `out_of_gas`, …).
+    pub error_kind: Option<String>,
+    /// The result for the sender: AES-GCM-SIV under the call's transaction key.
+    pub encrypted_result: Vec<u8>,
+    /// Attributes the contract chose to publish (`public.` key prefix, stripped).
+    pub public_attributes: Vec<(String, String)>,
+    pub state: Option<StateUpdate>,
+}
+
+/// A committed change of one contract's state.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateUpdate {
+    pub new_root: Option<Hash>,
+    /// New encrypted nodes, sorted by id: the order says nothing about keys.
+    pub new_nodes: Vec<(Hash, Vec<u8>)>,
+    /// The enclave state to persist (its record of trusted roots changed).
+    pub sealed_state: Vec<u8>,
+    pub seal_generation: u64,
+}
+
+/// A failure the enclave reports. `message` is public: it never holds plaintext.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[error("enclave error ({kind:?}): {message}")]
+pub struct EnclaveError {
+    pub kind: ErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ErrorKind {
+    NotInitialized,
+    BadRequest,
+    Sealing,
+    StaleSealedState,
+    Envelope,
+    CodeNotLoaded,
+    InvalidCode,
+    StateIntegrity,
+    StaleStateRoot,
+    Host,
+    Abi,
+}
+
+/// Host services the enclave calls while it handles an ecall.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Ocall {
+    /// An encrypted state node by id (its SHA-256).
+    FetchNode { contract: String, id: Hash },
+    /// A chain query from a contract (`QueryRequest` JSON; queries other contracts later).
+    QueryChain { request: Vec<u8> },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum OcallResponse {
+    Node(Option<Vec<u8>>),
+    /// `SystemResult<ContractResult<Binary>>` JSON.
+    QueryResult(Vec<u8>),
+    Error(String),
+}
+
+impl Ecall {
+    /// Name for the host's crossing log.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ecall::Init(_) => "init",
+            Ecall::NetworkKey => "network_key",
+            Ecall::StoreCode { .. } => "store_code",
+            Ecall::Run(r) => match r.entry {
+                EntryPoint::Instantiate => "instantiate",
+                EntryPoint::Execute => "execute",
+                EntryPoint::Query => "query",
+                EntryPoint::Migrate => "migrate",
+            },
+        }
+    }
+}
+
+impl Ocall {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Ocall::FetchNode { .. } => "fetch_node",
+            Ocall::QueryChain { .. } => "query_chain",
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AbiError {
+    #[error("message of {0} bytes is too short for the ABI header")]
+    Truncated(usize),
+    #[error("ABI version {got} is not supported (this side speaks {ABI_VERSION})")]
+    Version { got: u16 },
+    #[error("malformed message: {0}")]
+    Malformed(String),
+    #[error("frame of {0} bytes exceeds the limit of {MAX_FRAME_BYTES}")]
+    FrameTooLarge(usize),
+    #[error("unknown frame kind {0}")]
+    FrameKind(u8),
+    #[error("channel: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Encodes a message: ABI version (u16 BE) || postcard body.
+pub fn encode<T: Serialize>(message: &T) -> Vec<u8> {
+    let mut out = ABI_VERSION.to_be_bytes().to_vec();
+    postcard::to_io(message, &mut out).expect("writing to a Vec cannot fail");
+    out
+}
+
+/// Decodes a message encoded by [`encode`], checking the ABI version.
+pub fn decode<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, AbiError> {
+    let (version, body) = bytes
+        .split_first_chunk::<2>()
+        .ok_or(AbiError::Truncated(bytes.len()))?;
+    let got = u16::from_be_bytes(*version);
+    if got != ABI_VERSION {
+        return Err(AbiError::Version { got });
+    }
+    let (message, rest) =
+        postcard::take_from_bytes(body).map_err(|e| AbiError::Malformed(e.to_string()))?;
+    if !rest.is_empty() {
+        return Err(AbiError::Malformed(format!(
+            "{} trailing bytes",
+            rest.len()
+        )));
+    }
+    Ok(message)
+}
+
+/// What a frame on the process channel carries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    Ecall = 1,
+    EcallResponse = 2,
+    Ocall = 3,
+    OcallResponse = 4,
+}
+
+/// Writes `kind (u8) || length (u32 BE) || payload`.
+pub fn write_frame(out: &mut impl Write, kind: FrameKind, payload: &[u8]) -> Result<(), AbiError> {
+    if payload.len() > MAX_FRAME_BYTES {
+        return Err(AbiError::FrameTooLarge(payload.len()));
+    }
+    out.write_all(&[kind as u8])?;
+    out.write_all(&(payload.len() as u32).to_be_bytes())?;
+    out.write_all(payload)?;
+    out.flush()?;
+    Ok(())
+}
+
+/// Reads one frame; `Ok(None)` at a clean end of stream.
+pub fn read_frame(input: &mut impl Read) -> Result<Option<(FrameKind, Vec<u8>)>, AbiError> {
+    let mut header = [0u8; 5];
+    match input.read_exact(&mut header[..1]) {
+        Err(e) if e.kind() == std::io::ErrorKind::UnexpectedEof => return Ok(None),
+        other => other?,
+    }
+    input.read_exact(&mut header[1..])?;
+    let kind = match header[0] {
+        1 => FrameKind::Ecall,
+        2 => FrameKind::EcallResponse,
+        3 => FrameKind::Ocall,
+        4 => FrameKind::OcallResponse,
+        other => return Err(AbiError::FrameKind(other)),
+    };
+    let len = u32::from_be_bytes(header[1..5].try_into().expect("4 bytes")) as usize;
+    if len > MAX_FRAME_BYTES {
+        return Err(AbiError::FrameTooLarge(len));
+    }
+    let mut payload = vec![0u8; len];
+    input.read_exact(&mut payload)?;
+    Ok(Some((kind, payload)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn round_trip_and_version_check() {
+        let call = Ecall::StoreCode {
+            wasm: vec![0, 97, 115, 109],
+        };
+        let bytes = encode(&call);
+        assert_eq!(&bytes[..2], &ABI_VERSION.to_be_bytes());
+        assert_eq!(decode::<Ecall>(&bytes).unwrap(), call);
+        let mut wrong = bytes.clone();
+        wrong[1] ^= 0xff;
+        assert!(matches!(
+            decode::<Ecall>(&wrong),
+            Err(AbiError::Version { .. })
+        ));
+        assert!(matches!(
+            decode::<Ecall>(&bytes[..1]),
+            Err(AbiError::Truncated(1))
+        ));
+        assert!(matches!(
+            decode::<Ecall>(&bytes[..bytes.len() - 1]),
+            Err(AbiError::Malformed(_))
+        ));
+        let mut trailing = bytes.clone();
+        trailing.push(0);
+        assert!(matches!(
+            decode::<Ecall>(&trailing),
+            Err(AbiError::Malformed(_))
+        ));
+    }
+
+    #[test]
+    fn frames_round_trip() {
+        let mut pipe = Vec::new();
+        write_frame(&mut pipe, FrameKind::Ocall, b"abc").unwrap();
+        write_frame(&mut pipe, FrameKind::EcallResponse, b"").unwrap();
+        let mut reader = pipe.as_slice();
+        assert_eq!(
+            read_frame(&mut reader).unwrap(),
+            Some((FrameKind::Ocall, b"abc".to_vec()))
+        );
+        assert_eq!(
+            read_frame(&mut reader).unwrap(),
+            Some((FrameKind::EcallResponse, vec![]))
+        );
+        assert_eq!(read_frame(&mut reader).unwrap(), None);
+        let mut bad: &[u8] = &[9, 0, 0, 0, 0];
+        assert!(matches!(read_frame(&mut bad), Err(AbiError::FrameKind(9))));
+        let mut huge: &[u8] = &[1, 0xff, 0xff, 0xff, 0xff];
+        assert!(matches!(
+            read_frame(&mut huge),
+            Err(AbiError::FrameTooLarge(_))
+        ));
+    }
+}
