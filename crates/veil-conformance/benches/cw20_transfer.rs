@@ -37,6 +37,65 @@ use veil_engine::{
     Output,
 };
 
+/// Counts heap bytes while enabled (only during the memory measurements, not the timed runs).
+mod heap {
+    use std::alloc::{GlobalAlloc, Layout, System};
+    use std::sync::atomic::{AtomicBool, AtomicIsize, Ordering::Relaxed};
+
+    pub struct Counting;
+    static ENABLED: AtomicBool = AtomicBool::new(false);
+    static LIVE: AtomicIsize = AtomicIsize::new(0);
+    static PEAK: AtomicIsize = AtomicIsize::new(0);
+
+    unsafe impl GlobalAlloc for Counting {
+        unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc(layout) };
+            grow(layout.size());
+            p
+        }
+        unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+            let p = unsafe { System.alloc_zeroed(layout) };
+            grow(layout.size());
+            p
+        }
+        unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+            unsafe { System.dealloc(ptr, layout) };
+            if ENABLED.load(Relaxed) {
+                LIVE.fetch_sub(layout.size() as isize, Relaxed);
+            }
+        }
+        unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+            let p = unsafe { System.realloc(ptr, layout, new_size) };
+            if ENABLED.load(Relaxed) {
+                LIVE.fetch_sub(layout.size() as isize, Relaxed);
+            }
+            grow(new_size);
+            p
+        }
+    }
+
+    fn grow(size: usize) {
+        if ENABLED.load(Relaxed) {
+            let live = LIVE.fetch_add(size as isize, Relaxed) + size as isize;
+            PEAK.fetch_max(live, Relaxed);
+        }
+    }
+
+    /// Runs `f` with counting on; returns (live bytes after − before, peak − before).
+    /// Frees of blocks allocated before counting started show up as negative growth.
+    pub fn measure<T>(f: impl FnOnce() -> T) -> (T, isize, isize) {
+        LIVE.store(0, Relaxed);
+        PEAK.store(0, Relaxed);
+        ENABLED.store(true, Relaxed);
+        let out = f();
+        ENABLED.store(false, Relaxed);
+        (out, LIVE.load(Relaxed), PEAK.load(Relaxed))
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: heap::Counting = heap::Counting;
+
 const TRANSFER_GROUP: &str = "cw20_transfer";
 const COMPILE_GROUP: &str = "compile_cw20_base";
 
@@ -300,20 +359,30 @@ mod native {
 struct MemoryReport {
     initial_linear_memory: Option<u64>,
     vm_pages_after_transfer: usize,
-    veil_module_rss: Option<i64>,
+    /// Heap bytes held by a compiled module (Veil) / RSS growth of compiling and pinning
+    /// one (cosmwasm-vm keeps machine code in mmap'd memory, outside the heap).
+    veil_module_heap: isize,
+    vm_module_heap: isize,
     vm_module_rss: Option<i64>,
-    veil_call_peak: Option<u64>,
-    vm_call_peak: Option<u64>,
+    /// RSS growth of the first call on a fresh engine (Veil's pooled linear memory
+    /// becomes resident and stays so for the next calls).
+    veil_first_call_rss: Option<i64>,
+    /// Peak heap / peak RSS growth of one warm transfer.
+    veil_call_heap_peak: isize,
+    vm_call_heap_peak: isize,
+    veil_call_rss_peak: Option<u64>,
+    vm_call_rss_peak: Option<u64>,
 }
 
-fn rss_growth(f: impl FnOnce()) -> Option<i64> {
-    let before = veil_conformance::rss_bytes()?.0 as i64;
-    f();
-    Some(veil_conformance::rss_bytes()?.0 as i64 - before)
+fn rss_growth<T>(f: impl FnOnce() -> T) -> (T, Option<i64>) {
+    let before = veil_conformance::rss_bytes().map(|r| r.0 as i64);
+    let out = f();
+    let after = veil_conformance::rss_bytes().map(|r| r.0 as i64);
+    (out, before.zip(after).map(|(b, a)| a - b))
 }
 
 /// Peak RSS above the starting RSS while `f` runs (max over `runs`).
-fn peak_growth(runs: usize, mut f: impl FnMut()) -> Option<u64> {
+fn peak_rss_growth(runs: usize, mut f: impl FnMut()) -> Option<u64> {
     let mut worst = 0;
     for _ in 0..runs {
         if !veil_conformance::reset_peak_rss() {
@@ -328,38 +397,61 @@ fn peak_growth(runs: usize, mut f: impl FnMut()) -> Option<u64> {
 }
 
 fn measure_memory(fx: &Fixture, veil: &mut VeilSetup, cosm: &mut VmSetup) -> MemoryReport {
-    // Compiled module footprint (approximate: allocator reuse can hide some of it).
-    let mut keep_engine = None;
-    let veil_module_rss = rss_growth(|| {
+    // A compiled module, on a fresh engine / cache.
+    let (fresh, veil_module_heap, _) = heap::measure(|| {
         let e = Engine::new(EngineConfig::default());
         e.store_code(fx.wasm).unwrap();
-        keep_engine = Some(e);
+        e
     });
-    let mut keep_cache = None;
-    let vm_module_rss = rss_growth(|| {
-        let dir = tempfile::tempdir().unwrap();
-        let cache: (PlainCache, _) = vm::pinned_cache(dir.path(), fx.wasm);
-        keep_cache = Some((dir, cache));
+    let (fresh_cache, vm_module_rss) = rss_growth(|| {
+        heap::measure(|| {
+            let dir = tempfile::tempdir().unwrap();
+            let cache: (PlainCache, _) = vm::pinned_cache(dir.path(), fx.wasm);
+            (dir, cache)
+        })
     });
-    drop((keep_engine, keep_cache));
+    let (fresh_cache, vm_module_heap, _) = fresh_cache;
+
+    // First call on the fresh Veil engine: instantiate, which leases a new memory buffer.
+    let mut first = VeilSetup {
+        checksum: Checksum::of(fx.wasm),
+        engine: fresh,
+        backend: Some(veil_backend(MemoryStorage::new())),
+    };
+    let creator = account("creator");
+    let (ok, veil_first_call_rss) = rss_growth(|| {
+        first
+            .call(fx, Entry::Instantiate, &creator, &fx.instantiate_msg)
+            .0
+    });
+    assert!(ok);
+    drop((first, fresh_cache));
 
     let alice = fx.alice.clone();
-    let veil_call_peak = peak_growth(5, || {
+    let veil_call_rss_peak = peak_rss_growth(5, || {
         assert!(veil.call(fx, Entry::Execute, &alice, &fx.transfer_msg).0);
     });
     let mut pages = 0;
-    let vm_call_peak = peak_growth(5, || {
+    let vm_call_rss_peak = peak_rss_growth(5, || {
         let r = cosm.call(fx, Entry::Execute, &alice, &fx.transfer_msg);
         assert!(r.0);
         pages = r.2;
     });
+    let (_, _, veil_call_heap_peak) =
+        heap::measure(|| assert!(veil.call(fx, Entry::Execute, &alice, &fx.transfer_msg).0));
+    let (_, _, vm_call_heap_peak) =
+        heap::measure(|| assert!(cosm.call(fx, Entry::Execute, &alice, &fx.transfer_msg).0));
     MemoryReport {
         initial_linear_memory: initial_memory_bytes(fx.wasm),
         vm_pages_after_transfer: pages,
-        veil_module_rss,
+        veil_module_heap,
+        vm_module_heap,
         vm_module_rss,
-        veil_call_peak,
-        vm_call_peak,
+        veil_first_call_rss,
+        veil_call_heap_peak,
+        vm_call_heap_peak,
+        veil_call_rss_peak,
+        vm_call_rss_peak,
     }
 }
 
@@ -465,6 +557,19 @@ fn bench_compile(c: &mut Criterion, fx: &Fixture) {
     group.finish();
 }
 
+/// Median wall time of `runs` runs of `f`, in ns.
+fn median_of_runs(runs: usize, mut f: impl FnMut()) -> f64 {
+    let mut times: Vec<f64> = (0..runs)
+        .map(|_| {
+            let start = Instant::now();
+            f();
+            start.elapsed().as_nanos() as f64
+        })
+        .collect();
+    times.sort_by(|a, b| a.partial_cmp(b).unwrap());
+    times[runs / 2]
+}
+
 fn fmt_time(ns: Option<f64>) -> String {
     match ns {
         None => "-".into(),
@@ -478,13 +583,6 @@ fn ratio(a: Option<f64>, b: Option<f64>) -> String {
     match (a, b) {
         (Some(a), Some(b)) if b > 0.0 => format!("{:.2}×", a / b),
         _ => "-".into(),
-    }
-}
-
-fn fmt_bytes(b: Option<i64>) -> String {
-    match b {
-        None => "n/a".into(),
-        Some(b) => format!("{:.1} KiB", b as f64 / 1024.0),
     }
 }
 
@@ -568,28 +666,49 @@ fn main() {
         fmt_time(wc),
         ratio(vc, wc)
     );
+    let check = median_of_runs(10, || {
+        let caps = EngineConfig::default().capabilities;
+        veil_engine::validate::check_wasm(fx.wasm, &veil_engine::WasmLimits::default(), &caps)
+            .unwrap();
+    });
+    println!(
+        "  of which veil check_wasm (static validation): {} (median of 10 runs)",
+        fmt_time(Some(check))
+    );
     println!();
+    let kib = |b: i64| format!("{:.1} KiB", b as f64 / 1024.0);
+    let opt_kib = |b: Option<i64>| b.map(kib).unwrap_or_else(|| "n/a".into());
     println!("memory:");
     println!(
-        "  initial linear memory per instance:  {}",
+        "  initial linear memory per instance:   {}",
         mem.initial_linear_memory
             .map(|b| format!("{b} bytes ({} pages of 64 KiB)", b / 65_536))
             .unwrap_or_else(|| "n/a".into())
     );
     println!(
-        "  cosmwasm-vm memory after a transfer: {} bytes ({} pages)",
+        "  cosmwasm-vm memory after a transfer:  {} bytes ({} pages)",
         mem.vm_pages_after_transfer * 65_536,
         mem.vm_pages_after_transfer
     );
     println!(
-        "  peak RSS growth of one transfer:     veil {}, cosmwasm-vm {}",
-        fmt_bytes(mem.veil_call_peak.map(|b| b as i64)),
-        fmt_bytes(mem.vm_call_peak.map(|b| b as i64))
+        "  compiled module:                      veil {} heap; cosmwasm-vm {} heap, {} RSS (pinned)",
+        kib(mem.veil_module_heap as i64),
+        kib(mem.vm_module_heap as i64),
+        opt_kib(mem.vm_module_rss)
     );
     println!(
-        "  RSS growth of a compiled module:     veil {}, cosmwasm-vm {} (approximate)",
-        fmt_bytes(mem.veil_module_rss),
-        fmt_bytes(mem.vm_module_rss)
+        "  veil first call on a fresh engine:    {} RSS growth (pooled linear memory made resident)",
+        opt_kib(mem.veil_first_call_rss)
+    );
+    println!(
+        "  one warm transfer, peak heap:         veil {}, cosmwasm-vm {}",
+        kib(mem.veil_call_heap_peak as i64),
+        kib(mem.vm_call_heap_peak as i64)
+    );
+    println!(
+        "  one warm transfer, peak RSS growth:   veil {}, cosmwasm-vm {}",
+        opt_kib(mem.veil_call_rss_peak.map(|b| b as i64)),
+        opt_kib(mem.vm_call_rss_peak.map(|b| b as i64))
     );
     println!();
     println!(
