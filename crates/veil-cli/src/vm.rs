@@ -254,6 +254,7 @@ fn run_call(args: RunArgs) -> anyhow::Result<ExitCode> {
             info: Some(&info),
             msg: &msg,
             gas_limit: args.gas_limit,
+            random: None,
         };
         let started = Instant::now();
         let (report, backend) = engine.call(&checksum, call, backend);

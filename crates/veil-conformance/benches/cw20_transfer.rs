@@ -217,6 +217,7 @@ impl VeilSetup {
                 info: Some(&info),
                 msg,
                 gas_limit: GAS_LIMIT,
+                random: None,
             },
             self.backend.take().unwrap(),
         );

@@ -338,6 +338,7 @@ impl VeilRunner {
                 info: info.as_ref(),
                 msg,
                 gas_limit: GAS_LIMIT,
+                random: None,
             },
             backend,
         );

@@ -92,12 +92,12 @@ fn body_gas(name: &str, body: &str) -> (u64, u64) {
     (dv, dw)
 }
 
-/// cosmwasm-vm charges for copying the call's arguments into the instance and its result
-/// out (`write_region` per argument, `read_region` for the result, in `call_raw`); Veil's
-/// engine copies them for free. Everything else in an empty call matches, up to wasmi's
-/// 1-fuel base fee per function entered.
+/// Both charge for copying the call's arguments into the instance and its result out
+/// (`write_region` per argument, `read_region` for the result). Everything else in an empty
+/// call matches, up to wasmi's 1-fuel base fee per function entered and Veil rounding each
+/// host charge up to whole fuel (115 gas).
 #[test]
-fn call_io_is_charged_by_cosmwasm_vm_only() {
+fn call_io_is_charged_like_cosmwasm_vm() {
     let token = contract("wat");
     let sender = account("sender");
     let env_len = serde_json::to_vec(&veil_conformance::env(&token))
@@ -116,7 +116,12 @@ fn call_io_is_charged_by_cosmwasm_vm_only() {
         "empty instantiate: veil {v} gas, cosmwasm-vm {w} gas; cosmwasm-vm's argument/result \
          copying: {io} gas; wasmi block base fees: {base_fees} gas"
     );
-    assert_eq!(w - io, v - base_fees);
+    let rounding = 4 * 115; // four I/O charges, each rounded up to whole fuel
+    let diff = (v - base_fees) as i64 - w as i64;
+    assert!(
+        (0..rounding).contains(&diff),
+        "veil {v} vs cosmwasm-vm {w}: difference {diff}"
+    );
 }
 
 #[test]

@@ -140,6 +140,9 @@ pub struct Call<'a> {
     pub info: Option<&'a MessageInfo>,
     pub msg: &'a [u8],
     pub gas_limit: u64,
+    /// A private random value for this call, shown to the contract as `env.block.random`
+    /// (base64, the field Secret Network uses); `None` leaves `env` exactly as cosmwasm-std has it.
+    pub random: Option<[u8; 32]>,
 }
 
 /// What a successful contract call produced.
@@ -340,8 +343,7 @@ impl Engine {
             }
             .into());
         }
-        let env =
-            serde_json::to_vec(call.env).map_err(|e| VmError::BadInput(format!("env: {e}")))?;
+        let env = env_json(call.env, call.random.as_ref())?;
         let info = match (call.entry.takes_info(), call.info) {
             (true, Some(info)) => Some(
                 serde_json::to_vec(info).map_err(|e| VmError::BadInput(format!("info: {e}")))?,
@@ -371,11 +373,16 @@ impl Engine {
         store.data_mut().memory = Some(memory);
         store.data_mut().allocate = Some(allocate);
 
+        // Arguments in and the result out are charged like region copies, as cosmwasm-vm does.
         let mut args = Vec::with_capacity(3);
-        for bytes in std::iter::once(&env)
-            .chain(info.as_ref())
-            .chain(std::iter::once(&call.msg.to_vec()))
+        for bytes in [Some(env.as_slice()), info.as_deref(), Some(call.msg)]
+            .into_iter()
+            .flatten()
         {
+            imports::charge(
+                &mut *store,
+                self.costs.write_region.total(bytes.len() as u64),
+            )?;
             let len = u32::try_from(bytes.len()).expect("bounded by max_message_bytes");
             let ptr = allocate
                 .call(&mut *store, len)
@@ -397,6 +404,10 @@ impl Engine {
             memory.data(&*store),
             result_ptr,
             self.config.max_result_bytes,
+        )?;
+        imports::charge(
+            &mut *store,
+            self.costs.read_region.total(result.len() as u64),
         )?;
         deallocate
             .call(&mut *store, result_ptr)
@@ -426,6 +437,17 @@ impl Engine {
             }
         }
     }
+}
+
+fn env_json(env: &Env, random: Option<&[u8; 32]>) -> Result<Vec<u8>, VmError> {
+    let bad = |e: serde_json::Error| VmError::BadInput(format!("env: {e}"));
+    let Some(random) = random else {
+        return serde_json::to_vec(env).map_err(bad);
+    };
+    let mut value = serde_json::to_value(env).map_err(bad)?;
+    value["block"]["random"] =
+        serde_json::to_value(Binary::from(random.as_slice())).map_err(bad)?;
+    serde_json::to_vec(&value).map_err(bad)
 }
 
 fn parse_result(entry: Entry, bytes: &[u8]) -> Result<Output, CallError> {

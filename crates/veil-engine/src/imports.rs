@@ -9,7 +9,7 @@ use cosmwasm_crypto::{
     bls12_381_pairing_equality, ed25519_batch_verify, ed25519_verify, secp256k1_recover_pubkey,
     secp256k1_verify, secp256r1_recover_pubkey, secp256r1_verify, CryptoError, HashFunction,
 };
-use wasmi::{Caller, Linker, Memory, TypedFunc};
+use wasmi::{AsContextMut, Caller, Linker, Memory, TypedFunc};
 
 use crate::backend::{Backend, BackendError, KeyRange, Order};
 use crate::gas::{gas_to_fuel, GasCosts};
@@ -66,24 +66,25 @@ type Ctx<'a> = Caller<'a, HostState>;
 type HostResult<T> = Result<T, wasmi::Error>;
 
 /// Takes `gas` from the call's budget; out of gas leaves the budget empty.
-pub(crate) fn charge(caller: &mut Ctx<'_>, gas: u64) -> Result<(), VmError> {
+pub(crate) fn charge(
+    mut ctx: impl AsContextMut<Data = HostState>,
+    gas: u64,
+) -> Result<(), VmError> {
+    let mut ctx = ctx.as_context_mut();
     let fuel = gas_to_fuel(gas);
-    let left = caller
-        .get_fuel()
-        .map_err(|e| VmError::Trap(e.to_string()))?;
+    let left = ctx.get_fuel().map_err(|e| VmError::Trap(e.to_string()))?;
     if left < fuel {
-        let _ = caller.set_fuel(0);
+        let _ = ctx.set_fuel(0);
         return Err(VmError::OutOfGas);
     }
-    caller
-        .set_fuel(left - fuel)
+    ctx.set_fuel(left - fuel)
         .map_err(|e| VmError::Trap(e.to_string()))
 }
 
 /// Charges the price `price` picks from the cost table.
 fn charge_by(caller: &mut Ctx<'_>, price: impl FnOnce(&GasCosts) -> u64) -> Result<(), VmError> {
     let gas = price(&caller.data().costs);
-    charge(caller, gas)
+    charge(&mut *caller, gas)
 }
 
 fn memory(caller: &Ctx<'_>) -> Result<Memory, VmError> {

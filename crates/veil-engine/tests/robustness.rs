@@ -197,6 +197,7 @@ fn oversized_message_is_refused_before_running() {
         info: Some(&info),
         msg: &msg,
         gas_limit: GAS,
+        random: None,
     };
     let (report, _) = engine.call(&checksum, call, backend(MemoryStorage::new()));
     let err = report.result.unwrap_err().to_string();
@@ -308,6 +309,7 @@ fn code_is_compiled_once_and_cache_is_bounded() {
         info: Some(&info),
         msg: b"{}",
         gas_limit: GAS,
+        random: None,
     };
     let (report, _) = engine.call(&missing, call, backend(MemoryStorage::new()));
     assert!(matches!(
@@ -337,6 +339,7 @@ fn queries_cannot_write() {
         info: None,
         msg: b"{}",
         gas_limit: GAS,
+        random: None,
     };
     let (report, backend) = engine.call(&checksum, call, backend(MemoryStorage::new()));
     assert_eq!(

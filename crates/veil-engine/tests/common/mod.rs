@@ -95,6 +95,7 @@ pub fn instantiate(
         info: Some(&info),
         msg: b"{}",
         gas_limit,
+        random: None,
     };
     let (report, backend) = engine.call(&checksum, call, backend(storage));
     (report, storage_of(backend))
