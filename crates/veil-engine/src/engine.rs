@@ -465,3 +465,30 @@ fn parse_result(entry: Entry, bytes: &[u8]) -> Result<Output, CallError> {
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn random_is_added_to_env_block_only_when_given() {
+        let block = crate::BlockContext {
+            height: 5,
+            time_nanos: 7,
+            chain_id: "c".into(),
+            tx_index: Some(1),
+        };
+        let env = crate::build_env(&block, "veil1contract");
+        let plain: serde_json::Value =
+            serde_json::from_slice(&env_json(&env, None).unwrap()).unwrap();
+        assert!(plain["block"].get("random").is_none());
+        assert_eq!(plain, serde_json::to_value(&env).unwrap());
+        let with: serde_json::Value =
+            serde_json::from_slice(&env_json(&env, Some(&[0xab; 32])).unwrap()).unwrap();
+        assert_eq!(
+            with["block"]["random"],
+            serde_json::json!("q6urq6urq6urq6urq6urq6urq6urq6urq6urq6urq6s=")
+        );
+        assert_eq!(with["block"]["height"], serde_json::json!(5));
+    }
+}
