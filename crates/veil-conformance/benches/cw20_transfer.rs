@@ -3,6 +3,9 @@
 //! 1. `veil_engine`: Veil's wasmi engine, `MemoryStorage`, module compiled and cached.
 //! 2. `cosmwasm_vm`: cosmwasm-vm 3 (wasmer singlepass), module pinned in its in-memory
 //!    cache; each call gets a fresh instance from the cache, as wasmd does.
+//! 2b. `veil_confidential`: the same transfer through the enclave (in-process, simulation):
+//!    decrypt the envelope, run on encrypted verified state, commit the new encrypted nodes,
+//!    encrypt the result. The envelope is encrypted once, outside the timed loop.
 //! 3. `native`: cw20-base's own Rust code (cosmwasm-std 2 `mock_dependencies`), including
 //!    the JSON parse of the message and serialization of the result that the VMs do too.
 //!
@@ -123,6 +126,85 @@ fn median(id: &str, n: usize) -> Option<f64> {
     } else {
         last[mid]
     })
+}
+
+/// The confidential path: a host with an in-process enclave.
+struct ConfidentialSetup {
+    host: veil_host::ConfidentialHost,
+    token: String,
+    transfer_envelope: Vec<u8>,
+    _home: tempfile::TempDir,
+}
+
+impl ConfidentialSetup {
+    fn new(fx: &Fixture) -> Self {
+        use veil_crypto::x25519_dalek::StaticSecret;
+        let home = tempfile::tempdir().unwrap();
+        let host = veil_host::ConfidentialHost::open(veil_host::HostConfig {
+            home: home.path().to_path_buf(),
+            mode: veil_host::EnclaveMode::InProcess,
+            log_crossings: false,
+        })
+        .unwrap();
+        let (network_key, generation) = host.network_key();
+        let code_hash = host.store_code(fx.wasm).unwrap();
+        let user = StaticSecret::from([7u8; 32]);
+        let seal = |msg: &[u8]| {
+            veil_crypto::encrypt_input(
+                &mut veil_crypto::OsRng,
+                &user,
+                &network_key,
+                generation,
+                &code_hash,
+                msg,
+            )
+            .unwrap()
+            .0
+        };
+        let (token, response) = host
+            .instantiate(
+                code_hash,
+                &account("creator"),
+                "bench",
+                seal(&fx.instantiate_msg),
+                vec![],
+                block_ref(),
+                GAS_LIMIT,
+            )
+            .unwrap();
+        assert!(response.ok, "confidential instantiate");
+        let transfer_envelope = seal(&fx.transfer_msg);
+        Self {
+            host,
+            token,
+            transfer_envelope,
+            _home: home,
+        }
+    }
+
+    fn transfer(&self, fx: &Fixture) -> bool {
+        self.host
+            .execute(
+                &self.token,
+                &fx.alice,
+                self.transfer_envelope.clone(),
+                vec![],
+                block_ref(),
+                GAS_LIMIT,
+            )
+            .unwrap()
+            .ok
+    }
+}
+
+fn block_ref() -> veil_enclave_abi::BlockRef {
+    let b = veil_conformance::block();
+    veil_enclave_abi::BlockRef {
+        height: b.height,
+        time_nanos: b.time_nanos,
+        chain_id: b.chain_id,
+        tx_index: b.tx_index,
+    }
 }
 
 struct Fixture {
@@ -487,6 +569,18 @@ fn bench_transfer(
             elapsed
         })
     });
+    let confidential = ConfidentialSetup::new(fx);
+    group.bench_function("veil_confidential", |b| {
+        b.iter_custom(|iters| {
+            let start = Instant::now();
+            for _ in 0..iters {
+                assert!(confidential.transfer(fx));
+            }
+            let elapsed = start.elapsed();
+            record("veil_confidential", iters, elapsed);
+            elapsed
+        })
+    });
     group.bench_function("cosmwasm_vm", |b| {
         b.iter_custom(|iters| {
             let start = Instant::now();
@@ -614,6 +708,7 @@ fn main() {
     let v = median("veil_engine", TRANSFER_SAMPLES);
     let w = median("cosmwasm_vm", TRANSFER_SAMPLES);
     let n = median("native", TRANSFER_SAMPLES);
+    let vconf = median("veil_confidential", TRANSFER_SAMPLES);
     let vc = median("veil_store_code", COMPILE_SAMPLES);
     let wc = median("cosmwasm_vm_store_code", COMPILE_SAMPLES);
     println!();
@@ -644,6 +739,16 @@ fn main() {
         "native (cw20-base Rust)",
         fmt_time(n),
         ratio(v, n)
+    );
+    println!(
+        "{:<34} {:>12} {:>16}",
+        "veil confidential (enclave, sim.)",
+        fmt_time(vconf),
+        format!(
+            "{} of veil_engine; {} of cosmwasm_vm",
+            ratio(vconf, v),
+            ratio(vconf, w)
+        )
     );
     println!();
     println!(

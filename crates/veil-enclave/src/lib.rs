@@ -1,0 +1,476 @@
+//! Veil's enclave (trusted): the only code that ever sees keys, plaintext messages and
+//! plaintext contract state.
+//!
+//! It is driven by bytes in the [`veil_enclave_abi`] codec and reaches the host only
+//! through an [`OcallChannel`]: no files, network or clocks, so the same code can run in a
+//! TEE (Gramine) unchanged. In simulation mode it runs in the host process or as the
+//! `veil-enclave` executable.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use rand_core::OsRng;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use veil_crypto::{
+    call_randomness, contract_key, open_input, IoKeypair, MasterSeed, OutputKind, Sealer,
+    SimulatedSealer, TxKey,
+};
+use veil_enclave_abi::{
+    decode, encode, ContractRef, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash,
+    InitRequest, InitResponse, Ocall, OcallResponse, RunRequest, RunResponse, StateUpdate,
+};
+use veil_engine::cosmwasm_std::{
+    Addr, Binary, Coin, ContractResult, MessageInfo, QueryRequest, SystemError, SystemResult,
+    Uint256,
+};
+use veil_engine::{
+    build_env, Backend, BackendError, Bech32Api, BlockContext, Call, CallError, Engine,
+    EngineConfig, Entry, Output, Querier,
+};
+use veil_state::{NodeCipher, NodeId, NodeSource, VerifiedState};
+
+/// The key generation every key starts at (rotation comes later).
+const FIRST_GENERATION: u32 = 0;
+/// Attributes whose key starts with this are published in plaintext (prefix removed).
+pub const PUBLIC_ATTRIBUTE_PREFIX: &str = "public.";
+const SEALED_STATE_AAD: &[u8] = b"veil/sealed-state-v1";
+
+/// How the enclave reaches host services: one ocall, bytes in and bytes out.
+pub trait OcallChannel: Send + Sync {
+    fn ocall(&self, request: Vec<u8>) -> Result<Vec<u8>, String>;
+}
+
+/// What the enclave keeps across restarts, sealed.
+#[derive(Serialize, Deserialize)]
+struct SealedState {
+    seed: [u8; 32],
+    generation: u32,
+    seal_generation: u64,
+    /// The state root the enclave last committed for each contract.
+    roots: Vec<(String, Option<Hash>)>,
+}
+
+struct Keys {
+    seed: MasterSeed,
+    generation: u32,
+    io: IoKeypair,
+    sealer: SimulatedSealer,
+    seal_generation: u64,
+}
+
+pub struct Enclave {
+    engine: Engine,
+    channel: Arc<dyn OcallChannel>,
+    keys: Option<Keys>,
+    /// Trusted state roots: a request whose root differs is refused (stale or forged).
+    roots: BTreeMap<String, Option<Hash>>,
+}
+
+type EnclaveResult<T> = Result<T, EnclaveError>;
+
+fn fail(kind: ErrorKind, message: impl Into<String>) -> EnclaveError {
+    EnclaveError {
+        kind,
+        message: message.into(),
+    }
+}
+
+impl Enclave {
+    pub fn new(channel: Arc<dyn OcallChannel>) -> Self {
+        Self {
+            engine: Engine::new(EngineConfig::default()),
+            channel,
+            keys: None,
+            roots: BTreeMap::new(),
+        }
+    }
+
+    /// Handles one encoded [`Ecall`] and returns the encoded [`EcallResponse`].
+    pub fn handle(&mut self, request: &[u8]) -> Vec<u8> {
+        let response = match decode::<Ecall>(request) {
+            Ok(call) => self.dispatch(call).unwrap_or_else(EcallResponse::Error),
+            Err(e) => EcallResponse::Error(fail(ErrorKind::Abi, e.to_string())),
+        };
+        encode(&response)
+    }
+
+    fn dispatch(&mut self, call: Ecall) -> EnclaveResult<EcallResponse> {
+        match call {
+            Ecall::Init(request) => self.init(request).map(EcallResponse::Init),
+            Ecall::NetworkKey => {
+                let keys = self.keys()?;
+                Ok(EcallResponse::NetworkKey {
+                    public_key: keys.io.public(),
+                    generation: keys.generation,
+                })
+            }
+            Ecall::StoreCode { wasm } => match self.engine.store_code(&wasm) {
+                Ok(checksum) => Ok(EcallResponse::CodeStored {
+                    code_hash: checksum.0,
+                }),
+                Err(e) => Err(fail(ErrorKind::InvalidCode, e.to_string())),
+            },
+            Ecall::Run(request) => self.run(request).map(EcallResponse::Ran),
+        }
+    }
+
+    fn keys(&self) -> EnclaveResult<&Keys> {
+        self.keys
+            .as_ref()
+            .ok_or_else(|| fail(ErrorKind::NotInitialized, "enclave is not initialized"))
+    }
+
+    fn init(&mut self, request: InitRequest) -> EnclaveResult<InitResponse> {
+        let sealer = SimulatedSealer::new(&request.machine_secret)
+            .map_err(|e| fail(ErrorKind::Sealing, e.to_string()))?;
+        let state = match &request.sealed_state {
+            Some(blob) => {
+                let plain = zeroize::Zeroizing::new(
+                    sealer.unseal(SEALED_STATE_AAD, blob).map_err(|e| {
+                        fail(
+                            ErrorKind::Sealing,
+                            format!("sealed state does not unseal: {e}"),
+                        )
+                    })?,
+                );
+                let state: SealedState = postcard::from_bytes(&plain).map_err(|e| {
+                    fail(
+                        ErrorKind::Sealing,
+                        format!("sealed state is malformed: {e}"),
+                    )
+                })?;
+                if state.seal_generation < request.min_seal_generation {
+                    return Err(fail(
+                        ErrorKind::StaleSealedState,
+                        format!(
+                            "sealed state is from generation {}, but generation {} has been recorded: refusing an old sealed file",
+                            state.seal_generation, request.min_seal_generation
+                        ),
+                    ));
+                }
+                state
+            }
+            None => SealedState {
+                seed: *MasterSeed::generate(&mut OsRng).expose_bytes(),
+                generation: FIRST_GENERATION,
+                seal_generation: request.min_seal_generation,
+                roots: Vec::new(),
+            },
+        };
+        let seed = MasterSeed::from_bytes(state.seed);
+        let io = IoKeypair::derive(&seed, state.generation);
+        self.roots = state.roots.iter().cloned().collect();
+        self.keys = Some(Keys {
+            seed,
+            generation: state.generation,
+            io,
+            sealer,
+            seal_generation: state.seal_generation,
+        });
+        let keys = self.keys()?;
+        Ok(InitResponse {
+            public_key: keys.io.public(),
+            generation: keys.generation,
+            sealed_state: self.seal()?,
+            seal_generation: keys.seal_generation,
+        })
+    }
+
+    fn seal(&self) -> EnclaveResult<Vec<u8>> {
+        let keys = self.keys()?;
+        let state = SealedState {
+            seed: *keys.seed.expose_bytes(),
+            generation: keys.generation,
+            seal_generation: keys.seal_generation,
+            roots: self.roots.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+        };
+        let plain = zeroize::Zeroizing::new(postcard::to_stdvec(&state).expect("serializable"));
+        Ok(keys.sealer.seal(SEALED_STATE_AAD, &plain, &mut OsRng))
+    }
+
+    fn run(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
+        let keys = self.keys()?;
+        let contract = &request.contract;
+        // Freshness: the host must present the root this enclave last committed.
+        match (self.roots.get(&contract.address), request.entry) {
+            (None, EntryPoint::Instantiate) if request.state_root.is_none() => {}
+            (None, EntryPoint::Instantiate) => {
+                return Err(fail(
+                    ErrorKind::StaleStateRoot,
+                    "a new contract cannot start with existing state",
+                ))
+            }
+            (None, _) => {
+                return Err(fail(
+                    ErrorKind::StaleStateRoot,
+                    format!("no trusted state root for contract {}", contract.address),
+                ))
+            }
+            (Some(_), EntryPoint::Instantiate) => {
+                return Err(fail(
+                    ErrorKind::BadRequest,
+                    format!("contract {} already exists", contract.address),
+                ))
+            }
+            (Some(trusted), _) if *trusted != request.state_root => {
+                return Err(fail(
+                    ErrorKind::StaleStateRoot,
+                    "state root does not match the last committed root",
+                ))
+            }
+            (Some(_), _) => {}
+        }
+
+        let (msg, tx_key, _user) = open_input(&keys.io, &request.envelope, &contract.code_hash)
+            .map_err(|e| fail(ErrorKind::Envelope, e.to_string()))?;
+        let msg = zeroize::Zeroizing::new(msg);
+
+        let cipher = contract_cipher(keys, contract)?;
+        let source = OcallNodeSource {
+            channel: self.channel.clone(),
+            contract: contract.address.clone(),
+        };
+        let storage = VerifiedState::open(source, cipher, request.state_root.map(NodeId));
+        let backend = Backend {
+            storage: Box::new(storage),
+            api: Box::new(Bech32Api::default()),
+            querier: Box::new(OcallQuerier {
+                channel: self.channel.clone(),
+            }),
+        };
+
+        let block = BlockContext {
+            height: request.block.height,
+            time_nanos: request.block.time_nanos,
+            chain_id: request.block.chain_id.clone(),
+            tx_index: request.block.tx_index,
+        };
+        let env = build_env(&block, &contract.address);
+        let funds = request
+            .funds
+            .iter()
+            .map(|(denom, amount)| Coin {
+                denom: denom.clone(),
+                amount: Uint256::from(*amount),
+            })
+            .collect();
+        let info = MessageInfo {
+            sender: Addr::unchecked(&request.sender),
+            funds,
+        };
+        let entry = match request.entry {
+            EntryPoint::Instantiate => Entry::Instantiate,
+            EntryPoint::Execute => Entry::Execute,
+            EntryPoint::Query => Entry::Query,
+            EntryPoint::Migrate => Entry::Migrate,
+        };
+        let randomness = call_randomness(
+            &keys.seed,
+            keys.generation,
+            block.height,
+            block.tx_index.unwrap_or(0),
+            &contract.address,
+        );
+        let call = Call {
+            entry,
+            env: &env,
+            info: Some(&info),
+            msg: &msg,
+            gas_limit: request.gas_limit,
+            random: Some(randomness),
+        };
+        let checksum = veil_engine::Checksum(contract.code_hash);
+        let (report, backend) = self.engine.call(&checksum, call, backend);
+
+        let storage: Box<dyn std::any::Any + Send> = backend.storage;
+        let storage = storage
+            .downcast::<VerifiedState<OcallNodeSource>>()
+            .expect("the enclave always supplies VerifiedState");
+
+        let result = match report.result {
+            Ok(output) => output,
+            Err(CallError::Vm(veil_engine::VmError::CodeNotFound(_))) => {
+                return Err(fail(
+                    ErrorKind::CodeNotLoaded,
+                    "contract code is not loaded: store it again",
+                ))
+            }
+            Err(CallError::Vm(veil_engine::VmError::Backend(BackendError::Integrity(msg)))) => {
+                return Err(fail(ErrorKind::StateIntegrity, msg))
+            }
+            Err(e) => {
+                let kind = match &e {
+                    CallError::Contract(_) => "contract".to_string(),
+                    CallError::Vm(vm) => vm.kind().to_string(),
+                };
+                let body = json!({ "error": e.to_string() });
+                return Ok(RunResponse {
+                    ok: false,
+                    gas_used: report.gas_used,
+                    error_kind: Some(kind),
+                    encrypted_result: encrypt_result(&tx_key, &body),
+                    public_attributes: Vec::new(),
+                    state: None,
+                });
+            }
+        };
+
+        let (body, public_attributes) = result_body(&result);
+        let state = if request.entry == EntryPoint::Query {
+            None
+        } else {
+            let commit = storage
+                .commit()
+                .map_err(|e| fail(ErrorKind::StateIntegrity, e.to_string()))?;
+            let new_root = commit.root.map(|id| id.0);
+            self.roots.insert(contract.address.clone(), new_root);
+            let keys = self.keys.as_mut().expect("initialized above");
+            keys.seal_generation += 1;
+            let seal_generation = keys.seal_generation;
+            Some(StateUpdate {
+                new_root,
+                new_nodes: commit
+                    .new_nodes
+                    .into_iter()
+                    .map(|(id, blob)| (id.0, blob))
+                    .collect(),
+                sealed_state: self.seal()?,
+                seal_generation,
+            })
+        };
+        Ok(RunResponse {
+            ok: true,
+            gas_used: report.gas_used,
+            error_kind: None,
+            encrypted_result: encrypt_result(&tx_key, &body),
+            public_attributes,
+            state,
+        })
+    }
+}
+
+fn contract_cipher(keys: &Keys, contract: &ContractRef) -> EnclaveResult<NodeCipher> {
+    let key = contract_key(
+        &keys.seed,
+        keys.generation,
+        &contract.code_hash,
+        &contract.address,
+        &contract.creator,
+    )
+    .map_err(|e| fail(ErrorKind::BadRequest, e.to_string()))?;
+    Ok(NodeCipher::new(*key, contract.address.as_bytes()))
+}
+
+/// The sender's view of a successful call, and the attributes the contract published.
+fn result_body(output: &Output) -> (serde_json::Value, Vec<(String, String)>) {
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    match output {
+        Output::Query(data) => (json!({ "data": b64(data.as_slice()) }), Vec::new()),
+        Output::Response(response) => {
+            let public = response
+                .attributes
+                .iter()
+                .filter_map(|a| {
+                    a.key
+                        .strip_prefix(PUBLIC_ATTRIBUTE_PREFIX)
+                        .map(|k| (k.to_string(), a.value.clone()))
+                })
+                .collect();
+            let body = json!({
+                "data": response.data.as_ref().map(|d| b64(d.as_slice())),
+                "attributes": response.attributes.iter().map(|a| json!({"key": a.key, "value": a.value})).collect::<Vec<_>>(),
+                "events": response.events,
+                "messages": response.messages,
+            });
+            (body, public)
+        }
+    }
+}
+
+fn encrypt_result(tx_key: &TxKey, body: &serde_json::Value) -> Vec<u8> {
+    let plain = zeroize::Zeroizing::new(serde_json::to_vec(body).expect("JSON values serialize"));
+    tx_key.encrypt_output(0, OutputKind::Data, &plain)
+}
+
+/// Fetches state nodes from the host; `VerifiedState` checks everything it returns.
+pub struct OcallNodeSource {
+    channel: Arc<dyn OcallChannel>,
+    contract: String,
+}
+
+impl NodeSource for OcallNodeSource {
+    fn fetch(&self, id: &NodeId) -> Result<Option<Vec<u8>>, BackendError> {
+        let request = encode(&Ocall::FetchNode {
+            contract: self.contract.clone(),
+            id: id.0,
+        });
+        let response = self
+            .channel
+            .ocall(request)
+            .map_err(BackendError::Unavailable)?;
+        match decode::<OcallResponse>(&response) {
+            Ok(OcallResponse::Node(blob)) => Ok(blob),
+            Ok(other) => Err(BackendError::Unavailable(format!(
+                "host answered fetch_node with {other:?}"
+            ))),
+            Err(e) => Err(BackendError::Unavailable(e.to_string())),
+        }
+    }
+}
+
+/// Chain queries about public modules (bank) go to the host as they are: the host learns
+/// what is asked (an access pattern, like which state nodes are read), never a user's
+/// message. Queries to other contracts are never forwarded — they would carry private
+/// arguments — and are unsupported until the enclave answers them itself (with the chain).
+struct OcallQuerier {
+    channel: Arc<dyn OcallChannel>,
+}
+
+impl Querier for OcallQuerier {
+    fn query_raw(
+        &self,
+        request: &[u8],
+        _gas_limit: u64,
+    ) -> (SystemResult<ContractResult<Binary>>, u64) {
+        let unavailable = |error: String| {
+            SystemResult::Err(SystemError::InvalidRequest {
+                error,
+                request: Binary::from(request),
+            })
+        };
+        match serde_json::from_slice::<QueryRequest>(request) {
+            Ok(QueryRequest::Bank(_)) => {}
+            Ok(QueryRequest::Wasm(_)) => {
+                return (
+                    SystemResult::Err(SystemError::UnsupportedRequest {
+                        kind: "wasm".into(),
+                    }),
+                    0,
+                )
+            }
+            Ok(_) => {
+                return (
+                    SystemResult::Err(SystemError::UnsupportedRequest {
+                        kind: "other".into(),
+                    }),
+                    0,
+                )
+            }
+            Err(e) => return (unavailable(format!("Parsing query request: {e}")), 0),
+        }
+        let answer = match self.channel.ocall(encode(&Ocall::QueryChain {
+            request: request.to_vec(),
+        })) {
+            Ok(bytes) => match decode::<OcallResponse>(&bytes) {
+                Ok(OcallResponse::QueryResult(json)) => serde_json::from_slice(&json)
+                    .unwrap_or_else(|e| unavailable(format!("host answer: {e}"))),
+                Ok(_) => unavailable("host answered query_chain with another kind".into()),
+                Err(e) => unavailable(e.to_string()),
+            },
+            Err(e) => unavailable(e),
+        };
+        (answer, 0)
+    }
+}

@@ -1,0 +1,684 @@
+//! The untrusted side of Veil's enclave boundary.
+//!
+//! [`ConfidentialHost`] links to the enclave — in this process or as the `veil-enclave`
+//! executable, chosen by configuration; both speak the same byte codec — answers its
+//! ocalls, stores the encrypted state nodes it produces, and keeps its sealed state on
+//! disk. Everything that passes through here is ciphertext or public. Every crossing is
+//! logged with its name, sizes, gas and error kind, never its contents.
+
+use std::collections::{HashMap, VecDeque};
+use std::io::{BufReader, BufWriter};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
+use std::sync::{Arc, Mutex};
+
+use sha2::Digest;
+use veil_enclave::{Enclave, OcallChannel};
+use veil_enclave_abi::{
+    decode, encode, read_frame, write_frame, BlockRef, ContractRef, Ecall, EcallResponse,
+    EnclaveError, EntryPoint, FrameKind, Hash, InitRequest, Ocall, OcallResponse, RunRequest,
+    RunResponse,
+};
+use veil_engine::{Api, Bech32Api, Querier};
+
+/// Where the enclave runs.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum EnclaveMode {
+    /// A library in this process (simulation).
+    InProcess,
+    /// The `veil-enclave` executable at this path (what a TEE build runs).
+    Process(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    /// Holds the simulated machine secret and the sealed enclave state.
+    pub home: PathBuf,
+    pub mode: EnclaveMode,
+    /// Also print each crossing to stderr.
+    pub log_crossings: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum HostError {
+    #[error(transparent)]
+    Enclave(#[from] EnclaveError),
+    #[error("enclave link: {0}")]
+    Link(String),
+    #[error("{context}: {source}")]
+    Io {
+        context: String,
+        source: std::io::Error,
+    },
+    #[error("unknown contract {0}")]
+    UnknownContract(String),
+    #[error("unknown code {0}")]
+    UnknownCode(String),
+    #[error("the enclave answered {0} with an unexpected response")]
+    Protocol(&'static str),
+}
+
+fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> HostError {
+    let context = context.into();
+    move |source| HostError::Io { context, source }
+}
+
+/// One crossing of the boundary, as the host logs it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Crossing {
+    /// `ecall` or `ocall`.
+    pub direction: &'static str,
+    pub name: &'static str,
+    pub request_bytes: usize,
+    pub response_bytes: usize,
+    pub gas_used: Option<u64>,
+    pub error_kind: Option<String>,
+}
+
+impl std::fmt::Display for Crossing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} {} request={}B response={}B",
+            self.direction, self.name, self.request_bytes, self.response_bytes
+        )?;
+        if let Some(gas) = self.gas_used {
+            write!(f, " gas={gas}")?;
+        }
+        if let Some(kind) = &self.error_kind {
+            write!(f, " error={kind}")?;
+        }
+        Ok(())
+    }
+}
+
+/// Sees every byte that crosses the boundary or reaches the disk (for tests and audits).
+pub type Tap = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
+
+const CROSSING_LOG_LEN: usize = 4096;
+
+/// The services the host offers the enclave, and what it keeps for it.
+pub struct HostServices {
+    nodes: Mutex<HashMap<Hash, Vec<u8>>>,
+    querier: Box<dyn Querier + Send + Sync>,
+    log: Mutex<VecDeque<Crossing>>,
+    print: bool,
+    tap: Option<Tap>,
+}
+
+impl HostServices {
+    fn new(print: bool, tap: Option<Tap>) -> Self {
+        Self {
+            nodes: Mutex::new(HashMap::new()),
+            querier: Box::new(veil_engine::BankQuerier::default()),
+            log: Mutex::new(VecDeque::new()),
+            print,
+            tap,
+        }
+    }
+
+    fn tap(&self, what: &str, bytes: &[u8]) {
+        if let Some(tap) = &self.tap {
+            tap(what, bytes);
+        }
+    }
+
+    fn record(&self, crossing: Crossing) {
+        if self.print {
+            eprintln!("veil-host: {crossing}");
+        }
+        self.tap("log", crossing.to_string().as_bytes());
+        let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
+        if log.len() == CROSSING_LOG_LEN {
+            log.pop_front();
+        }
+        log.push_back(crossing);
+    }
+
+    /// Answers one encoded ocall.
+    pub fn handle_ocall(&self, request: &[u8]) -> Vec<u8> {
+        self.tap("ocall", request);
+        let (name, response) = match decode::<Ocall>(request) {
+            Ok(call) => {
+                let name = call.name();
+                let response = match call {
+                    Ocall::FetchNode { id, .. } => OcallResponse::Node(
+                        self.nodes
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .get(&id)
+                            .cloned(),
+                    ),
+                    Ocall::QueryChain { request } => {
+                        let (answer, _gas) = self.querier.query_raw(&request, u64::MAX);
+                        OcallResponse::QueryResult(
+                            serde_json::to_vec(&answer).expect("serializable"),
+                        )
+                    }
+                };
+                (name, response)
+            }
+            Err(e) => ("malformed", OcallResponse::Error(e.to_string())),
+        };
+        let bytes = encode(&response);
+        self.tap("ocall_response", &bytes);
+        self.record(Crossing {
+            direction: "ocall",
+            name,
+            request_bytes: request.len(),
+            response_bytes: bytes.len(),
+            gas_used: None,
+            error_kind: None,
+        });
+        bytes
+    }
+
+    fn store_nodes(&self, nodes: &[(Hash, Vec<u8>)]) {
+        let mut store = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, blob) in nodes {
+            self.tap("stored_node", blob);
+            store.insert(*id, blob.clone());
+        }
+    }
+
+    /// Replaces a stored node blob: how tests play a malicious host.
+    pub fn overwrite_node(&self, id: Hash, blob: Option<Vec<u8>>) {
+        let mut store = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
+        match blob {
+            Some(blob) => store.insert(id, blob),
+            None => store.remove(&id),
+        };
+    }
+
+    pub fn node(&self, id: &Hash) -> Option<Vec<u8>> {
+        self.nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+
+    pub fn crossings(&self) -> Vec<Crossing> {
+        self.log
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect()
+    }
+}
+
+struct ServicesChannel(Arc<HostServices>);
+
+impl OcallChannel for ServicesChannel {
+    fn ocall(&self, request: Vec<u8>) -> Result<Vec<u8>, String> {
+        Ok(self.0.handle_ocall(&request))
+    }
+}
+
+struct ProcessLink {
+    child: Child,
+    input: BufWriter<ChildStdin>,
+    output: BufReader<ChildStdout>,
+}
+
+impl Drop for ProcessLink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+enum Link {
+    InProcess(Mutex<Enclave>),
+    Process(Mutex<ProcessLink>),
+}
+
+impl Link {
+    fn open(mode: &EnclaveMode, services: &Arc<HostServices>) -> Result<Self, HostError> {
+        Ok(match mode {
+            EnclaveMode::InProcess => Link::InProcess(Mutex::new(Enclave::new(Arc::new(
+                ServicesChannel(services.clone()),
+            )))),
+            EnclaveMode::Process(path) => {
+                let mut child = Command::new(path)
+                    .stdin(Stdio::piped())
+                    .stdout(Stdio::piped())
+                    .stderr(Stdio::inherit())
+                    .spawn()
+                    .map_err(io_err(format!(
+                        "starting enclave executable {}",
+                        path.display()
+                    )))?;
+                let input = BufWriter::new(child.stdin.take().expect("piped"));
+                let output = BufReader::new(child.stdout.take().expect("piped"));
+                Link::Process(Mutex::new(ProcessLink {
+                    child,
+                    input,
+                    output,
+                }))
+            }
+        })
+    }
+
+    fn ecall(&self, request: &[u8], services: &HostServices) -> Result<Vec<u8>, HostError> {
+        match self {
+            Link::InProcess(enclave) => Ok(enclave
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .handle(request)),
+            Link::Process(link) => {
+                let mut link = link.lock().unwrap_or_else(|p| p.into_inner());
+                let link = &mut *link;
+                let lost = |e: veil_enclave_abi::AbiError| {
+                    HostError::Link(format!("enclave process: {e}"))
+                };
+                write_frame(&mut link.input, FrameKind::Ecall, request).map_err(lost)?;
+                loop {
+                    match read_frame(&mut link.output).map_err(lost)? {
+                        Some((FrameKind::Ocall, payload)) => {
+                            let answer = services.handle_ocall(&payload);
+                            write_frame(&mut link.input, FrameKind::OcallResponse, &answer)
+                                .map_err(lost)?;
+                        }
+                        Some((FrameKind::EcallResponse, payload)) => return Ok(payload),
+                        Some((kind, _)) => {
+                            return Err(HostError::Link(format!(
+                                "unexpected {kind:?} frame from enclave"
+                            )))
+                        }
+                        None => return Err(HostError::Link("enclave process exited".into())),
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// What the host knows of a contract (all public).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractRecord {
+    pub code_hash: Hash,
+    pub creator: String,
+    pub root: Option<Hash>,
+}
+
+/// The host's side of confidential execution.
+pub struct ConfidentialHost {
+    config: HostConfig,
+    services: Arc<HostServices>,
+    link: Link,
+    network_key: Hash,
+    generation: u32,
+    codes: Mutex<HashMap<Hash, Vec<u8>>>,
+    contracts: Mutex<HashMap<String, ContractRecord>>,
+    api: Bech32Api,
+}
+
+const MACHINE_SECRET_FILE: &str = "machine-secret";
+const SEALED_STATE_FILE: &str = "enclave.sealed";
+/// Stands in for the chain's record of the latest seal generation until the node exists.
+const SEAL_GENERATION_FILE: &str = "seal-generation";
+
+impl ConfidentialHost {
+    pub fn open(config: HostConfig) -> Result<Self, HostError> {
+        Self::open_with_tap(config, None)
+    }
+
+    /// Like [`open`](Self::open), with a tap that sees every byte crossing or stored.
+    pub fn open_with_tap(config: HostConfig, tap: Option<Tap>) -> Result<Self, HostError> {
+        std::fs::create_dir_all(&config.home)
+            .map_err(io_err(format!("creating {}", config.home.display())))?;
+        let services = Arc::new(HostServices::new(config.log_crossings, tap));
+        let link = Link::open(&config.mode, &services)?;
+        let mut host = Self {
+            config,
+            services,
+            link,
+            network_key: [0; 32],
+            generation: 0,
+            codes: Mutex::new(HashMap::new()),
+            contracts: Mutex::new(HashMap::new()),
+            api: Bech32Api::default(),
+        };
+        host.init()?;
+        Ok(host)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.config.home.join(name)
+    }
+
+    fn init(&mut self) -> Result<(), HostError> {
+        let machine_secret = load_or_create_machine_secret(&self.path(MACHINE_SECRET_FILE))?;
+        let sealed_state = read_optional(&self.path(SEALED_STATE_FILE))?;
+        let min_seal_generation = match read_optional(&self.path(SEAL_GENERATION_FILE))? {
+            Some(bytes) => String::from_utf8_lossy(&bytes).trim().parse().unwrap_or(0),
+            None => 0,
+        };
+        let request = Ecall::Init(InitRequest {
+            machine_secret,
+            sealed_state,
+            min_seal_generation,
+        });
+        match self.ecall(&request)? {
+            EcallResponse::Init(init) => {
+                self.persist_sealed(&init.sealed_state, init.seal_generation)?;
+                self.network_key = init.public_key;
+                self.generation = init.generation;
+                Ok(())
+            }
+            _ => Err(HostError::Protocol("init")),
+        }
+    }
+
+    /// Starts a fresh enclave (same mode) from the sealed state on disk, as after a crash.
+    pub fn restart_enclave(&mut self) -> Result<(), HostError> {
+        self.link = Link::open(&self.config.mode, &self.services)?;
+        self.init()?;
+        // The new enclave has no compiled code yet.
+        let codes: Vec<Vec<u8>> = self
+            .codes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .values()
+            .cloned()
+            .collect();
+        for wasm in codes {
+            self.load_code(&wasm)?;
+        }
+        Ok(())
+    }
+
+    fn persist_sealed(&self, sealed: &[u8], seal_generation: u64) -> Result<(), HostError> {
+        self.services.tap("sealed_file", sealed);
+        write_atomic(&self.path(SEALED_STATE_FILE), sealed)?;
+        write_atomic(
+            &self.path(SEAL_GENERATION_FILE),
+            seal_generation.to_string().as_bytes(),
+        )
+    }
+
+    fn ecall(&self, call: &Ecall) -> Result<EcallResponse, HostError> {
+        let request = encode(call);
+        self.services.tap("ecall", &request);
+        let response_bytes = self.link.ecall(&request, &self.services)?;
+        self.services.tap("ecall_response", &response_bytes);
+        let response: EcallResponse = decode(&response_bytes)
+            .map_err(|e| HostError::Link(format!("enclave response: {e}")))?;
+        let (gas_used, error_kind) = match &response {
+            EcallResponse::Ran(r) => (Some(r.gas_used), r.error_kind.clone()),
+            EcallResponse::Error(e) => (None, Some(format!("{:?}", e.kind))),
+            _ => (None, None),
+        };
+        self.services.record(Crossing {
+            direction: "ecall",
+            name: call.name(),
+            request_bytes: request.len(),
+            response_bytes: response_bytes.len(),
+            gas_used,
+            error_kind,
+        });
+        match response {
+            EcallResponse::Error(e) => Err(e.into()),
+            other => Ok(other),
+        }
+    }
+
+    pub fn services(&self) -> &HostServices {
+        &self.services
+    }
+
+    /// The network's encryption key and its generation.
+    pub fn network_key(&self) -> (Hash, u32) {
+        (self.network_key, self.generation)
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.config.home
+    }
+
+    fn load_code(&self, wasm: &[u8]) -> Result<Hash, HostError> {
+        match self.ecall(&Ecall::StoreCode {
+            wasm: wasm.to_vec(),
+        })? {
+            EcallResponse::CodeStored { code_hash } => Ok(code_hash),
+            _ => Err(HostError::Protocol("store_code")),
+        }
+    }
+
+    /// Validates and compiles code in the enclave; returns its code hash.
+    pub fn store_code(&self, wasm: &[u8]) -> Result<Hash, HostError> {
+        let code_hash = self.load_code(wasm)?;
+        self.codes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(code_hash, wasm.to_vec());
+        Ok(code_hash)
+    }
+
+    /// The address a contract instantiated from `code_hash` by `creator` with `label` gets.
+    pub fn contract_address(&self, code_hash: &Hash, creator: &str, label: &str) -> String {
+        let mut hasher = sha2::Sha256::new();
+        hasher.update(b"veil/contract-address");
+        hasher.update(code_hash);
+        for part in [creator, label] {
+            hasher.update((part.len() as u32).to_be_bytes());
+            hasher.update(part.as_bytes());
+        }
+        self.api
+            .addr_humanize(&hasher.finalize())
+            .expect("32 bytes is a valid address")
+    }
+
+    pub fn contract(&self, address: &str) -> Option<ContractRecord> {
+        self.contracts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(address)
+            .cloned()
+    }
+
+    /// Instantiates a contract from an envelope encrypted for `code_hash`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn instantiate(
+        &self,
+        code_hash: Hash,
+        creator: &str,
+        label: &str,
+        envelope: Vec<u8>,
+        funds: Vec<(String, u128)>,
+        block: BlockRef,
+        gas_limit: u64,
+    ) -> Result<(String, RunResponse), HostError> {
+        if !self
+            .codes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contains_key(&code_hash)
+        {
+            return Err(HostError::UnknownCode(hex(&code_hash)));
+        }
+        let address = self.contract_address(&code_hash, creator, label);
+        let record = ContractRecord {
+            code_hash,
+            creator: creator.to_string(),
+            root: None,
+        };
+        let response = self.run(
+            EntryPoint::Instantiate,
+            &address,
+            &record,
+            creator,
+            envelope,
+            funds,
+            block,
+            gas_limit,
+        )?;
+        if response.ok {
+            let mut record = record;
+            record.root = response.state.as_ref().and_then(|s| s.new_root);
+            self.contracts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(address.clone(), record);
+        }
+        Ok((address, response))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn execute(
+        &self,
+        contract: &str,
+        sender: &str,
+        envelope: Vec<u8>,
+        funds: Vec<(String, u128)>,
+        block: BlockRef,
+        gas_limit: u64,
+    ) -> Result<RunResponse, HostError> {
+        let record = self
+            .contract(contract)
+            .ok_or_else(|| HostError::UnknownContract(contract.to_string()))?;
+        let response = self.run(
+            EntryPoint::Execute,
+            contract,
+            &record,
+            sender,
+            envelope,
+            funds,
+            block,
+            gas_limit,
+        )?;
+        if let Some(state) = &response.state {
+            if let Some(r) = self
+                .contracts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(contract)
+            {
+                r.root = state.new_root;
+            }
+        }
+        Ok(response)
+    }
+
+    pub fn query(
+        &self,
+        contract: &str,
+        envelope: Vec<u8>,
+        block: BlockRef,
+        gas_limit: u64,
+    ) -> Result<RunResponse, HostError> {
+        let record = self
+            .contract(contract)
+            .ok_or_else(|| HostError::UnknownContract(contract.to_string()))?;
+        self.run(
+            EntryPoint::Query,
+            contract,
+            &record,
+            "",
+            envelope,
+            Vec::new(),
+            block,
+            gas_limit,
+        )
+    }
+
+    /// Runs with an explicit contract record (public data the host could forge): for tests
+    /// of what the enclave does with a lying host.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &self,
+        entry: EntryPoint,
+        address: &str,
+        record: &ContractRecord,
+        sender: &str,
+        envelope: Vec<u8>,
+        funds: Vec<(String, u128)>,
+        block: BlockRef,
+        gas_limit: u64,
+    ) -> Result<RunResponse, HostError> {
+        let request = RunRequest {
+            entry,
+            contract: ContractRef {
+                address: address.to_string(),
+                code_hash: record.code_hash,
+                creator: record.creator.clone(),
+            },
+            block,
+            sender: sender.to_string(),
+            funds,
+            envelope,
+            state_root: record.root,
+            gas_limit,
+        };
+        let response = match self.ecall(&Ecall::Run(request.clone())) {
+            Err(HostError::Enclave(e)) if e.kind == veil_enclave_abi::ErrorKind::CodeNotLoaded => {
+                let wasm = self
+                    .codes
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .get(&record.code_hash)
+                    .cloned();
+                let wasm = wasm.ok_or_else(|| HostError::UnknownCode(hex(&record.code_hash)))?;
+                self.load_code(&wasm)?;
+                self.ecall(&Ecall::Run(request))?
+            }
+            other => other?,
+        };
+        let EcallResponse::Ran(response) = response else {
+            return Err(HostError::Protocol("run"));
+        };
+        if let Some(state) = &response.state {
+            self.services.store_nodes(&state.new_nodes);
+            self.persist_sealed(&state.sealed_state, state.seal_generation)?;
+        }
+        Ok(response)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn read_optional(path: &Path) -> Result<Option<Vec<u8>>, HostError> {
+    match std::fs::read(path) {
+        Ok(bytes) => Ok(Some(bytes)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(HostError::Io {
+            context: format!("reading {}", path.display()),
+            source: e,
+        }),
+    }
+}
+
+fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
+    let tmp = path.with_extension("tmp");
+    std::fs::write(&tmp, bytes).map_err(io_err(format!("writing {}", tmp.display())))?;
+    std::fs::rename(&tmp, path).map_err(io_err(format!("replacing {}", path.display())))
+}
+
+/// The simulated machine secret: created once per home, readable only by its owner.
+fn load_or_create_machine_secret(path: &Path) -> Result<Vec<u8>, HostError> {
+    if let Some(secret) = read_optional(path)? {
+        return Ok(secret);
+    }
+    let secret = veil_crypto::SimulatedSealer::generate_machine_secret(&mut rand_core::OsRng);
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        #[cfg(unix)]
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options
+            .open(&tmp)
+            .map_err(io_err(format!("creating {}", tmp.display())))?;
+        file.write_all(&secret[..])
+            .map_err(io_err(format!("writing {}", tmp.display())))?;
+    }
+    std::fs::rename(&tmp, path).map_err(io_err(format!("replacing {}", path.display())))?;
+    Ok(secret.to_vec())
+}
