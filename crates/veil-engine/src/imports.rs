@@ -425,59 +425,51 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
     linker.func_wrap(
         "env",
         "secp256k1_verify",
-        |mut c: Ctx<'_>, hash_ptr: u32, sig_ptr: u32, pubkey_ptr: u32| -> HostResult<u32> {
-            charge_by(&mut c, |g| g.host_call)?;
-            let hash = read_region(&mut c, hash_ptr, MESSAGE_HASH_MAX_LEN)?;
-            let sig = read_region(&mut c, sig_ptr, ECDSA_SIGNATURE_LEN)?;
-            let pubkey = read_region(&mut c, pubkey_ptr, ECDSA_PUBKEY_MAX_LEN)?;
-            charge_by(&mut c, |g| g.secp256k1_verify)?;
-            Ok(verify_code(secp256k1_verify(&hash, &sig, &pubkey)))
+        |c: Ctx<'_>, hash: u32, sig: u32, pubkey: u32| {
+            ecdsa_verify(
+                c,
+                [hash, sig, pubkey],
+                |g| g.secp256k1_verify,
+                secp256k1_verify,
+            )
         },
     )?;
     linker.func_wrap(
         "env",
         "secp256k1_recover_pubkey",
-        |mut c: Ctx<'_>, hash_ptr: u32, sig_ptr: u32, param: u32| -> HostResult<u64> {
-            charge_by(&mut c, |g| g.host_call)?;
-            let hash = read_region(&mut c, hash_ptr, MESSAGE_HASH_MAX_LEN)?;
-            let sig = read_region(&mut c, sig_ptr, ECDSA_SIGNATURE_LEN)?;
-            let Ok(param) = u8::try_from(param) else {
-                return Ok(u64::from(CryptoError::invalid_recovery_param().code()) << 32);
-            };
-            charge_by(&mut c, |g| g.secp256k1_recover_pubkey)?;
-            match secp256k1_recover_pubkey(&hash, &sig, param) {
-                Ok(pubkey) => Ok(u64::from(write_to_contract(&mut c, &pubkey)?)),
-                Err(e) => Ok(u64::from(crypto_code(e)) << 32),
-            }
+        |c: Ctx<'_>, hash: u32, sig: u32, param: u32| {
+            ecdsa_recover(
+                c,
+                [hash, sig],
+                param,
+                |g| g.secp256k1_recover_pubkey,
+                secp256k1_recover_pubkey,
+            )
         },
     )?;
     linker.func_wrap(
         "env",
         "secp256r1_verify",
-        |mut c: Ctx<'_>, hash_ptr: u32, sig_ptr: u32, pubkey_ptr: u32| -> HostResult<u32> {
-            charge_by(&mut c, |g| g.host_call)?;
-            let hash = read_region(&mut c, hash_ptr, MESSAGE_HASH_MAX_LEN)?;
-            let sig = read_region(&mut c, sig_ptr, ECDSA_SIGNATURE_LEN)?;
-            let pubkey = read_region(&mut c, pubkey_ptr, ECDSA_PUBKEY_MAX_LEN)?;
-            charge_by(&mut c, |g| g.secp256r1_verify)?;
-            Ok(verify_code(secp256r1_verify(&hash, &sig, &pubkey)))
+        |c: Ctx<'_>, hash: u32, sig: u32, pubkey: u32| {
+            ecdsa_verify(
+                c,
+                [hash, sig, pubkey],
+                |g| g.secp256r1_verify,
+                secp256r1_verify,
+            )
         },
     )?;
     linker.func_wrap(
         "env",
         "secp256r1_recover_pubkey",
-        |mut c: Ctx<'_>, hash_ptr: u32, sig_ptr: u32, param: u32| -> HostResult<u64> {
-            charge_by(&mut c, |g| g.host_call)?;
-            let hash = read_region(&mut c, hash_ptr, MESSAGE_HASH_MAX_LEN)?;
-            let sig = read_region(&mut c, sig_ptr, ECDSA_SIGNATURE_LEN)?;
-            let Ok(param) = u8::try_from(param) else {
-                return Ok(u64::from(CryptoError::invalid_recovery_param().code()) << 32);
-            };
-            charge_by(&mut c, |g| g.secp256r1_recover_pubkey)?;
-            match secp256r1_recover_pubkey(&hash, &sig, param) {
-                Ok(pubkey) => Ok(u64::from(write_to_contract(&mut c, &pubkey)?)),
-                Err(e) => Ok(u64::from(crypto_code(e)) << 32),
-            }
+        |c: Ctx<'_>, hash: u32, sig: u32, param: u32| {
+            ecdsa_recover(
+                c,
+                [hash, sig],
+                param,
+                |g| g.secp256r1_recover_pubkey,
+                secp256r1_recover_pubkey,
+            )
         },
     )?;
     linker.func_wrap(
@@ -676,6 +668,43 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
         },
     )?;
     Ok(())
+}
+
+/// `secp256k1_verify` / `secp256r1_verify`: 0 valid, 1 invalid, else a crypto error code.
+fn ecdsa_verify(
+    mut c: Ctx<'_>,
+    [hash_ptr, sig_ptr, pubkey_ptr]: [u32; 3],
+    price: fn(&GasCosts) -> u64,
+    verify: fn(&[u8], &[u8], &[u8]) -> Result<bool, CryptoError>,
+) -> HostResult<u32> {
+    charge_by(&mut c, |g| g.host_call)?;
+    let hash = read_region(&mut c, hash_ptr, MESSAGE_HASH_MAX_LEN)?;
+    let sig = read_region(&mut c, sig_ptr, ECDSA_SIGNATURE_LEN)?;
+    let pubkey = read_region(&mut c, pubkey_ptr, ECDSA_PUBKEY_MAX_LEN)?;
+    charge_by(&mut c, price)?;
+    Ok(verify_code(verify(&hash, &sig, &pubkey)))
+}
+
+/// `secp256k1_recover_pubkey` / `secp256r1_recover_pubkey`: the key's region pointer in the
+/// low half, or a crypto error code in the high half.
+fn ecdsa_recover(
+    mut c: Ctx<'_>,
+    [hash_ptr, sig_ptr]: [u32; 2],
+    param: u32,
+    price: fn(&GasCosts) -> u64,
+    recover: fn(&[u8], &[u8], u8) -> Result<Vec<u8>, CryptoError>,
+) -> HostResult<u64> {
+    charge_by(&mut c, |g| g.host_call)?;
+    let hash = read_region(&mut c, hash_ptr, MESSAGE_HASH_MAX_LEN)?;
+    let sig = read_region(&mut c, sig_ptr, ECDSA_SIGNATURE_LEN)?;
+    let Ok(param) = u8::try_from(param) else {
+        return Ok(u64::from(CryptoError::invalid_recovery_param().code()) << 32);
+    };
+    charge_by(&mut c, price)?;
+    match recover(&hash, &sig, param) {
+        Ok(pubkey) => Ok(u64::from(write_to_contract(&mut c, &pubkey)?)),
+        Err(e) => Ok(u64::from(crypto_code(e)) << 32),
+    }
 }
 
 fn as_slices(items: &[Vec<u8>]) -> Vec<&[u8]> {
