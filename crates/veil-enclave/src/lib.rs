@@ -52,6 +52,12 @@ struct SealedState {
     roots: Vec<(String, Option<Hash>)>,
 }
 
+impl Drop for SealedState {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.seed);
+    }
+}
+
 struct Keys {
     seed: MasterSeed,
     generation: u32,
