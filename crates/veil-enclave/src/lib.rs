@@ -366,7 +366,20 @@ fn contract_cipher(keys: &Keys, contract: &ContractRef) -> EnclaveResult<NodeCip
         &contract.creator,
     )
     .map_err(|e| fail(ErrorKind::BadRequest, e.to_string()))?;
-    Ok(NodeCipher::new(*key, contract.address.as_bytes()))
+    Ok(NodeCipher::new(
+        *key,
+        &state_binding(&contract.address, keys.generation),
+    ))
+}
+
+/// What every node of a contract's state is bound to: its address and the key generation
+/// (so a node can never be read under another generation's key, e.g. during rotation).
+fn state_binding(address: &str, generation: u32) -> Vec<u8> {
+    let mut binding = Vec::with_capacity(address.len() + 5);
+    binding.extend_from_slice(address.as_bytes());
+    binding.push(0);
+    binding.extend_from_slice(&generation.to_be_bytes());
+    binding
 }
 
 /// The sender's view of a successful call, and the attributes the contract published.
