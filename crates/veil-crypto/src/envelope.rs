@@ -103,11 +103,11 @@ impl TxKey {
         nonce: &[u8; 32],
     ) -> Result<Self, CryptoError> {
         let shared = ecdh(user_secret, network_public)?;
-        Ok(Self::from_shared(&shared, nonce, generation))
+        Ok(Self::from_shared(shared.as_bytes(), nonce, generation))
     }
 
-    fn from_shared(shared: &SharedSecret, nonce: &[u8; 32], generation: u32) -> Self {
-        let hk = Hkdf::<Sha256>::new(Some(nonce), shared.as_bytes());
+    fn from_shared(shared: &[u8; 32], nonce: &[u8; 32], generation: u32) -> Self {
+        let hk = Hkdf::<Sha256>::new(Some(nonce), shared);
         let mut key = Box::new(Zeroizing::new([0u8; 32]));
         hk.expand_multi_info(&[TX_KEY_INFO, &generation.to_be_bytes()], &mut key[..])
             .expect("32 bytes is a valid HKDF-SHA256 output length");
@@ -189,7 +189,7 @@ pub fn encrypt_input_with_nonce(
     msg: &[u8],
 ) -> Result<(Vec<u8>, TxKey), CryptoError> {
     let shared = ecdh(user_secret, network_public)?;
-    let tx_key = TxKey::from_shared(&shared, nonce, generation);
+    let tx_key = TxKey::from_shared(shared.as_bytes(), nonce, generation);
     let user_public = PublicKey::from(user_secret);
 
     let mut envelope = Vec::with_capacity(ENVELOPE_MIN_LEN + msg.len());
@@ -232,6 +232,65 @@ pub fn open_input(
     envelope: &[u8],
     expected_code_hash: &[u8; 32],
 ) -> Result<(Vec<u8>, TxKey, [u8; 32]), CryptoError> {
+    open_input_with(io, envelope, expected_code_hash, |user_public| {
+        Ok(Zeroizing::new(*ecdh(io.secret(), user_public)?.as_bytes()))
+    })
+}
+
+/// [`open_input`] for an enclave that sees the same senders again: the X25519 shared
+/// secret of each user key is computed once and kept in `cache` (inside the enclave).
+/// The cache belongs to one [`IoKeypair`]; use a new one for another generation.
+pub fn open_input_cached(
+    io: &IoKeypair,
+    cache: &mut SharedSecretCache,
+    envelope: &[u8],
+    expected_code_hash: &[u8; 32],
+) -> Result<(Vec<u8>, TxKey, [u8; 32]), CryptoError> {
+    open_input_with(io, envelope, expected_code_hash, |user_public| {
+        if let Some(shared) = cache.entries.get(user_public) {
+            return Ok(shared.clone());
+        }
+        let shared = Zeroizing::new(*ecdh(io.secret(), user_public)?.as_bytes());
+        if cache.entries.len() >= cache.capacity {
+            cache.entries.clear(); // entries zeroize on drop
+        }
+        cache.entries.insert(*user_public, shared.clone());
+        Ok(shared)
+    })
+}
+
+/// Shared secrets by user public key (see [`open_input_cached`]), zeroized when dropped.
+pub struct SharedSecretCache {
+    entries: std::collections::HashMap<[u8; 32], Zeroizing<[u8; 32]>>,
+    capacity: usize,
+}
+
+impl SharedSecretCache {
+    /// A cache of at most `capacity` senders (cleared when full).
+    pub fn new(capacity: usize) -> Self {
+        Self {
+            entries: std::collections::HashMap::new(),
+            capacity: capacity.max(1),
+        }
+    }
+}
+
+impl fmt::Debug for SharedSecretCache {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "SharedSecretCache({} entries, [REDACTED])",
+            self.entries.len()
+        )
+    }
+}
+
+fn open_input_with(
+    io: &IoKeypair,
+    envelope: &[u8],
+    expected_code_hash: &[u8; 32],
+    shared_for: impl FnOnce(&[u8; 32]) -> Result<Zeroizing<[u8; 32]>, CryptoError>,
+) -> Result<(Vec<u8>, TxKey, [u8; 32]), CryptoError> {
     let generation = envelope_generation(envelope)?;
     if generation != io.generation() {
         return Err(CryptoError::WrongGeneration {
@@ -243,7 +302,7 @@ pub fn open_input(
     let user_public: [u8; 32] = header[5..37].try_into().unwrap();
     let nonce: [u8; 32] = header[37..69].try_into().unwrap();
 
-    let shared = ecdh(io.secret(), &user_public)?;
+    let shared = shared_for(&user_public)?;
     let tx_key = TxKey::from_shared(&shared, &nonce, generation);
     let plaintext = Zeroizing::new(aead_decrypt(&tx_key.key, &INPUT_IV, header, ciphertext)?);
     // The code hash is public; the comparison needs no constant time.

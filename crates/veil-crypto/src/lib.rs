@@ -33,9 +33,9 @@ use polyval as _;
 
 pub use crate::aead::{aead_decrypt, aead_encrypt, AEAD_NONCE_LEN, AEAD_TAG_LEN};
 pub use crate::envelope::{
-    encrypt_input, encrypt_input_with_nonce, envelope_generation, open_input, OutputKind, TxKey,
-    ENVELOPE_HEADER_LEN, ENVELOPE_MIN_LEN, ENVELOPE_NONCE_LEN, ENVELOPE_VERSION, OUTPUT_AAD,
-    TX_KEY_INFO,
+    encrypt_input, encrypt_input_with_nonce, envelope_generation, open_input, open_input_cached,
+    OutputKind, SharedSecretCache, TxKey, ENVELOPE_HEADER_LEN, ENVELOPE_MIN_LEN,
+    ENVELOPE_NONCE_LEN, ENVELOPE_VERSION, OUTPUT_AAD, TX_KEY_INFO,
 };
 pub use crate::error::CryptoError;
 pub use crate::kdf::{

@@ -313,3 +313,42 @@ fn errors_and_debug_output_carry_no_secrets() {
     assert!(format!("{key:?}").contains("REDACTED"));
     assert!(format!("{:?}", f.io).contains("REDACTED"));
 }
+
+#[test]
+fn cached_opening_matches_uncached_and_keeps_every_check() {
+    use veil_crypto::{open_input, open_input_cached, SharedSecretCache};
+    let seed = veil_crypto::MasterSeed::from_bytes([1u8; 32]);
+    let io = veil_crypto::IoKeypair::derive(&seed, 0);
+    let code_hash = [9u8; 32];
+    let mut cache = SharedSecretCache::new(2);
+    for round in 0..5u8 {
+        // Three senders, two cache slots: hits, misses and clears all happen.
+        let user = veil_crypto::x25519_dalek::StaticSecret::from([round % 3 + 2; 32]);
+        let (envelope, _) = veil_crypto::encrypt_input_with_nonce(
+            &[round; 32],
+            &user,
+            &io.public(),
+            0,
+            &code_hash,
+            b"{\"hello\":1}",
+        )
+        .unwrap();
+        let (plain, key, sender) = open_input(&io, &envelope, &code_hash).unwrap();
+        let (cached_plain, cached_key, cached_sender) =
+            open_input_cached(&io, &mut cache, &envelope, &code_hash).unwrap();
+        assert_eq!((plain, sender), (cached_plain, cached_sender));
+        let out = key.encrypt_output(0, veil_crypto::OutputKind::Data, b"r");
+        assert_eq!(
+            cached_key
+                .decrypt_output(0, veil_crypto::OutputKind::Data, &out)
+                .unwrap(),
+            b"r"
+        );
+        // A cached secret does not skip the other checks.
+        let mut flipped = envelope.clone();
+        *flipped.last_mut().unwrap() ^= 1;
+        assert!(open_input_cached(&io, &mut cache, &flipped, &code_hash).is_err());
+        assert!(open_input_cached(&io, &mut cache, &envelope, &[8u8; 32]).is_err());
+    }
+    assert!(format!("{cache:?}").contains("REDACTED"));
+}

@@ -14,8 +14,8 @@ use rand_core::OsRng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use veil_crypto::{
-    call_randomness, contract_key, open_input, IoKeypair, MasterSeed, OutputKind, Sealer,
-    SimulatedSealer, TxKey,
+    call_randomness, contract_key, open_input_cached, IoKeypair, MasterSeed, OutputKind, Sealer,
+    SharedSecretCache, SimulatedSealer, TxKey,
 };
 use veil_enclave_abi::{
     decode, encode, ContractRef, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash,
@@ -72,7 +72,12 @@ pub struct Enclave {
     keys: Option<Keys>,
     /// Trusted state roots: a request whose root differs is refused (stale or forged).
     roots: BTreeMap<String, Option<Hash>>,
+    /// X25519 shared secrets of recent senders (one scalar multiplication per sender).
+    senders: SharedSecretCache,
 }
+
+/// Senders whose shared secret the enclave remembers.
+const SENDER_CACHE_CAPACITY: usize = 4096;
 
 type EnclaveResult<T> = Result<T, EnclaveError>;
 
@@ -90,6 +95,7 @@ impl Enclave {
             channel,
             keys: None,
             roots: BTreeMap::new(),
+            senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
         }
     }
 
@@ -168,6 +174,7 @@ impl Enclave {
         let seed = MasterSeed::from_bytes(state.seed);
         let io = IoKeypair::derive(&seed, state.generation);
         self.roots = state.roots.iter().cloned().collect();
+        self.senders = SharedSecretCache::new(SENDER_CACHE_CAPACITY);
         self.keys = Some(Keys {
             seed,
             generation: state.generation,
@@ -197,7 +204,10 @@ impl Enclave {
     }
 
     fn run(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
-        let keys = self.keys()?;
+        let keys = self
+            .keys
+            .as_ref()
+            .ok_or_else(|| fail(ErrorKind::NotInitialized, "enclave is not initialized"))?;
         let contract = &request.contract;
         // Freshness: the host must present the root this enclave last committed.
         match (self.roots.get(&contract.address), request.entry) {
@@ -229,8 +239,13 @@ impl Enclave {
             (Some(_), _) => {}
         }
 
-        let (msg, tx_key, _user) = open_input(&keys.io, &request.envelope, &contract.code_hash)
-            .map_err(|e| fail(ErrorKind::Envelope, e.to_string()))?;
+        let (msg, tx_key, _user) = open_input_cached(
+            &keys.io,
+            &mut self.senders,
+            &request.envelope,
+            &contract.code_hash,
+        )
+        .map_err(|e| fail(ErrorKind::Envelope, e.to_string()))?;
         let msg = zeroize::Zeroizing::new(msg);
 
         let cipher = contract_cipher(keys, contract)?;
