@@ -4,6 +4,7 @@
 //! disks. The enclave plugs in an encrypted, verified storage; `veil vm run` a plain map.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 
 use cosmwasm_std::{Binary, ContractResult, SystemResult};
 
@@ -33,6 +34,18 @@ pub struct KeyRange {
 }
 
 impl KeyRange {
+    /// Where the next iteration step begins, in `order`'s direction: just past `after` (the
+    /// last key returned), or at the range's own start (ascending: `start`, inclusive;
+    /// descending: `end`, exclusive). Every `Storage` iterates from this bound.
+    pub fn resume_bound<'a>(&'a self, order: Order, after: Option<&'a [u8]>) -> Bound<&'a [u8]> {
+        match (after, order, self.start.as_deref(), self.end.as_deref()) {
+            (Some(a), _, _, _) => Bound::Excluded(a),
+            (None, Order::Ascending, Some(s), _) => Bound::Included(s),
+            (None, Order::Descending, _, Some(e)) => Bound::Excluded(e),
+            (None, _, _, _) => Bound::Unbounded,
+        }
+    }
+
     pub fn contains(&self, key: &[u8]) -> bool {
         self.start.as_deref().is_none_or(|s| key >= s)
             && self.end.as_deref().is_none_or(|e| key < e)
@@ -133,26 +146,16 @@ impl Storage for MemoryStorage {
         order: Order,
         after: Option<&[u8]>,
     ) -> BackendResult<Option<(Vec<u8>, Vec<u8>)>> {
-        use std::ops::Bound::{Excluded, Included, Unbounded};
+        let from = range.resume_bound(order, after);
         let found = match order {
-            Order::Ascending => {
-                let lower = match (after, range.start.as_deref()) {
-                    (Some(a), _) => Excluded(a),
-                    (None, Some(s)) => Included(s),
-                    (None, None) => Unbounded,
-                };
-                self.entries.range::<[u8], _>((lower, Unbounded)).next()
-            }
-            Order::Descending => {
-                let upper = match (after, range.end.as_deref()) {
-                    (Some(a), _) => Excluded(a),
-                    (None, Some(e)) => Excluded(e),
-                    (None, None) => Unbounded,
-                };
-                self.entries
-                    .range::<[u8], _>((Unbounded, upper))
-                    .next_back()
-            }
+            Order::Ascending => self
+                .entries
+                .range::<[u8], _>((from, Bound::Unbounded))
+                .next(),
+            Order::Descending => self
+                .entries
+                .range::<[u8], _>((Bound::Unbounded, from))
+                .next_back(),
         };
         Ok(found
             .filter(|(k, _)| range.contains(k))

@@ -384,23 +384,10 @@ impl<S: NodeSource + 'static> Storage for VerifiedState<S> {
         order: Order,
         after: Option<&[u8]>,
     ) -> BackendResult<Option<(Vec<u8>, Vec<u8>)>> {
+        let from = range.resume_bound(order, after).map(<[u8]>::to_vec);
         let found = match order {
-            Order::Ascending => {
-                let lower = match (after, &range.start) {
-                    (Some(a), _) => Excluded(a.to_vec()),
-                    (None, Some(s)) => Included(s.clone()),
-                    (None, None) => Unbounded,
-                };
-                self.merged_up(lower, range.end.as_deref())?
-            }
-            Order::Descending => {
-                let upper = match (after, &range.end) {
-                    (Some(a), _) => Excluded(a.to_vec()),
-                    (None, Some(e)) => Excluded(e.clone()),
-                    (None, None) => Unbounded,
-                };
-                self.merged_down(upper, range.start.as_deref())?
-            }
+            Order::Ascending => self.merged_up(from, range.end.as_deref())?,
+            Order::Descending => self.merged_down(from, range.start.as_deref())?,
         };
         Ok(found.filter(|(k, _)| range.contains(k)))
     }
