@@ -1,0 +1,392 @@
+//! Veil's public chain types, shared by the node and its clients.
+//!
+//! A transaction is the postcard encoding of [`Tx`]: a [`TxBody`], the signer's compressed
+//! secp256k1 public key and a 64-byte ECDSA signature (low-S) over
+//! `SHA-256("veil/tx-v1" || postcard(body))`. Its hash is `SHA-256(tx bytes)`. Accounts are
+//! Cosmos-style: `bech32("veil", RIPEMD-160(SHA-256(compressed public key)))`. The exact
+//! byte layouts and test vectors are in `docs/protocol.md`.
+//!
+//! JSON (the RPC) shows byte strings as base64, hashes as lowercase hex and token amounts
+//! as decimal strings (they are u128).
+
+use k256::ecdsa::signature::hazmat::PrehashVerifier;
+use k256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use serde::{de::DeserializeOwned, Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+pub mod serde_bytes_b64;
+pub mod serde_hash;
+
+/// Bech32 prefix of account and contract addresses.
+pub const ADDRESS_PREFIX: &str = "veil";
+/// The native token.
+pub const DENOM: &str = "uveil";
+/// Domain separation of transaction signatures.
+pub const TX_SIGN_DOMAIN: &[u8] = b"veil/tx-v1";
+/// Largest transaction a node accepts (a contract upload is the biggest).
+pub const MAX_TX_BYTES: usize = 4 * 1024 * 1024;
+/// Longest contract label and memo.
+pub const MAX_LABEL_BYTES: usize = 128;
+pub const MAX_MEMO_BYTES: usize = 256;
+
+pub type Hash = [u8; 32];
+
+/// What a transaction does. Contract messages (`msg`) are encrypted envelopes
+/// (`docs/protocol.md`); everything else is public.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Msg {
+    /// Move `amount` uveil from the signer to `to`.
+    Send {
+        to: String,
+        #[serde(with = "amount")]
+        amount: u128,
+    },
+    /// Upload contract code; the receipt names its code id.
+    StoreCode {
+        #[serde(with = "serde_bytes_b64")]
+        wasm: Vec<u8>,
+    },
+    Instantiate {
+        code_id: u64,
+        label: String,
+        /// Who may migrate the contract (none: nobody).
+        admin: Option<String>,
+        #[serde(with = "serde_bytes_b64")]
+        msg: Vec<u8>,
+        #[serde(with = "amount")]
+        funds: u128,
+    },
+    Execute {
+        contract: String,
+        #[serde(with = "serde_bytes_b64")]
+        msg: Vec<u8>,
+        #[serde(with = "amount")]
+        funds: u128,
+    },
+    /// Only the contract's admin may migrate it.
+    Migrate {
+        contract: String,
+        code_id: u64,
+        #[serde(with = "serde_bytes_b64")]
+        msg: Vec<u8>,
+    },
+}
+
+impl Msg {
+    /// Short public name (receipts, logs).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Msg::Send { .. } => "send",
+            Msg::StoreCode { .. } => "store_code",
+            Msg::Instantiate { .. } => "instantiate",
+            Msg::Execute { .. } => "execute",
+            Msg::Migrate { .. } => "migrate",
+        }
+    }
+}
+
+/// The signed part of a transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TxBody {
+    pub chain_id: String,
+    /// The signer's account sequence: each value is accepted once, in order (replay guard).
+    pub sequence: u64,
+    /// Most gas the transaction may use; the whole fee is charged whatever it uses.
+    pub gas_limit: u64,
+    #[serde(with = "amount")]
+    pub fee: u128,
+    pub memo: String,
+    pub msg: Msg,
+}
+
+impl TxBody {
+    /// The bytes a signature covers: `"veil/tx-v1" || postcard(body)`.
+    pub fn sign_bytes(&self) -> Vec<u8> {
+        let mut bytes = TX_SIGN_DOMAIN.to_vec();
+        postcard::to_io(self, &mut bytes).expect("writing to a Vec cannot fail");
+        bytes
+    }
+
+    /// Signs the body with `key`.
+    pub fn sign(self, key: &SigningKey) -> Tx {
+        let digest = Sha256::digest(self.sign_bytes());
+        let (signature, _) = key
+            .sign_prehash_recoverable(&digest)
+            .expect("a 32-byte digest can always be signed");
+        Tx {
+            body: self,
+            public_key: key.verifying_key().to_sec1_bytes().to_vec(),
+            signature: signature.to_bytes().to_vec(),
+        }
+    }
+}
+
+/// A signed transaction.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tx {
+    pub body: TxBody,
+    /// Compressed SEC1 secp256k1 public key (33 bytes).
+    #[serde(with = "serde_bytes_b64")]
+    pub public_key: Vec<u8>,
+    /// ECDSA signature `r || s` (64 bytes, low-S).
+    #[serde(with = "serde_bytes_b64")]
+    pub signature: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TxError {
+    #[error("transaction of {0} bytes exceeds the limit of {MAX_TX_BYTES}")]
+    TooLarge(usize),
+    #[error("transaction does not decode: {0}")]
+    Malformed(String),
+    #[error("public key is not a compressed secp256k1 key")]
+    BadPublicKey,
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("signature is not in low-S form")]
+    HighS,
+}
+
+impl Tx {
+    /// The wire encoding (postcard).
+    pub fn to_bytes(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("serializable")
+    }
+
+    /// Decodes a transaction (size limit, exact length); does not verify it.
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, TxError> {
+        if bytes.len() > MAX_TX_BYTES {
+            return Err(TxError::TooLarge(bytes.len()));
+        }
+        decode_exact(bytes).map_err(TxError::Malformed)
+    }
+
+    /// Checks the signature and returns the signer's address.
+    pub fn verify(&self) -> Result<String, TxError> {
+        if self.public_key.len() != 33 {
+            return Err(TxError::BadPublicKey);
+        }
+        let key =
+            VerifyingKey::from_sec1_bytes(&self.public_key).map_err(|_| TxError::BadPublicKey)?;
+        let signature =
+            Signature::from_slice(&self.signature).map_err(|_| TxError::BadSignature)?;
+        if signature.normalize_s().is_some() {
+            return Err(TxError::HighS);
+        }
+        let digest = Sha256::digest(self.body.sign_bytes());
+        key.verify_prehash(&digest, &signature)
+            .map_err(|_| TxError::BadSignature)?;
+        Ok(account_address(&self.public_key))
+    }
+}
+
+/// `SHA-256(tx bytes)`.
+pub fn tx_hash(tx_bytes: &[u8]) -> Hash {
+    Sha256::digest(tx_bytes).into()
+}
+
+/// The account address of a compressed secp256k1 public key.
+pub fn account_address(compressed_public_key: &[u8]) -> String {
+    let sha = Sha256::digest(compressed_public_key);
+    let ripe = <ripemd::Ripemd160 as Digest>::digest(sha);
+    bech32_address(&ripe)
+}
+
+/// The address of the contract `creator` instantiates from `code_hash` with `label`
+/// (32 bytes, so it never collides with a 20-byte account address).
+pub fn contract_address(code_hash: &Hash, creator: &str, label: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(b"veil/contract-address");
+    hasher.update(code_hash);
+    for part in [creator, label] {
+        hasher.update((part.len() as u32).to_be_bytes());
+        hasher.update(part.as_bytes());
+    }
+    bech32_address(&hasher.finalize())
+}
+
+fn bech32_address(bytes: &[u8]) -> String {
+    let hrp = bech32::Hrp::parse(ADDRESS_PREFIX).expect("valid prefix");
+    bech32::encode::<bech32::Bech32>(hrp, bytes).expect("short data encodes")
+}
+
+/// Checks that `address` is a normalized `veil` bech32 address of 20 or 32 bytes.
+pub fn validate_address(address: &str) -> Result<(), String> {
+    let (hrp, data) =
+        bech32::decode(address).map_err(|e| format!("{address:?} is not bech32: {e}"))?;
+    if hrp.as_str() != ADDRESS_PREFIX {
+        return Err(format!(
+            "{address:?} has prefix {:?}, expected {ADDRESS_PREFIX:?}",
+            hrp.as_str()
+        ));
+    }
+    if data.len() != 20 && data.len() != 32 {
+        return Err(format!(
+            "{address:?} holds {} bytes, expected 20 or 32",
+            data.len()
+        ));
+    }
+    if bech32_address(&data) != address {
+        return Err(format!("{address:?} is not in normalized (lowercase) form"));
+    }
+    Ok(())
+}
+
+/// The fee a gas limit needs at a price of `fee_per_million_gas` uveil per million gas.
+pub fn required_fee(gas_limit: u64, fee_per_million_gas: u64) -> u128 {
+    (gas_limit as u128 * fee_per_million_gas as u128).div_ceil(1_000_000)
+}
+
+/// Decodes postcard bytes that must be consumed exactly.
+pub fn decode_exact<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, String> {
+    let (value, rest) = postcard::take_from_bytes(bytes).map_err(|e| e.to_string())?;
+    if !rest.is_empty() {
+        return Err(format!("{} trailing bytes", rest.len()));
+    }
+    Ok(value)
+}
+
+/// A block: its header and the hashes of its transactions, in execution order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Block {
+    pub header: BlockHeader,
+    #[serde(with = "serde_hash::list")]
+    pub tx_hashes: Vec<Hash>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BlockHeader {
+    pub chain_id: String,
+    pub height: u64,
+    /// Nanoseconds since the Unix epoch.
+    pub time_nanos: u64,
+    #[serde(with = "serde_hash")]
+    pub prev_block_hash: Hash,
+    /// Commits the transactions: SHA-256 over their hashes in order.
+    #[serde(with = "serde_hash")]
+    pub txs_hash: Hash,
+    /// The state root after this block's transactions (see `docs/protocol.md`).
+    #[serde(with = "serde_hash")]
+    pub app_hash: Hash,
+}
+
+impl BlockHeader {
+    /// `SHA-256("veil/block-v1" || postcard(header))`.
+    pub fn hash(&self) -> Hash {
+        let mut hasher = Sha256::new();
+        hasher.update(b"veil/block-v1");
+        hasher.update(postcard::to_stdvec(self).expect("serializable"));
+        hasher.finalize().into()
+    }
+}
+
+/// SHA-256 over the transaction hashes of a block, in order.
+pub fn txs_hash(tx_hashes: &[Hash]) -> Hash {
+    let mut hasher = Sha256::new();
+    hasher.update(b"veil/txs-v1");
+    for hash in tx_hashes {
+        hasher.update(hash);
+    }
+    hasher.finalize().into()
+}
+
+/// A public event (`kind` plus attributes), as CometBFT events.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub kind: String,
+    pub attributes: Vec<(String, String)>,
+}
+
+/// The outcome of one transaction. Everything here is public; what a contract said to the
+/// sender is in `encrypted_result`, readable only with the sender's transaction key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Receipt {
+    #[serde(with = "serde_hash")]
+    pub tx_hash: Hash,
+    pub height: u64,
+    /// Position in the block ("outcome by call index").
+    pub index: u32,
+    pub sender: String,
+    pub msg_kind: String,
+    pub ok: bool,
+    /// Public failure class: `insufficient_funds`, `out_of_gas`, `contract`, … (None if ok).
+    pub error_kind: Option<String>,
+    /// Public failure reason (never a contract's own message; that one is encrypted).
+    pub error: Option<String>,
+    pub gas_limit: u64,
+    pub gas_used: u64,
+    #[serde(with = "amount")]
+    pub fee: u128,
+    #[serde(with = "serde_bytes_b64::option")]
+    pub encrypted_result: Option<Vec<u8>>,
+    pub events: Vec<Event>,
+    /// Set by a successful store_code.
+    pub code_id: Option<u64>,
+    /// Set by instantiate (also by a failed one: the address it would have had).
+    pub contract_address: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+pub struct Account {
+    pub address: String,
+    #[serde(with = "amount")]
+    pub balance: u128,
+    /// The sequence the account's next transaction must carry.
+    pub sequence: u64,
+    #[serde(with = "serde_bytes_b64::option")]
+    pub public_key: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CodeInfo {
+    pub code_id: u64,
+    #[serde(with = "serde_hash")]
+    pub code_hash: Hash,
+    pub creator: String,
+    pub size: u64,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContractInfo {
+    pub address: String,
+    pub code_id: u64,
+    /// The code the contract runs now (what its messages are encrypted for).
+    #[serde(with = "serde_hash")]
+    pub code_hash: Hash,
+    /// The code it was instantiated from: its state key stays bound to it across migrations.
+    #[serde(with = "serde_hash")]
+    pub init_code_hash: Hash,
+    pub creator: String,
+    pub admin: Option<String>,
+    pub label: String,
+    /// Root of the contract's encrypted state tree (none while empty).
+    #[serde(with = "serde_hash::option")]
+    pub state_root: Option<Hash>,
+}
+
+/// u128 token amounts: decimal strings in JSON, varints in postcard.
+pub mod amount {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(value: &u128, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&value.to_string())
+        } else {
+            s.serialize_u128(*value)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<u128, D::Error> {
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            text.parse()
+                .map_err(|_| serde::de::Error::custom(format!("{text:?} is not an amount")))
+        } else {
+            u128::deserialize(d)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
