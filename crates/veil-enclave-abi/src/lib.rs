@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the messages below.
-pub const ABI_VERSION: u16 = 1;
+pub const ABI_VERSION: u16 = 2;
 
 /// Largest frame either side accepts (code uploads are the biggest messages).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
@@ -33,6 +33,9 @@ pub enum Ecall {
     StoreCode { wasm: Vec<u8> },
     /// Decrypt a message, run a contract entry point on verified state, encrypt the result.
     Run(RunRequest),
+    /// Seal the enclave's state as it is now (the host stores it with the block it belongs
+    /// to, so a restart resumes exactly at a committed block).
+    Checkpoint,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -85,6 +88,12 @@ pub struct RunRequest {
     /// The contract's current state root, as the host claims it.
     pub state_root: Option<Hash>,
     pub gas_limit: u64,
+    /// The signed transaction (`veil-types` bytes) that asked for this call. Instantiate
+    /// takes the contract's admin from it and migrate checks its signer is that admin, so
+    /// the host cannot grant itself the right to swap a contract's code.
+    pub tx: Option<Vec<u8>>,
+    /// Run and report gas, but commit nothing (for gas estimation).
+    pub simulate: bool,
 }
 
 /// Answers to ecalls, in the same order as [`Ecall`].
@@ -94,6 +103,7 @@ pub enum EcallResponse {
     NetworkKey { public_key: Hash, generation: u32 },
     CodeStored { code_hash: Hash },
     Ran(RunResponse),
+    Checkpoint(SealedCheckpoint),
     Error(EnclaveError),
 }
 
@@ -126,8 +136,14 @@ pub struct StateUpdate {
     pub new_root: Option<Hash>,
     /// New encrypted nodes, sorted by id: the order says nothing about keys.
     pub new_nodes: Vec<(Hash, Vec<u8>)>,
-    /// The enclave state to persist (its record of trusted roots changed).
+}
+
+/// The enclave's sealed state at a checkpoint.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SealedCheckpoint {
     pub sealed_state: Vec<u8>,
+    /// Grows by one per checkpoint; the host records it beside the sealed state and passes
+    /// it back at init, so an older sealed state is refused.
     pub seal_generation: u64,
 }
 
@@ -177,6 +193,7 @@ impl Ecall {
         match self {
             Ecall::Init(_) => "init",
             Ecall::NetworkKey => "network_key",
+            Ecall::Checkpoint => "checkpoint",
             Ecall::StoreCode { .. } => "store_code",
             Ecall::Run(r) => match r.entry {
                 EntryPoint::Instantiate => "instantiate",

@@ -18,8 +18,8 @@ use veil_crypto::{
     SharedSecretCache, SimulatedSealer, TxKey,
 };
 use veil_enclave_abi::{
-    decode, encode, ContractRef, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash,
-    InitRequest, InitResponse, Ocall, OcallResponse, RunRequest, RunResponse, StateUpdate,
+    decode, encode, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash, InitRequest,
+    InitResponse, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint, StateUpdate,
 };
 use veil_engine::cosmwasm_std::{
     Addr, Binary, Coin, ContractResult, MessageInfo, QueryRequest, SystemError, SystemResult,
@@ -48,8 +48,21 @@ struct SealedState {
     seed: [u8; 32],
     generation: u32,
     seal_generation: u64,
-    /// The state root the enclave last committed for each contract.
-    roots: Vec<(String, Option<Hash>)>,
+    /// What the enclave trusts about each contract, by address.
+    contracts: Vec<(String, TrustedContract)>,
+}
+
+/// The enclave's own record of a contract: the host's copy is only a claim.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct TrustedContract {
+    /// The state root last committed.
+    root: Option<Hash>,
+    /// The code the contract runs now; only a migration signed by `admin` changes it.
+    code_hash: Hash,
+    /// The code it was instantiated from: the state key stays bound to it.
+    init_code_hash: Hash,
+    creator: String,
+    admin: Option<String>,
 }
 
 impl Drop for SealedState {
@@ -70,8 +83,8 @@ pub struct Enclave {
     engine: Engine,
     channel: Arc<dyn OcallChannel>,
     keys: Option<Keys>,
-    /// Trusted state roots: a request whose root differs is refused (stale or forged).
-    roots: BTreeMap<String, Option<Hash>>,
+    /// Trusted contract records: a request whose root or code differs is refused.
+    contracts: BTreeMap<String, TrustedContract>,
     /// X25519 shared secrets of recent senders (one scalar multiplication per sender).
     senders: SharedSecretCache,
 }
@@ -94,7 +107,7 @@ impl Enclave {
             engine: Engine::new(EngineConfig::default()),
             channel,
             keys: None,
-            roots: BTreeMap::new(),
+            contracts: BTreeMap::new(),
             senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
         }
     }
@@ -125,6 +138,18 @@ impl Enclave {
                 Err(e) => Err(fail(ErrorKind::InvalidCode, e.to_string())),
             },
             Ecall::Run(request) => self.run(request).map(EcallResponse::Ran),
+            Ecall::Checkpoint => {
+                let keys = self
+                    .keys
+                    .as_mut()
+                    .ok_or_else(|| fail(ErrorKind::NotInitialized, "enclave is not initialized"))?;
+                keys.seal_generation += 1;
+                let seal_generation = keys.seal_generation;
+                Ok(EcallResponse::Checkpoint(SealedCheckpoint {
+                    sealed_state: self.seal()?,
+                    seal_generation,
+                }))
+            }
         }
     }
 
@@ -168,12 +193,12 @@ impl Enclave {
                 seed: *MasterSeed::generate(&mut OsRng).expose_bytes(),
                 generation: FIRST_GENERATION,
                 seal_generation: request.min_seal_generation,
-                roots: Vec::new(),
+                contracts: Vec::new(),
             },
         };
         let seed = MasterSeed::from_bytes(state.seed);
         let io = IoKeypair::derive(&seed, state.generation);
-        self.roots = state.roots.iter().cloned().collect();
+        self.contracts = state.contracts.iter().cloned().collect();
         self.senders = SharedSecretCache::new(SENDER_CACHE_CAPACITY);
         self.keys = Some(Keys {
             seed,
@@ -197,47 +222,100 @@ impl Enclave {
             seed: *keys.seed.expose_bytes(),
             generation: keys.generation,
             seal_generation: keys.seal_generation,
-            roots: self.roots.iter().map(|(k, v)| (k.clone(), *v)).collect(),
+            contracts: self
+                .contracts
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
         };
         let plain = zeroize::Zeroizing::new(postcard::to_stdvec(&state).expect("serializable"));
         Ok(keys.sealer.seal(SEALED_STATE_AAD, &plain, &mut OsRng))
     }
 
+    /// Checks a request against the enclave's own record of the contract and returns the
+    /// record the call runs under (for instantiate: the one it will create).
+    fn admit(&self, request: &RunRequest) -> EnclaveResult<TrustedContract> {
+        let contract = &request.contract;
+        let tx = match &request.tx {
+            Some(bytes) => Some(verify_tx(bytes, request)?),
+            None => None,
+        };
+        let Some(trusted) = self.contracts.get(&contract.address) else {
+            if request.entry != EntryPoint::Instantiate {
+                return Err(fail(
+                    ErrorKind::StaleStateRoot,
+                    format!("no trusted state root for contract {}", contract.address),
+                ));
+            }
+            if request.state_root.is_some() {
+                return Err(fail(
+                    ErrorKind::StaleStateRoot,
+                    "a new contract cannot start with existing state",
+                ));
+            }
+            // Without a signed transaction there is no admin: nobody can ever migrate.
+            let admin = match tx.map(|tx| tx.body.msg) {
+                Some(veil_types::Msg::Instantiate { admin, .. }) => admin,
+                _ => None,
+            };
+            return Ok(TrustedContract {
+                root: None,
+                code_hash: contract.code_hash,
+                init_code_hash: contract.code_hash,
+                creator: contract.creator.clone(),
+                admin,
+            });
+        };
+        if request.entry == EntryPoint::Instantiate {
+            return Err(fail(
+                ErrorKind::BadRequest,
+                format!("contract {} already exists", contract.address),
+            ));
+        }
+        if trusted.root != request.state_root {
+            return Err(fail(
+                ErrorKind::StaleStateRoot,
+                "state root does not match the last committed root",
+            ));
+        }
+        if trusted.creator != contract.creator {
+            return Err(fail(
+                ErrorKind::BadRequest,
+                "creator does not match the contract's record",
+            ));
+        }
+        if request.entry == EntryPoint::Migrate {
+            let signer = tx
+                .as_ref()
+                .map(|_| request.sender.as_str())
+                .ok_or_else(|| {
+                    fail(
+                        ErrorKind::BadRequest,
+                        "a migration needs the admin's signed transaction",
+                    )
+                })?;
+            if trusted.admin.as_deref() != Some(signer) {
+                return Err(fail(
+                    ErrorKind::BadRequest,
+                    "only the contract's admin may migrate it",
+                ));
+            }
+        } else if trusted.code_hash != contract.code_hash {
+            return Err(fail(
+                ErrorKind::BadRequest,
+                "code hash does not match the contract's code",
+            ));
+        }
+        Ok(trusted.clone())
+    }
+
     fn run(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
+        let mut record = self.admit(&request)?;
         let keys = self
             .keys
             .as_ref()
             .ok_or_else(|| fail(ErrorKind::NotInitialized, "enclave is not initialized"))?;
         let contract = &request.contract;
-        // Freshness: the host must present the root this enclave last committed.
-        match (self.roots.get(&contract.address), request.entry) {
-            (None, EntryPoint::Instantiate) if request.state_root.is_none() => {}
-            (None, EntryPoint::Instantiate) => {
-                return Err(fail(
-                    ErrorKind::StaleStateRoot,
-                    "a new contract cannot start with existing state",
-                ))
-            }
-            (None, _) => {
-                return Err(fail(
-                    ErrorKind::StaleStateRoot,
-                    format!("no trusted state root for contract {}", contract.address),
-                ))
-            }
-            (Some(_), EntryPoint::Instantiate) => {
-                return Err(fail(
-                    ErrorKind::BadRequest,
-                    format!("contract {} already exists", contract.address),
-                ))
-            }
-            (Some(trusted), _) if *trusted != request.state_root => {
-                return Err(fail(
-                    ErrorKind::StaleStateRoot,
-                    "state root does not match the last committed root",
-                ))
-            }
-            (Some(_), _) => {}
-        }
 
         let (msg, tx_key, _user) = open_input_cached(
             &keys.io,
@@ -248,7 +326,7 @@ impl Enclave {
         .map_err(|e| fail(ErrorKind::Envelope, e.to_string()))?;
         let msg = zeroize::Zeroizing::new(msg);
 
-        let cipher = contract_cipher(keys, contract)?;
+        let cipher = contract_cipher(keys, &contract.address, &record)?;
         let source = OcallNodeSource {
             channel: self.channel.clone(),
             contract: contract.address.clone(),
@@ -338,18 +416,34 @@ impl Enclave {
             }
         };
 
+        if let Output::Response(response) = &result {
+            if !response.messages.is_empty() {
+                // Dropping them would let the contract believe it paid or called someone.
+                let body = json!({ "error": format!(
+                    "the contract returned {} sub-message(s); dispatching sub-messages is not supported yet, so the call was reverted",
+                    response.messages.len()
+                )});
+                return Ok(RunResponse {
+                    ok: false,
+                    gas_used: report.gas_used,
+                    error_kind: Some("unsupported".into()),
+                    encrypted_result: encrypt_result(&tx_key, &body),
+                    public_attributes: Vec::new(),
+                    state: None,
+                });
+            }
+        }
         let (body, public_attributes) = result_body(&result);
-        let state = if request.entry == EntryPoint::Query {
+        let state = if request.entry == EntryPoint::Query || request.simulate {
             None
         } else {
             let commit = storage
                 .commit()
                 .map_err(|e| fail(ErrorKind::StateIntegrity, e.to_string()))?;
             let new_root = commit.root.map(|id| id.0);
-            self.roots.insert(contract.address.clone(), new_root);
-            let keys = self.keys.as_mut().expect("initialized above");
-            keys.seal_generation += 1;
-            let seal_generation = keys.seal_generation;
+            record.root = new_root;
+            record.code_hash = contract.code_hash;
+            self.contracts.insert(contract.address.clone(), record);
             Some(StateUpdate {
                 new_root,
                 new_nodes: commit
@@ -357,8 +451,6 @@ impl Enclave {
                     .into_iter()
                     .map(|(id, blob)| (id.0, blob))
                     .collect(),
-                sealed_state: self.seal()?,
-                seal_generation,
             })
         };
         Ok(RunResponse {
@@ -372,19 +464,47 @@ impl Enclave {
     }
 }
 
-fn contract_cipher(keys: &Keys, contract: &ContractRef) -> EnclaveResult<NodeCipher> {
+fn contract_cipher(
+    keys: &Keys,
+    address: &str,
+    record: &TrustedContract,
+) -> EnclaveResult<NodeCipher> {
     let key = contract_key(
         &keys.seed,
         keys.generation,
-        &contract.code_hash,
-        &contract.address,
-        &contract.creator,
+        &record.init_code_hash,
+        address,
+        &record.creator,
     )
     .map_err(|e| fail(ErrorKind::BadRequest, e.to_string()))?;
     Ok(NodeCipher::new(
         *key,
-        &state_binding(&contract.address, keys.generation),
+        &state_binding(address, keys.generation),
     ))
+}
+
+/// Verifies the signed transaction behind an instantiate or migrate: signed by the
+/// request's sender and carrying exactly this call (contract and envelope).
+fn verify_tx(bytes: &[u8], request: &RunRequest) -> EnclaveResult<veil_types::Tx> {
+    let bad = |message: String| fail(ErrorKind::BadRequest, message);
+    let tx = veil_types::Tx::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
+    let signer = tx.verify().map_err(|e| bad(format!("transaction: {e}")))?;
+    if signer != request.sender {
+        return Err(bad("transaction is not signed by the sender".into()));
+    }
+    let matches = match (&tx.body.msg, request.entry) {
+        (veil_types::Msg::Instantiate { msg, .. }, EntryPoint::Instantiate) => {
+            *msg == request.envelope
+        }
+        (veil_types::Msg::Migrate { contract, msg, .. }, EntryPoint::Migrate) => {
+            *contract == request.contract.address && *msg == request.envelope
+        }
+        _ => false,
+    };
+    if !matches {
+        return Err(bad("transaction does not ask for this call".into()));
+    }
+    Ok(tx)
 }
 
 /// What every node of a contract's state is bound to: its address and the key generation

@@ -12,14 +12,13 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
-use sha2::Digest;
 use veil_enclave::{Enclave, OcallChannel};
 use veil_enclave_abi::{
     decode, encode, read_frame, write_frame, BlockRef, ContractRef, Ecall, EcallResponse,
-    EnclaveError, EntryPoint, FrameKind, Hash, InitRequest, Ocall, OcallResponse, RunRequest,
-    RunResponse,
+    EnclaveError, EntryPoint, FrameKind, Hash, InitRequest, InitResponse, Ocall, OcallResponse,
+    RunRequest, RunResponse, SealedCheckpoint,
 };
-use veil_engine::{Api, Bech32Api, Querier};
+use veil_engine::Querier;
 
 /// Where the enclave runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,9 +96,46 @@ pub type Tap = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 
 const CROSSING_LOG_LEN: usize = 4096;
 
-/// The services the host offers the enclave, and what it keeps for it.
+/// Where the host keeps encrypted state nodes for the enclave (by id, the blob's SHA-256).
+pub trait NodeStore: Send + Sync {
+    fn node(&self, id: &Hash) -> Option<Vec<u8>>;
+}
+
+/// Nodes in memory: for [`ConfidentialHost`] and tests.
+#[derive(Default)]
+pub struct MemoryNodes(Mutex<HashMap<Hash, Vec<u8>>>);
+
+impl MemoryNodes {
+    pub fn insert(&self, id: Hash, blob: Vec<u8>) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, blob);
+    }
+
+    /// Replaces or removes a stored node blob: how tests play a malicious host.
+    pub fn overwrite_node(&self, id: Hash, blob: Option<Vec<u8>>) {
+        let mut store = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        match blob {
+            Some(blob) => store.insert(id, blob),
+            None => store.remove(&id),
+        };
+    }
+}
+
+impl NodeStore for MemoryNodes {
+    fn node(&self, id: &Hash) -> Option<Vec<u8>> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+            .cloned()
+    }
+}
+
+/// The services the host offers the enclave: state nodes, chain queries, the crossing log.
 pub struct HostServices {
-    nodes: Mutex<HashMap<Hash, Vec<u8>>>,
+    nodes: Arc<dyn NodeStore>,
     querier: Box<dyn Querier + Send + Sync>,
     log: Mutex<VecDeque<Crossing>>,
     print: bool,
@@ -107,17 +143,23 @@ pub struct HostServices {
 }
 
 impl HostServices {
-    fn new(print: bool, tap: Option<Tap>) -> Self {
+    pub fn new(
+        nodes: Arc<dyn NodeStore>,
+        querier: Box<dyn Querier + Send + Sync>,
+        print: bool,
+        tap: Option<Tap>,
+    ) -> Self {
         Self {
-            nodes: Mutex::new(HashMap::new()),
-            querier: Box::new(veil_engine::BankQuerier::default()),
+            nodes,
+            querier,
             log: Mutex::new(VecDeque::new()),
             print,
             tap,
         }
     }
 
-    fn tap(&self, what: &str, bytes: &[u8]) {
+    /// Shows bytes that are about to be stored or cross to the tap (if any).
+    pub fn tap(&self, what: &str, bytes: &[u8]) {
         if let Some(tap) = &self.tap {
             tap(what, bytes);
         }
@@ -142,13 +184,7 @@ impl HostServices {
             Ok(call) => {
                 let name = call.name();
                 let response = match call {
-                    Ocall::FetchNode { id, .. } => OcallResponse::Node(
-                        self.nodes
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .get(&id)
-                            .cloned(),
-                    ),
+                    Ocall::FetchNode { id, .. } => OcallResponse::Node(self.nodes.node(&id)),
                     Ocall::QueryChain { request } => {
                         let (answer, _gas) = self.querier.query_raw(&request, u64::MAX);
                         OcallResponse::QueryResult(
@@ -171,31 +207,6 @@ impl HostServices {
             error_kind: None,
         });
         bytes
-    }
-
-    fn store_nodes(&self, nodes: &[(Hash, Vec<u8>)]) {
-        let mut store = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        for (id, blob) in nodes {
-            self.tap("stored_node", blob);
-            store.insert(*id, blob.clone());
-        }
-    }
-
-    /// Replaces a stored node blob: how tests play a malicious host.
-    pub fn overwrite_node(&self, id: Hash, blob: Option<Vec<u8>>) {
-        let mut store = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
-        match blob {
-            Some(blob) => store.insert(id, blob),
-            None => store.remove(&id),
-        };
-    }
-
-    pub fn node(&self, id: &Hash) -> Option<Vec<u8>> {
-        self.nodes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(id)
-            .cloned()
     }
 
     pub fn crossings(&self) -> Vec<Crossing> {
@@ -295,111 +306,34 @@ impl Link {
     }
 }
 
-/// What the host knows of a contract (all public).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ContractRecord {
-    pub code_hash: Hash,
-    pub creator: String,
-    pub root: Option<Hash>,
-}
-
-/// The host's side of confidential execution.
-pub struct ConfidentialHost {
-    config: HostConfig,
+/// A typed connection to the enclave: every ecall is encoded, crossed, decoded and logged.
+pub struct EnclaveClient {
+    mode: EnclaveMode,
     services: Arc<HostServices>,
     link: Link,
-    network_key: Hash,
-    generation: u32,
-    codes: Mutex<HashMap<Hash, Vec<u8>>>,
-    contracts: Mutex<HashMap<String, ContractRecord>>,
-    api: Bech32Api,
 }
 
-const MACHINE_SECRET_FILE: &str = "machine-secret";
-const SEALED_STATE_FILE: &str = "enclave.sealed";
-/// Stands in for the chain's record of the latest seal generation until the node exists.
-const SEAL_GENERATION_FILE: &str = "seal-generation";
-
-impl ConfidentialHost {
-    pub fn open(config: HostConfig) -> Result<Self, HostError> {
-        Self::open_with_tap(config, None)
-    }
-
-    /// Like [`open`](Self::open), with a tap that sees every byte crossing or stored.
-    pub fn open_with_tap(config: HostConfig, tap: Option<Tap>) -> Result<Self, HostError> {
-        std::fs::create_dir_all(&config.home)
-            .map_err(io_err(format!("creating {}", config.home.display())))?;
-        let services = Arc::new(HostServices::new(config.log_crossings, tap));
-        let link = Link::open(&config.mode, &services)?;
-        let mut host = Self {
-            config,
+impl EnclaveClient {
+    pub fn open(mode: &EnclaveMode, services: Arc<HostServices>) -> Result<Self, HostError> {
+        let link = Link::open(mode, &services)?;
+        Ok(Self {
+            mode: mode.clone(),
             services,
             link,
-            network_key: [0; 32],
-            generation: 0,
-            codes: Mutex::new(HashMap::new()),
-            contracts: Mutex::new(HashMap::new()),
-            api: Bech32Api::default(),
-        };
-        host.init()?;
-        Ok(host)
+        })
     }
 
-    fn path(&self, name: &str) -> PathBuf {
-        self.config.home.join(name)
-    }
-
-    fn init(&mut self) -> Result<(), HostError> {
-        let machine_secret = load_or_create_machine_secret(&self.path(MACHINE_SECRET_FILE))?;
-        let sealed_state = read_optional(&self.path(SEALED_STATE_FILE))?;
-        let min_seal_generation = match read_optional(&self.path(SEAL_GENERATION_FILE))? {
-            Some(bytes) => String::from_utf8_lossy(&bytes).trim().parse().unwrap_or(0),
-            None => 0,
-        };
-        let request = Ecall::Init(InitRequest {
-            machine_secret,
-            sealed_state,
-            min_seal_generation,
-        });
-        match self.ecall(&request)? {
-            EcallResponse::Init(init) => {
-                self.persist_sealed(&init.sealed_state, init.seal_generation)?;
-                self.network_key = init.public_key;
-                self.generation = init.generation;
-                Ok(())
-            }
-            _ => Err(HostError::Protocol("init")),
-        }
-    }
-
-    /// Starts a fresh enclave (same mode) from the sealed state on disk, as after a crash.
-    pub fn restart_enclave(&mut self) -> Result<(), HostError> {
-        self.link = Link::open(&self.config.mode, &self.services)?;
-        self.init()?;
-        // The new enclave has no compiled code yet.
-        let codes: Vec<Vec<u8>> = self
-            .codes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .values()
-            .cloned()
-            .collect();
-        for wasm in codes {
-            self.load_code(&wasm)?;
-        }
+    /// Replaces the enclave by a fresh one (it must be initialized again).
+    pub fn restart(&mut self) -> Result<(), HostError> {
+        self.link = Link::open(&self.mode, &self.services)?;
         Ok(())
     }
 
-    fn persist_sealed(&self, sealed: &[u8], seal_generation: u64) -> Result<(), HostError> {
-        self.services.tap("sealed_file", sealed);
-        write_atomic(&self.path(SEALED_STATE_FILE), sealed)?;
-        write_atomic(
-            &self.path(SEAL_GENERATION_FILE),
-            seal_generation.to_string().as_bytes(),
-        )
+    pub fn services(&self) -> &Arc<HostServices> {
+        &self.services
     }
 
-    fn ecall(&self, call: &Ecall) -> Result<EcallResponse, HostError> {
+    pub fn ecall(&self, call: &Ecall) -> Result<EcallResponse, HostError> {
         let request = encode(call);
         self.services.tap("ecall", &request);
         let response_bytes = self.link.ecall(&request, &self.services)?;
@@ -425,8 +359,155 @@ impl ConfidentialHost {
         }
     }
 
+    pub fn init(&self, request: InitRequest) -> Result<InitResponse, HostError> {
+        match self.ecall(&Ecall::Init(request))? {
+            EcallResponse::Init(init) => Ok(init),
+            _ => Err(HostError::Protocol("init")),
+        }
+    }
+
+    /// Validates and compiles code in the enclave; returns its code hash.
+    pub fn store_code(&self, wasm: &[u8]) -> Result<Hash, HostError> {
+        match self.ecall(&Ecall::StoreCode {
+            wasm: wasm.to_vec(),
+        })? {
+            EcallResponse::CodeStored { code_hash } => Ok(code_hash),
+            _ => Err(HostError::Protocol("store_code")),
+        }
+    }
+
+    /// Runs a call; when the enclave has not compiled the code (after a restart), asks
+    /// `wasm_of` for it, loads it and tries once more.
+    pub fn run(
+        &self,
+        request: RunRequest,
+        wasm_of: impl FnOnce(&Hash) -> Option<Vec<u8>>,
+    ) -> Result<RunResponse, HostError> {
+        let code_hash = request.contract.code_hash;
+        let call = Ecall::Run(request);
+        let response = match self.ecall(&call) {
+            Err(HostError::Enclave(e)) if e.kind == veil_enclave_abi::ErrorKind::CodeNotLoaded => {
+                let wasm =
+                    wasm_of(&code_hash).ok_or_else(|| HostError::UnknownCode(hex(&code_hash)))?;
+                self.store_code(&wasm)?;
+                self.ecall(&call)?
+            }
+            other => other?,
+        };
+        match response {
+            EcallResponse::Ran(response) => Ok(response),
+            _ => Err(HostError::Protocol("run")),
+        }
+    }
+
+    /// The enclave's sealed state now, to be stored with the state it belongs to.
+    pub fn checkpoint(&self) -> Result<SealedCheckpoint, HostError> {
+        match self.ecall(&Ecall::Checkpoint)? {
+            EcallResponse::Checkpoint(checkpoint) => Ok(checkpoint),
+            _ => Err(HostError::Protocol("checkpoint")),
+        }
+    }
+}
+
+/// What the host knows of a contract (all public).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractRecord {
+    pub code_hash: Hash,
+    pub creator: String,
+    pub root: Option<Hash>,
+}
+
+/// The host's side of confidential execution, without a chain: contract records and
+/// nodes in memory, the sealed state in files (checkpointed after every committed call).
+pub struct ConfidentialHost {
+    config: HostConfig,
+    nodes: Arc<MemoryNodes>,
+    enclave: EnclaveClient,
+    network_key: Hash,
+    generation: u32,
+    codes: Mutex<HashMap<Hash, Vec<u8>>>,
+    contracts: Mutex<HashMap<String, ContractRecord>>,
+}
+
+const MACHINE_SECRET_FILE: &str = "machine-secret";
+const SEALED_STATE_FILE: &str = "enclave.sealed";
+/// Stands in for a chain's record of the latest seal generation.
+const SEAL_GENERATION_FILE: &str = "seal-generation";
+
+impl ConfidentialHost {
+    pub fn open(config: HostConfig) -> Result<Self, HostError> {
+        Self::open_with_tap(config, None)
+    }
+
+    /// Like [`open`](Self::open), with a tap that sees every byte crossing or stored.
+    pub fn open_with_tap(config: HostConfig, tap: Option<Tap>) -> Result<Self, HostError> {
+        std::fs::create_dir_all(&config.home)
+            .map_err(io_err(format!("creating {}", config.home.display())))?;
+        let nodes = Arc::new(MemoryNodes::default());
+        let services = Arc::new(HostServices::new(
+            nodes.clone(),
+            Box::new(veil_engine::BankQuerier::default()),
+            config.log_crossings,
+            tap,
+        ));
+        let enclave = EnclaveClient::open(&config.mode, services)?;
+        let mut host = Self {
+            config,
+            nodes,
+            enclave,
+            network_key: [0; 32],
+            generation: 0,
+            codes: Mutex::new(HashMap::new()),
+            contracts: Mutex::new(HashMap::new()),
+        };
+        host.init()?;
+        Ok(host)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.config.home.join(name)
+    }
+
+    fn init(&mut self) -> Result<(), HostError> {
+        let machine_secret = load_or_create_machine_secret(&self.path(MACHINE_SECRET_FILE))?;
+        let sealed_state = read_optional(&self.path(SEALED_STATE_FILE))?;
+        let min_seal_generation = match read_optional(&self.path(SEAL_GENERATION_FILE))? {
+            Some(bytes) => String::from_utf8_lossy(&bytes).trim().parse().unwrap_or(0),
+            None => 0,
+        };
+        let init = self.enclave.init(InitRequest {
+            machine_secret,
+            sealed_state,
+            min_seal_generation,
+        })?;
+        self.persist_sealed(&init.sealed_state, init.seal_generation)?;
+        self.network_key = init.public_key;
+        self.generation = init.generation;
+        Ok(())
+    }
+
+    /// Starts a fresh enclave (same mode) from the sealed state on disk, as after a crash.
+    pub fn restart_enclave(&mut self) -> Result<(), HostError> {
+        self.enclave.restart()?;
+        self.init()
+    }
+
+    fn persist_sealed(&self, sealed: &[u8], seal_generation: u64) -> Result<(), HostError> {
+        self.enclave.services().tap("sealed_file", sealed);
+        write_atomic(&self.path(SEALED_STATE_FILE), sealed)?;
+        write_atomic(
+            &self.path(SEAL_GENERATION_FILE),
+            seal_generation.to_string().as_bytes(),
+        )
+    }
+
     pub fn services(&self) -> &HostServices {
-        &self.services
+        self.enclave.services()
+    }
+
+    /// The encrypted state nodes this host keeps.
+    pub fn nodes(&self) -> &MemoryNodes {
+        &self.nodes
     }
 
     /// The network's encryption key and its generation.
@@ -438,18 +519,9 @@ impl ConfidentialHost {
         &self.config.home
     }
 
-    fn load_code(&self, wasm: &[u8]) -> Result<Hash, HostError> {
-        match self.ecall(&Ecall::StoreCode {
-            wasm: wasm.to_vec(),
-        })? {
-            EcallResponse::CodeStored { code_hash } => Ok(code_hash),
-            _ => Err(HostError::Protocol("store_code")),
-        }
-    }
-
     /// Validates and compiles code in the enclave; returns its code hash.
     pub fn store_code(&self, wasm: &[u8]) -> Result<Hash, HostError> {
-        let code_hash = self.load_code(wasm)?;
+        let code_hash = self.enclave.store_code(wasm)?;
         self.codes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
@@ -459,16 +531,7 @@ impl ConfidentialHost {
 
     /// The address a contract instantiated from `code_hash` by `creator` with `label` gets.
     pub fn contract_address(&self, code_hash: &Hash, creator: &str, label: &str) -> String {
-        let mut hasher = sha2::Sha256::new();
-        hasher.update(b"veil/contract-address");
-        hasher.update(code_hash);
-        for part in [creator, label] {
-            hasher.update((part.len() as u32).to_be_bytes());
-            hasher.update(part.as_bytes());
-        }
-        self.api
-            .addr_humanize(&hasher.finalize())
-            .expect("32 bytes is a valid address")
+        veil_types::contract_address(code_hash, creator, label)
     }
 
     pub fn contract(&self, address: &str) -> Option<ContractRecord> {
@@ -611,27 +674,23 @@ impl ConfidentialHost {
             envelope,
             state_root: record.root,
             gas_limit,
+            tx: None,
+            simulate: false,
         };
-        let response = match self.ecall(&Ecall::Run(request.clone())) {
-            Err(HostError::Enclave(e)) if e.kind == veil_enclave_abi::ErrorKind::CodeNotLoaded => {
-                let wasm = self
-                    .codes
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .get(&record.code_hash)
-                    .cloned();
-                let wasm = wasm.ok_or_else(|| HostError::UnknownCode(hex(&record.code_hash)))?;
-                self.load_code(&wasm)?;
-                self.ecall(&Ecall::Run(request))?
-            }
-            other => other?,
-        };
-        let EcallResponse::Ran(response) = response else {
-            return Err(HostError::Protocol("run"));
-        };
+        let response = self.enclave.run(request, |hash| {
+            self.codes
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get(hash)
+                .cloned()
+        })?;
         if let Some(state) = &response.state {
-            self.services.store_nodes(&state.new_nodes);
-            self.persist_sealed(&state.sealed_state, state.seal_generation)?;
+            for (id, blob) in &state.new_nodes {
+                self.services().tap("stored_node", blob);
+                self.nodes.insert(*id, blob.clone());
+            }
+            let checkpoint = self.enclave.checkpoint()?;
+            self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)?;
         }
         Ok(response)
     }

@@ -6,6 +6,7 @@
 
 mod common;
 
+use veil_host::NodeStore;
 use std::collections::BTreeMap;
 
 use common::*;
@@ -462,8 +463,8 @@ fn assert_node_tamper_refused(
     case: &str,
 ) {
     let root = f.root();
-    let honest = f.host.services().node(&id).expect("the node is stored");
-    f.host.services().overwrite_node(id, blob);
+    let honest = f.host.nodes().node(&id).expect("the node is stored");
+    f.host.nodes().overwrite_node(id, blob);
     let query = f
         .alice
         .encrypt(&f.host, &f.token.code_hash, &f.balance_query())
@@ -481,7 +482,7 @@ fn assert_node_tamper_refused(
         case,
     );
     assert_eq!(f.root(), root, "{case}: the contract's root changed");
-    f.host.services().overwrite_node(id, Some(honest));
+    f.host.nodes().overwrite_node(id, Some(honest));
     f.assert_unchanged(root, balance, case);
 }
 
@@ -490,7 +491,7 @@ fn stale_node_served_for_the_current_root_is_refused() {
     for mode in modes() {
         let f = setup(&mode);
         let old_root = f.root().expect("cw20 has state");
-        let old_blob = f.host.services().node(&old_root).unwrap();
+        let old_blob = f.host.nodes().node(&old_root).unwrap();
         assert!(f.execute_envelope(f.transfer_envelope(100)).unwrap().ok);
         let root = f.root().unwrap();
         assert_ne!(root, old_root);
@@ -507,7 +508,7 @@ fn swapped_deleted_and_forged_nodes_are_refused() {
     for mode in modes() {
         let f = setup(&mode);
         let root = f.root().expect("cw20 has state");
-        let blob = f.host.services().node(&root).unwrap();
+        let blob = f.host.nodes().node(&root).unwrap();
         let name = mode_name(&mode);
 
         // Swapped: another token's root (same code, same holders, another address).
@@ -527,11 +528,7 @@ fn swapped_deleted_and_forged_nodes_are_refused() {
             "twin",
             &msg,
         );
-        let twin_blob = f
-            .host
-            .services()
-            .node(&twin.root(&f.host).unwrap())
-            .unwrap();
+        let twin_blob = f.host.nodes().node(&twin.root(&f.host).unwrap()).unwrap();
         assert_node_tamper_refused(
             &f,
             root,
@@ -608,13 +605,13 @@ fn every_node_of_a_larger_tree_is_verified() {
 
         let some_other_blob = |id: &Hash| {
             let other = ids.keys().find(|other| *other != id).unwrap();
-            host.services().node(other).unwrap()
+            host.nodes().node(other).unwrap()
         };
         let mut live_by_kind = Vec::new();
         for kind in ["deleted", "flipped", "swapped"] {
             let mut live = 0;
             for id in ids.keys() {
-                let honest_blob = host.services().node(id).expect("stored");
+                let honest_blob = host.nodes().node(id).expect("stored");
                 let tampered = match kind {
                     "deleted" => None,
                     "flipped" => {
@@ -625,7 +622,7 @@ fn every_node_of_a_larger_tree_is_verified() {
                     }
                     _ => Some(some_other_blob(id)),
                 };
-                host.services().overwrite_node(*id, tampered);
+                host.nodes().overwrite_node(*id, tampered);
                 let (envelope, key) = user.encrypt(&host, &sink_hash, &scan);
                 match host.query(&sink.address, envelope, block(), GAS_LIMIT) {
                     Err(veil_host::HostError::Enclave(e)) => {
@@ -643,7 +640,7 @@ fn every_node_of_a_larger_tree_is_verified() {
                     }
                     Err(e) => panic!("{kind} node: {e}"),
                 }
-                host.services().overwrite_node(*id, Some(honest_blob));
+                host.nodes().overwrite_node(*id, Some(honest_blob));
             }
             live_by_kind.push(live);
         }
@@ -684,7 +681,7 @@ fn forged_contract_record_cannot_open_the_state() {
                 .0
         };
 
-        // Another creator: the contract key differs, the state does not open.
+        // Another creator: the enclave's own record of the contract says otherwise.
         for creator in [
             account("mallory"),
             String::new(),
@@ -697,20 +694,21 @@ fn forged_contract_record_cannot_open_the_state() {
             let case = format!("{name}: creator {creator:?}");
             expect_error(
                 f.run_with(EntryPoint::Query, &forged, query()),
-                ErrorKind::StateIntegrity,
-                "state node",
+                ErrorKind::BadRequest,
+                "creator does not match",
                 &case,
             );
             expect_error(
                 f.run_with(EntryPoint::Execute, &forged, f.transfer_envelope(1)),
-                ErrorKind::StateIntegrity,
-                "state node",
+                ErrorKind::BadRequest,
+                "creator does not match",
                 &case,
             );
             f.assert_unchanged(root, "1000", &case);
         }
 
-        // Other code: messages for the token's code do not open under it...
+        // Other code: the enclave knows which code the contract runs, whoever wrote the
+        // message (the token's users or the host itself)...
         let sink_hash = f.host.store_code(kitchen_sink_wasm()).unwrap();
         let forged = ContractRecord {
             code_hash: sink_hash,
@@ -719,18 +717,17 @@ fn forged_contract_record_cannot_open_the_state() {
         let case = format!("{name}: other code, token's messages");
         expect_error(
             f.run_with(EntryPoint::Query, &forged, query()),
-            ErrorKind::Envelope,
-            "different contract code",
+            ErrorKind::BadRequest,
+            "code hash does not match",
             &case,
         );
         expect_error(
             f.run_with(EntryPoint::Execute, &forged, f.transfer_envelope(1)),
-            ErrorKind::Envelope,
-            "different contract code",
+            ErrorKind::BadRequest,
+            "code hash does not match",
             &case,
         );
-        // ... and messages the host itself encrypts for that code cannot read the state,
-        // nor write over it.
+        // ... so the host cannot run its own code on the token's state.
         let host_user = User::random();
         let case = format!("{name}: other code, its own messages");
         let scan = host_user
@@ -738,8 +735,8 @@ fn forged_contract_record_cannot_open_the_state() {
             .0;
         expect_error(
             f.run_with(EntryPoint::Query, &forged, scan),
-            ErrorKind::StateIntegrity,
-            "state node",
+            ErrorKind::BadRequest,
+            "code hash does not match",
             &case,
         );
         let set = host_user
@@ -751,8 +748,8 @@ fn forged_contract_record_cannot_open_the_state() {
             .0;
         expect_error(
             f.run_with(EntryPoint::Execute, &forged, set),
-            ErrorKind::StateIntegrity,
-            "state node",
+            ErrorKind::BadRequest,
+            "code hash does not match",
             &case,
         );
         f.assert_unchanged(root, "1000", &case);
