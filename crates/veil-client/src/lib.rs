@@ -1,0 +1,11 @@
+//! Veil's client library (untrusted: runs on the user's machine, never in the enclave).
+//!
+//! - [`keys`]: wallet keys — BIP-39 mnemonics, the Cosmos HD path, the X25519 key that
+//!   encrypts contract messages, the public development accounts;
+//! - [`keyring`]: named keys on disk (`test` and passphrase-encrypted `file` backends).
+
+pub mod keyring;
+pub mod keys;
+
+pub use keyring::{Backend, KeyInfo, Keyring, KeyringError};
+pub use keys::{dev_key, KeyError, KeyPair, Mnemonic};
