@@ -6,6 +6,8 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod contract;
+mod keys;
+mod node;
 mod vm;
 
 #[derive(Parser)]
@@ -21,6 +23,14 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Start a single-node confidential dev chain with funded accounts alice, bob and
+    /// carol (created on first run, resumed afterwards; --reset starts over).
+    Dev(node::DevArgs),
+    /// Run a node.
+    Node {
+        #[command(subcommand)]
+        command: node::NodeCommand,
+    },
     /// Run contracts directly on the engine (plaintext; a developer's debugging tool).
     Vm {
         #[command(subcommand)]
@@ -30,6 +40,12 @@ enum Command {
     Contract {
         #[command(subcommand)]
         command: ContractCommand,
+    },
+    /// Manage the local keyring (create, recover, list, show, export, import, delete keys).
+    #[command(long_about = keys::KEYS_LONG_ABOUT)]
+    Keys {
+        #[command(subcommand)]
+        command: keys::KeysCommand,
     },
 }
 
@@ -42,10 +58,13 @@ enum ContractCommand {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
+        Command::Dev(args) => node::dev(args),
+        Command::Node { command } => node::node(command),
         Command::Vm { command } => vm::run(command),
         Command::Contract {
             command: ContractCommand::Build(args),
         } => contract::build(args),
+        Command::Keys { command } => keys::run(command),
     };
     match result {
         Ok(code) => code,

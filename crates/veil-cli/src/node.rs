@@ -1,0 +1,191 @@
+//! `veil dev` and `veil node start`: run a Veil node.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use anyhow::{anyhow, bail, Context};
+use clap::{Args, Subcommand, ValueEnum};
+use veil_client::{dev_key, Backend, Keyring};
+use veil_host::EnclaveMode;
+use veil_node::node::{run, NodeConfig, DEFAULT_RPC_PORT};
+use veil_node::{Genesis, GenesisAccount, Params};
+
+/// The dev chain's id.
+pub const DEV_CHAIN_ID: &str = "veil-dev";
+/// The funded development accounts (their keys are public).
+pub const DEV_ACCOUNTS: [&str; 3] = ["alice", "bob", "carol"];
+/// What each development account starts with.
+pub const DEV_BALANCE: u128 = 1_000_000_000_000;
+
+#[derive(Args)]
+pub struct NodeArgs {
+    /// Home directory (default: $VEIL_HOME, else ~/.veil). The chain lives in <home>/node.
+    #[arg(long)]
+    pub home: Option<PathBuf>,
+    /// Where the RPC server listens (loopback by default).
+    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_RPC_PORT)))]
+    pub rpc_addr: SocketAddr,
+    /// Time between blocks, e.g. `1s`, `200ms`.
+    #[arg(long, default_value = "1s", value_parser = parse_duration)]
+    pub block_time: Duration,
+    /// Where the enclave runs: in this process, or as the `veil-enclave` executable
+    /// found next to `veil` (what a TEE build runs).
+    #[arg(long, value_enum, default_value_t = EnclaveChoice::InProcess)]
+    pub enclave: EnclaveChoice,
+    /// Log every enclave crossing (names and sizes only) to stderr.
+    #[arg(long)]
+    pub log_crossings: bool,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+pub enum EnclaveChoice {
+    InProcess,
+    Process,
+}
+
+#[derive(Args)]
+pub struct DevArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// Delete the chain (not the keys) and start a new one.
+    #[arg(long)]
+    pub reset: bool,
+}
+
+#[derive(Subcommand)]
+pub enum NodeCommand {
+    /// Run a node from a genesis file (or resume the chain in its home).
+    Start {
+        #[command(flatten)]
+        node: NodeArgs,
+        /// Genesis file (JSON), needed the first time.
+        #[arg(long)]
+        genesis: Option<PathBuf>,
+    },
+}
+
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
+        Some(i) => text.split_at(i),
+        None => (text, "s"),
+    };
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("{text:?} is not a duration like 1s or 200ms"))?;
+    let seconds = match unit {
+        "ms" => value / 1000.0,
+        "s" => value,
+        "m" => value * 60.0,
+        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s or m)")),
+    };
+    if !(0.001..=3600.0).contains(&seconds) {
+        return Err(format!("{text:?} must be between 1ms and 1h"));
+    }
+    Ok(Duration::from_secs_f64(seconds))
+}
+
+fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeConfig> {
+    let mut config = NodeConfig::new(home.join("node"));
+    config.rpc_addr = args.rpc_addr;
+    config.block_time = args.block_time;
+    config.log_crossings = args.log_crossings;
+    config.enclave = match args.enclave {
+        EnclaveChoice::InProcess => EnclaveMode::InProcess,
+        EnclaveChoice::Process => {
+            let exe = std::env::current_exe().context("finding the veil executable")?;
+            let path = exe.with_file_name("veil-enclave");
+            if !path.exists() {
+                bail!(
+                    "the veil-enclave executable is not next to veil ({}); build it with `cargo build -p veil-enclave`",
+                    path.display()
+                );
+            }
+            EnclaveMode::Process(path)
+        }
+    };
+    Ok(config)
+}
+
+fn home_of(args: &NodeArgs) -> anyhow::Result<PathBuf> {
+    match &args.home {
+        Some(home) => Ok(crate::absolute(home)),
+        None => crate::keys::default_home(),
+    }
+}
+
+pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
+    let home = home_of(&args.node)?;
+    let node_dir = home.join("node");
+    if args.reset && node_dir.exists() {
+        std::fs::remove_dir_all(&node_dir)
+            .with_context(|| format!("removing {}", node_dir.display()))?;
+        eprintln!("veil: removed the old chain in {}", node_dir.display());
+    }
+    let mut config = node_config(&args.node, &home)?;
+    let keyring = Keyring::open(&home, Backend::Test)?;
+    eprintln!("veil: development accounts (keyring-backend test in {}):", home.display());
+    let mut accounts = Vec::new();
+    for name in DEV_ACCOUNTS {
+        let key = dev_key(name);
+        match keyring.show(name) {
+            Ok(info) if info.address == key.address() => {}
+            Ok(info) => bail!(
+                "the test keyring in {} already has a key {name:?} ({}) that is not the dev account; delete it or use another --home",
+                home.display(),
+                info.address
+            ),
+            Err(_) => {
+                keyring.import(name, &veil_client::keys::dev_mnemonic(name), None, false)?;
+            }
+        }
+        eprintln!("  {name:<6} {}", key.address());
+        accounts.push(GenesisAccount {
+            address: key.address().to_string(),
+            balance: DEV_BALANCE,
+        });
+    }
+    eprintln!(
+        "veil: WARNING: these keys are public (their mnemonics derive from their names); never use them outside a dev chain"
+    );
+    if !node_dir.join("chain.redb").exists() {
+        let genesis = Genesis {
+            chain_id: DEV_CHAIN_ID.into(),
+            genesis_time_nanos: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map(|d| d.as_nanos() as u64)
+                .unwrap_or(0),
+            accounts,
+            params: Params::default(),
+        };
+        std::fs::create_dir_all(&node_dir)
+            .with_context(|| format!("creating {}", node_dir.display()))?;
+        let path = node_dir.join("genesis.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(&genesis)?)
+            .with_context(|| format!("writing {}", path.display()))?;
+        eprintln!("veil: new dev chain {DEV_CHAIN_ID}, genesis in {}", path.display());
+        config.genesis = Some(genesis);
+    }
+    run(config)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        NodeCommand::Start { node, genesis } => {
+            let home = home_of(&node)?;
+            let mut config = node_config(&node, &home)?;
+            if let Some(path) = genesis {
+                let text = std::fs::read(&path)
+                    .with_context(|| format!("reading {}", path.display()))?;
+                let genesis: Genesis = serde_json::from_slice(&text)
+                    .map_err(|e| anyhow!("{}: not a genesis file: {e}", path.display()))?;
+                config.genesis = Some(genesis);
+            }
+            run(config)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

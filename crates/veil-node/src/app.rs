@@ -1,0 +1,1145 @@
+//! The chain state machine, shaped like an ABCI application (init chain, check tx,
+//! finalize block, commit, query) so that a BFT engine can drive it instead of the
+//! built-in block producer.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use veil_enclave_abi::{
+    BlockRef, ContractRef, EnclaveError, EntryPoint, ErrorKind, InitRequest, RunRequest,
+    RunResponse, SealedCheckpoint,
+};
+use veil_engine::cosmwasm_std::{BankQuery, Binary, ContractResult, QueryRequest, SystemResult};
+use veil_engine::{BankQuerier, Querier};
+use veil_host::{EnclaveClient, EnclaveMode, HostError, HostServices, NodeStore};
+use veil_types::{
+    required_fee, tx_hash, txs_hash, Block, BlockHeader, CodeInfo,
+    ContractInfo, Event, Hash, Msg, Receipt, Tx, DENOM,
+};
+
+use crate::genesis::Genesis;
+use crate::state::{ChainState, Dirty};
+use crate::store::{BlockCommit, Store, StoreError};
+
+/// Chain gas (what gas limits and fees count): CosmWasm gas / this, as wasmd does.
+pub const GAS_MULTIPLIER: u64 = 1_000;
+/// Every transaction: signature check, account update, receipt.
+pub const TX_BASE_GAS: u64 = 10_000;
+pub const TX_GAS_PER_BYTE: u64 = 10;
+/// Validating and compiling uploaded code, per byte.
+pub const STORE_CODE_GAS_PER_BYTE: u64 = 6;
+/// Loading a contract into the engine, per call.
+pub const CONTRACT_CALL_GAS: u64 = 20_000;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("enclave: {0}")]
+    Host(#[from] HostError),
+    #[error("{0}")]
+    State(String),
+}
+
+/// Why a transaction is refused before it enters a block (nothing changes).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct Rejection {
+    /// Stable name for clients: `malformed`, `bad_signature`, `wrong_chain`,
+    /// `wrong_sequence`, `insufficient_fee`, `insufficient_funds`, `gas_limit`,
+    /// `invalid_address`, `invalid_code`, `unknown_code`, `unknown_contract`, `too_large`,
+    /// `mempool_full`, `duplicate`.
+    pub kind: &'static str,
+    pub message: String,
+}
+
+pub fn reject(kind: &'static str, message: impl Into<String>) -> Rejection {
+    Rejection {
+        kind,
+        message: message.into(),
+    }
+}
+
+/// State nodes written by the block being executed, then the committed ones.
+pub struct PendingNodes {
+    pending: Mutex<HashMap<Hash, Vec<u8>>>,
+    store: Store,
+}
+
+impl PendingNodes {
+    fn insert(&self, id: Hash, blob: Vec<u8>) {
+        self.pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(id, blob);
+    }
+
+    fn take(&self) -> Vec<(Hash, Vec<u8>)> {
+        let mut nodes: Vec<_> = std::mem::take(
+            &mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()),
+        )
+        .into_iter()
+        .collect();
+        nodes.sort_unstable_by_key(|a| a.0);
+        nodes
+    }
+}
+
+impl NodeStore for PendingNodes {
+    fn node(&self, id: &Hash) -> Option<Vec<u8>> {
+        if let Some(blob) = self
+            .pending
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(id)
+        {
+            return Some(blob.clone());
+        }
+        // A read error is reported to the enclave as a missing node (an integrity error).
+        self.store.node(id).ok().flatten()
+    }
+}
+
+/// Answers contracts' bank queries from the live chain state.
+struct ChainQuerier(Arc<Mutex<ChainState>>);
+
+impl Querier for ChainQuerier {
+    fn query_raw(
+        &self,
+        request: &[u8],
+        gas_limit: u64,
+    ) -> (SystemResult<ContractResult<Binary>>, u64) {
+        let mut bank = BankQuerier::default();
+        if let Ok(QueryRequest::Bank(BankQuery::Balance { address, .. })) =
+            serde_json::from_slice::<QueryRequest>(request)
+        {
+            let balance = self.0.lock().unwrap_or_else(|p| p.into_inner()).balance(&address);
+            bank.balances
+                .entry(address)
+                .or_default()
+                .insert(DENOM.to_string(), balance);
+        }
+        bank.query_raw(request, gas_limit)
+    }
+}
+
+/// Remembers who signed transactions the mempool already verified, so a block does not
+/// verify the same signature twice.
+#[derive(Default)]
+pub struct SignatureCache(Mutex<HashMap<Hash, String>>);
+
+const SIGNATURE_CACHE_LIMIT: usize = 200_000;
+
+impl SignatureCache {
+    pub fn insert(&self, hash: Hash, signer: String) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= SIGNATURE_CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(hash, signer);
+    }
+
+    fn take(&self, hash: &Hash) -> Option<String> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(hash)
+    }
+}
+
+pub struct AppConfig {
+    pub home: PathBuf,
+    pub enclave: EnclaveMode,
+    pub log_crossings: bool,
+}
+
+/// The result of executing a block, before it is committed.
+pub struct FinalizedBlock {
+    pub block: Block,
+    pub receipts: Vec<Receipt>,
+}
+
+struct PendingBlock {
+    block: Block,
+    txs: Vec<Vec<u8>>,
+    receipts: Vec<Receipt>,
+    dirty: Dirty,
+    wasm: Vec<(Hash, Vec<u8>)>,
+    contracts_ran: bool,
+}
+
+pub struct App {
+    store: Store,
+    enclave: EnclaveClient,
+    state: Arc<Mutex<ChainState>>,
+    nodes: Arc<PendingNodes>,
+    genesis: Genesis,
+    last: Block,
+    network_key: (Hash, u32),
+    signatures: Arc<SignatureCache>,
+    pending: Option<PendingBlock>,
+    /// Set while [`App::simulate`] runs: contract calls commit nothing, sequences are not
+    /// checked.
+    simulating: bool,
+}
+
+/// The simulated machine secret: one per home, readable only by its owner.
+fn machine_secret(home: &std::path::Path) -> Result<Vec<u8>, AppError> {
+    let path = home.join("machine-secret");
+    match std::fs::read(&path) {
+        Ok(secret) => return Ok(secret),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(AppError::State(format!("reading {}: {e}", path.display()))),
+    }
+    let secret = veil_crypto::SimulatedSealer::generate_machine_secret(&mut rand_core::OsRng);
+    let tmp = path.with_extension("tmp");
+    {
+        use std::io::Write;
+        #[cfg(unix)]
+        use std::os::unix::fs::OpenOptionsExt;
+        let mut options = std::fs::OpenOptions::new();
+        options.write(true).create(true).truncate(true);
+        #[cfg(unix)]
+        options.mode(0o600);
+        let mut file = options
+            .open(&tmp)
+            .map_err(|e| AppError::State(format!("creating {}: {e}", tmp.display())))?;
+        file.write_all(&secret[..])
+            .and_then(|_| file.sync_all())
+            .map_err(|e| AppError::State(format!("writing {}: {e}", tmp.display())))?;
+    }
+    std::fs::rename(&tmp, &path)
+        .map_err(|e| AppError::State(format!("replacing {}: {e}", path.display())))?;
+    Ok(secret.to_vec())
+}
+
+impl App {
+    /// Opens the chain in `config.home`: resumes it, or starts it from `genesis` when the
+    /// store is empty. Refuses to start when the stored state does not match the last
+    /// block's state root.
+    pub fn open(config: &AppConfig, genesis: Option<&Genesis>) -> Result<Self, AppError> {
+        std::fs::create_dir_all(&config.home).map_err(|e| {
+            AppError::State(format!("creating {}: {e}", config.home.display()))
+        })?;
+        let store = Store::open(&config.home.join("chain.redb"))?;
+        let stored_genesis = store.genesis()?;
+        let genesis = match (stored_genesis, genesis) {
+            (Some(stored), Some(given)) if stored != *given => {
+                return Err(AppError::State(format!(
+                    "{} holds chain {:?} with another genesis; use another home or reset it",
+                    config.home.display(),
+                    stored.chain_id
+                )))
+            }
+            (Some(stored), _) => stored,
+            (None, Some(given)) => {
+                given.validate().map_err(AppError::State)?;
+                given.clone()
+            }
+            (None, None) => {
+                return Err(AppError::State(format!(
+                    "{} holds no chain and no genesis was given",
+                    config.home.display()
+                )))
+            }
+        };
+        let state = Arc::new(Mutex::new(store.load_state()?));
+        let nodes = Arc::new(PendingNodes {
+            pending: Mutex::new(HashMap::new()),
+            store: store.clone(),
+        });
+        let services = Arc::new(HostServices::new(
+            nodes.clone(),
+            Box::new(ChainQuerier(state.clone())),
+            config.log_crossings,
+            None,
+        ));
+        let enclave = EnclaveClient::open(&config.enclave, services)?;
+        let record = store.enclave_record()?;
+        let init = enclave.init(InitRequest {
+            machine_secret: machine_secret(&config.home)?,
+            min_seal_generation: record.as_ref().map_or(0, |r| r.seal_generation),
+            sealed_state: record.map(|r| r.sealed_state),
+        })?;
+        let network_key = (init.public_key, init.generation);
+
+        let last = match store.height()? {
+            Some(height) => store
+                .block(height)?
+                .ok_or_else(|| AppError::State(format!("block {height} is missing")))?,
+            None => {
+                Self::init_chain(&store, &genesis, &state, init.sealed_state, init.seal_generation)?
+            }
+        };
+        let app_hash = state.lock().unwrap_or_else(|p| p.into_inner()).app_hash();
+        if app_hash != last.header.app_hash {
+            return Err(AppError::State(format!(
+                "stored state has root {} but block {} committed {}: the store is damaged",
+                hex::encode(app_hash),
+                last.header.height,
+                hex::encode(last.header.app_hash)
+            )));
+        }
+        Ok(Self {
+            store,
+            enclave,
+            state,
+            nodes,
+            genesis,
+            last,
+            network_key,
+            signatures: Arc::new(SignatureCache::default()),
+            pending: None,
+            simulating: false,
+        })
+    }
+
+    /// ABCI InitChain: funds the genesis accounts and commits block 0.
+    fn init_chain(
+        store: &Store,
+        genesis: &Genesis,
+        state: &Mutex<ChainState>,
+        sealed_state: Vec<u8>,
+        seal_generation: u64,
+    ) -> Result<Block, AppError> {
+        let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+        for account in &genesis.accounts {
+            state.accounts.insert(
+                account.address.clone(),
+                veil_types::Account {
+                    address: account.address.clone(),
+                    balance: account.balance,
+                    ..Default::default()
+                },
+            );
+        }
+        let block = Block {
+            header: BlockHeader {
+                chain_id: genesis.chain_id.clone(),
+                height: 0,
+                time_nanos: genesis.genesis_time_nanos,
+                prev_block_hash: [0; 32],
+                txs_hash: txs_hash(&[]),
+                app_hash: state.app_hash(),
+            },
+            tx_hashes: Vec::new(),
+        };
+        store.init_chain(
+            genesis,
+            BlockCommit {
+                block: block.clone(),
+                txs: Vec::new(),
+                receipts: Vec::new(),
+                accounts: state.accounts.values().cloned().collect(),
+                codes: Vec::new(),
+                wasm: Vec::new(),
+                contracts: Vec::new(),
+                nodes: Vec::new(),
+                checkpoint: Some(SealedCheckpoint {
+                    sealed_state,
+                    seal_generation,
+                }),
+            },
+        )?;
+        Ok(block)
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn genesis(&self) -> &Genesis {
+        &self.genesis
+    }
+
+    pub fn last_block(&self) -> &Block {
+        &self.last
+    }
+
+    pub fn network_key(&self) -> (Hash, u32) {
+        self.network_key
+    }
+
+    pub fn signatures(&self) -> Arc<SignatureCache> {
+        self.signatures.clone()
+    }
+
+    /// A checker for the mempool that reads only committed state.
+    pub fn checker(&self) -> Checker {
+        Checker {
+            store: self.store.clone(),
+            chain_id: self.genesis.chain_id.clone(),
+            params: self.genesis.params.clone(),
+            signatures: self.signatures.clone(),
+        }
+    }
+
+    /// ABCI FinalizeBlock: executes `txs` in order on top of the last committed block.
+    pub fn finalize_block(
+        &mut self,
+        time_nanos: u64,
+        txs: Vec<Vec<u8>>,
+    ) -> Result<FinalizedBlock, AppError> {
+        if self.pending.is_some() {
+            return Err(AppError::State("a finalized block is waiting for commit".into()));
+        }
+        let height = self.last.header.height + 1;
+        let time_nanos = time_nanos.max(self.last.header.time_nanos + 1);
+        let mut dirty = Dirty::default();
+        let mut wasm = Vec::new();
+        let mut receipts = Vec::with_capacity(txs.len());
+        let mut tx_hashes = Vec::with_capacity(txs.len());
+        let mut contracts_ran = false;
+        for (index, bytes) in txs.iter().enumerate() {
+            let hash = tx_hash(bytes);
+            tx_hashes.push(hash);
+            let context = TxContext {
+                height,
+                time_nanos,
+                index: index as u32,
+                hash,
+                bytes,
+            };
+            let (receipt, ran) = self.deliver_tx(&context, &mut dirty, &mut wasm)?;
+            contracts_ran |= ran;
+            receipts.push(receipt);
+        }
+        let app_hash = self.state.lock().unwrap_or_else(|p| p.into_inner()).app_hash();
+        let block = Block {
+            header: BlockHeader {
+                chain_id: self.genesis.chain_id.clone(),
+                height,
+                time_nanos,
+                prev_block_hash: self.last.header.hash(),
+                txs_hash: txs_hash(&tx_hashes),
+                app_hash,
+            },
+            tx_hashes,
+        };
+        self.pending = Some(PendingBlock {
+            block: block.clone(),
+            txs,
+            receipts: receipts.clone(),
+            dirty,
+            wasm,
+            contracts_ran,
+        });
+        Ok(FinalizedBlock { block, receipts })
+    }
+
+    /// ABCI Commit: writes the finalized block durably. On an error the node must stop:
+    /// the enclave has moved on and only a restart (from the store) brings them together.
+    pub fn commit(&mut self) -> Result<Block, AppError> {
+        let pending = self
+            .pending
+            .take()
+            .ok_or_else(|| AppError::State("no finalized block to commit".into()))?;
+        let checkpoint = if pending.contracts_ran {
+            Some(self.enclave.checkpoint()?)
+        } else {
+            None
+        };
+        let (accounts, codes, contracts) = {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            (
+                pending
+                    .dirty
+                    .accounts
+                    .iter()
+                    .map(|a| state.account(a))
+                    .collect(),
+                pending
+                    .dirty
+                    .codes
+                    .iter()
+                    .filter_map(|id| state.codes.get(id).cloned())
+                    .collect(),
+                pending
+                    .dirty
+                    .contracts
+                    .iter()
+                    .filter_map(|a| state.contracts.get(a).cloned())
+                    .collect(),
+            )
+        };
+        let nodes = self.nodes.take();
+        self.store.commit_block(BlockCommit {
+            block: pending.block.clone(),
+            txs: pending.txs,
+            receipts: pending.receipts,
+            accounts,
+            codes,
+            wasm: pending.wasm,
+            contracts,
+            nodes,
+            checkpoint,
+        })?;
+        self.last = pending.block.clone();
+        Ok(pending.block)
+    }
+
+    fn deliver_tx(
+        &mut self,
+        context: &TxContext,
+        dirty: &mut Dirty,
+        wasm: &mut Vec<(Hash, Vec<u8>)>,
+    ) -> Result<(Receipt, bool), AppError> {
+        let mut receipt = Receipt {
+            tx_hash: context.hash,
+            height: context.height,
+            index: context.index,
+            sender: String::new(),
+            msg_kind: String::new(),
+            ok: false,
+            error_kind: None,
+            error: None,
+            gas_limit: 0,
+            gas_used: 0,
+            fee: 0,
+            encrypted_result: None,
+            events: Vec::new(),
+            code_id: None,
+            contract_address: None,
+        };
+        // Admission (the ante handler): a failure here changes nothing, not even the fee.
+        let admitted = self.admit(context, &mut receipt);
+        let tx = match admitted {
+            Ok(tx) => tx,
+            Err(rejection) => {
+                receipt.error_kind = Some(rejection.kind.to_string());
+                receipt.error = Some(rejection.message);
+                return Ok((receipt, false));
+            }
+        };
+        let sender = receipt.sender.clone();
+        {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            let mut account = state.account(&sender);
+            account.balance -= tx.body.fee; // checked in admit
+            account.sequence += 1;
+            account.public_key = Some(tx.public_key.clone());
+            state.accounts.insert(sender.clone(), account);
+            dirty.accounts.insert(sender.clone());
+        }
+        receipt.fee = tx.body.fee;
+        let mut meter = GasMeter {
+            limit: tx.body.gas_limit,
+            used: TX_BASE_GAS + TX_GAS_PER_BYTE * context.bytes.len() as u64,
+        };
+        let outcome = if meter.used > meter.limit {
+            Err(failure("out_of_gas", format!(
+                "out of gas: the transaction needs {} gas before it runs, limit {}",
+                meter.used, meter.limit
+            )))
+        } else {
+            self.execute(context, &tx, &sender, &mut meter, dirty, wasm, &mut receipt)
+        };
+        receipt.gas_used = meter.used.min(meter.limit);
+        let ran = matches!(tx.body.msg, Msg::Instantiate { .. } | Msg::Execute { .. } | Msg::Migrate { .. });
+        match outcome {
+            Ok(()) => receipt.ok = true,
+            Err(f) => {
+                receipt.error_kind = Some(f.kind);
+                receipt.error = Some(f.message);
+            }
+        }
+        Ok((receipt, ran))
+    }
+
+    /// Checks signature, chain, sequence, fee and gas limit against the live state.
+    fn admit(&self, context: &TxContext, receipt: &mut Receipt) -> Result<Tx, Rejection> {
+        let tx = Tx::from_bytes(context.bytes).map_err(|e| reject("malformed", e.to_string()))?;
+        receipt.msg_kind = tx.body.msg.kind().to_string();
+        receipt.gas_limit = tx.body.gas_limit;
+        let signer = match self.signatures.take(&context.hash) {
+            Some(signer) => signer,
+            None => tx
+                .verify()
+                .map_err(|e| reject("bad_signature", e.to_string()))?,
+        };
+        receipt.sender = signer.clone();
+        let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        let account = state.account(&signer);
+        check_static(&tx, &self.genesis.chain_id, &self.genesis.params)?;
+        if tx.body.sequence != account.sequence && !self.simulating {
+            return Err(reject(
+                "wrong_sequence",
+                format!(
+                    "account sequence mismatch: expected {}, got {}",
+                    account.sequence, tx.body.sequence
+                ),
+            ));
+        }
+        if account.balance < tx.body.fee {
+            return Err(reject(
+                "insufficient_funds",
+                format!(
+                    "insufficient funds for the fee: {signer} has {}uveil, the fee is {}uveil",
+                    account.balance, tx.body.fee
+                ),
+            ));
+        }
+        Ok(tx)
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn execute(
+        &mut self,
+        context: &TxContext,
+        tx: &Tx,
+        sender: &str,
+        meter: &mut GasMeter,
+        dirty: &mut Dirty,
+        wasm: &mut Vec<(Hash, Vec<u8>)>,
+        receipt: &mut Receipt,
+    ) -> Result<(), Failure> {
+        match &tx.body.msg {
+            Msg::Send { to, amount } => {
+                validate_address(to)?;
+                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                state
+                    .transfer(dirty, sender, to, *amount)
+                    .map_err(|e| failure("insufficient_funds", e))?;
+                receipt.events.push(Event {
+                    kind: "transfer".into(),
+                    attributes: vec![
+                        ("sender".into(), sender.to_string()),
+                        ("recipient".into(), to.clone()),
+                        ("amount".into(), format!("{amount}{DENOM}")),
+                    ],
+                });
+                Ok(())
+            }
+            Msg::StoreCode { wasm: code } => {
+                meter.charge(STORE_CODE_GAS_PER_BYTE.saturating_mul(code.len() as u64))?;
+                let code_hash = self
+                    .enclave
+                    .store_code(code)
+                    .map_err(|e| failure("invalid_code", public_error(e)))?;
+                let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+                let code_id = state.next_code_id();
+                let known = state.codes.values().any(|c| c.code_hash == code_hash)
+                    || wasm.iter().any(|(h, _)| *h == code_hash);
+                if !known {
+                    wasm.push((code_hash, code.clone()));
+                }
+                state.codes.insert(
+                    code_id,
+                    CodeInfo {
+                        code_id,
+                        code_hash,
+                        creator: sender.to_string(),
+                        size: code.len() as u64,
+                    },
+                );
+                dirty.codes.insert(code_id);
+                receipt.code_id = Some(code_id);
+                receipt.events.push(Event {
+                    kind: "store_code".into(),
+                    attributes: vec![
+                        ("code_id".into(), code_id.to_string()),
+                        ("code_hash".into(), hex::encode(code_hash)),
+                    ],
+                });
+                Ok(())
+            }
+            Msg::Instantiate {
+                code_id,
+                label,
+                admin,
+                msg,
+                funds,
+            } => {
+                if let Some(admin) = admin {
+                    validate_address(admin)?;
+                }
+                let code = self.code(*code_id)?;
+                let address = veil_types::contract_address(&code.code_hash, sender, label);
+                receipt.contract_address = Some(address.clone());
+                if self.contract_info(&address).is_some() {
+                    return Err(failure(
+                        "contract_exists",
+                        format!("contract {address} exists: {sender} already used label {label:?} with this code"),
+                    ));
+                }
+                let info = ContractInfo {
+                    address: address.clone(),
+                    code_id: *code_id,
+                    code_hash: code.code_hash,
+                    init_code_hash: code.code_hash,
+                    creator: sender.to_string(),
+                    admin: admin.clone(),
+                    label: label.clone(),
+                    state_root: None,
+                };
+                self.call_contract(
+                    context, EntryPoint::Instantiate, info, sender, msg, *funds, meter, dirty, receipt,
+                )
+            }
+            Msg::Execute {
+                contract,
+                msg,
+                funds,
+            } => {
+                let info = self
+                    .contract_info(contract)
+                    .ok_or_else(|| failure("unknown_contract", format!("no contract at {contract}")))?;
+                self.call_contract(
+                    context, EntryPoint::Execute, info, sender, msg, *funds, meter, dirty, receipt,
+                )
+            }
+            Msg::Migrate {
+                contract,
+                code_id,
+                msg,
+            } => {
+                let mut info = self
+                    .contract_info(contract)
+                    .ok_or_else(|| failure("unknown_contract", format!("no contract at {contract}")))?;
+                if info.admin.as_deref() != Some(sender) {
+                    return Err(failure(
+                        "unauthorized",
+                        match &info.admin {
+                            Some(admin) => format!("only the admin {admin} may migrate {contract}"),
+                            None => format!("{contract} has no admin and cannot be migrated"),
+                        },
+                    ));
+                }
+                let code = self.code(*code_id)?;
+                info.code_id = *code_id;
+                info.code_hash = code.code_hash;
+                self.call_contract(
+                    context, EntryPoint::Migrate, info, sender, msg, 0, meter, dirty, receipt,
+                )
+            }
+        }
+    }
+
+    fn code(&self, code_id: u64) -> Result<CodeInfo, Failure> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .codes
+            .get(&code_id)
+            .cloned()
+            .ok_or_else(|| failure("unknown_code", format!("no code with id {code_id}")))
+    }
+
+    fn contract_info(&self, address: &str) -> Option<ContractInfo> {
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contracts
+            .get(address)
+            .cloned()
+    }
+
+    /// Runs a contract entry point in the enclave; funds move only if it succeeds.
+    #[allow(clippy::too_many_arguments)]
+    fn call_contract(
+        &mut self,
+        context: &TxContext,
+        entry: EntryPoint,
+        mut info: ContractInfo,
+        sender: &str,
+        envelope: &[u8],
+        funds: u128,
+        meter: &mut GasMeter,
+        dirty: &mut Dirty,
+        receipt: &mut Receipt,
+    ) -> Result<(), Failure> {
+        meter.charge(CONTRACT_CALL_GAS)?;
+        let address = info.address.clone();
+        let mut funds_dirty = Dirty::default();
+        if funds > 0 {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state
+                .transfer(&mut funds_dirty, sender, &address, funds)
+                .map_err(|e| failure("insufficient_funds", e))?;
+        }
+        let request = RunRequest {
+            entry,
+            contract: ContractRef {
+                address: address.clone(),
+                code_hash: info.code_hash,
+                creator: info.creator.clone(),
+            },
+            block: BlockRef {
+                height: context.height,
+                time_nanos: context.time_nanos,
+                chain_id: self.genesis.chain_id.clone(),
+                tx_index: Some(context.index),
+            },
+            sender: sender.to_string(),
+            funds: if funds > 0 { vec![(DENOM.to_string(), funds)] } else { Vec::new() },
+            envelope: envelope.to_vec(),
+            state_root: info.state_root,
+            gas_limit: meter.remaining().saturating_mul(GAS_MULTIPLIER),
+            tx: matches!(entry, EntryPoint::Instantiate | EntryPoint::Migrate)
+                .then(|| context.bytes.to_vec()),
+            simulate: self.simulating,
+        };
+        let result = self.run_in_enclave(request);
+        let undo_funds = |state: &Mutex<ChainState>| {
+            if funds > 0 {
+                let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+                state
+                    .transfer(&mut Dirty::default(), &address, sender, funds)
+                    .expect("the funds just moved are there");
+            }
+        };
+        let response = match result {
+            Ok(response) => response,
+            Err(e) => {
+                undo_funds(&self.state);
+                return Err(enclave_failure(e));
+            }
+        };
+        meter.charge_engine(response.gas_used);
+        receipt.encrypted_result = Some(response.encrypted_result.clone());
+        if !response.ok {
+            undo_funds(&self.state);
+            let kind = response.error_kind.unwrap_or_else(|| "contract".into());
+            let message = match kind.as_str() {
+                "out_of_gas" => format!(
+                    "out of gas: used {} of the limit {}",
+                    meter.used, meter.limit
+                ),
+                "contract" => "the contract returned an error (its message is in the encrypted result)".into(),
+                other => format!("the call failed ({other}); details are in the encrypted result"),
+            };
+            return Err(Failure { kind, message });
+        }
+        // The enclave has committed: its state must be taken whatever else happens. Gas
+        // cannot overflow here, the engine ran with at most the remaining gas.
+        debug_assert!(meter.used <= meter.limit);
+        if let Some(update) = response.state {
+            for (id, blob) in update.new_nodes {
+                self.nodes.insert(id, blob);
+            }
+            info.state_root = update.new_root;
+        }
+        dirty.accounts.extend(funds_dirty.accounts);
+        dirty.contracts.insert(address.clone());
+        let mut attributes = vec![("contract_address".to_string(), address.clone())];
+        attributes.extend(response.public_attributes);
+        receipt.events.push(Event {
+            kind: match entry {
+                EntryPoint::Instantiate => "instantiate",
+                EntryPoint::Migrate => "migrate",
+                _ => "execute",
+            }
+            .into(),
+            attributes,
+        });
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .contracts
+            .insert(address, info);
+        Ok(())
+    }
+
+    fn run_in_enclave(&self, request: RunRequest) -> Result<RunResponse, HostError> {
+        let store = &self.store;
+        self.enclave
+            .run(request, |hash| store.wasm(hash).ok().flatten())
+    }
+
+    /// ABCI Query for a contract: runs its query entry point on the committed state. The
+    /// answer is encrypted for whoever encrypted `envelope`.
+    pub fn query_contract(&self, address: &str, envelope: Vec<u8>) -> Result<RunResponse, Rejection> {
+        let info = self
+            .store
+            .contract(address)
+            .map_err(|e| reject("store", e.to_string()))?
+            .ok_or_else(|| reject("unknown_contract", format!("no contract at {address}")))?;
+        let request = RunRequest {
+            entry: EntryPoint::Query,
+            contract: ContractRef {
+                address: address.to_string(),
+                code_hash: info.code_hash,
+                creator: info.creator,
+            },
+            block: BlockRef {
+                height: self.last.header.height,
+                time_nanos: self.last.header.time_nanos,
+                chain_id: self.genesis.chain_id.clone(),
+                tx_index: None,
+            },
+            sender: String::new(),
+            funds: Vec::new(),
+            envelope,
+            state_root: info.state_root,
+            gas_limit: QUERY_GAS_LIMIT,
+            tx: None,
+            simulate: false,
+        };
+        self.run_in_enclave(request).map_err(|e| match e {
+            HostError::Enclave(EnclaveError { kind: ErrorKind::Envelope, message }) => {
+                reject("envelope", message)
+            }
+            HostError::Enclave(EnclaveError { message, .. }) => reject("enclave", message),
+            other => reject("enclave", other.to_string()),
+        })
+    }
+
+    /// Runs a transaction on a copy of the state and reports the gas it used; nothing is
+    /// committed (contract calls run with `simulate`, so the enclave keeps its roots).
+    pub fn simulate(&mut self, bytes: &[u8]) -> Result<Receipt, Rejection> {
+        if self.pending.is_some() {
+            return Err(reject("busy", "a block is being committed; try again"));
+        }
+        let tx = Tx::from_bytes(bytes).map_err(|e| reject("malformed", e.to_string()))?;
+        let sender = tx.verify().map_err(|e| reject("bad_signature", e.to_string()))?;
+        let saved = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let context = TxContext {
+            height: self.last.header.height + 1,
+            time_nanos: self.last.header.time_nanos + 1,
+            index: 0,
+            hash: tx_hash(bytes),
+            bytes,
+        };
+        self.signatures.insert(context.hash, sender);
+        let previous = std::mem::replace(&mut self.simulating, true);
+        let result = self.deliver_tx(&context, &mut Dirty::default(), &mut Vec::new());
+        self.simulating = previous;
+        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = saved;
+        result.map(|(receipt, _)| receipt).map_err(|e| reject("internal", e.to_string()))
+    }
+}
+
+/// Queries run with this much CosmWasm gas.
+pub const QUERY_GAS_LIMIT: u64 = 3_000_000_000;
+
+struct TxContext<'a> {
+    height: u64,
+    time_nanos: u64,
+    index: u32,
+    hash: Hash,
+    bytes: &'a [u8],
+}
+
+struct GasMeter {
+    limit: u64,
+    used: u64,
+}
+
+impl GasMeter {
+    fn remaining(&self) -> u64 {
+        self.limit.saturating_sub(self.used)
+    }
+
+    fn charge(&mut self, gas: u64) -> Result<(), Failure> {
+        self.used = self.used.saturating_add(gas);
+        if self.used > self.limit {
+            return Err(failure(
+                "out_of_gas",
+                format!("out of gas: needs {} gas, limit {}", self.used, self.limit),
+            ));
+        }
+        Ok(())
+    }
+
+    fn charge_engine(&mut self, engine_gas: u64) {
+        self.used = self.used.saturating_add(engine_gas.div_ceil(GAS_MULTIPLIER));
+    }
+}
+
+/// Why a transaction in a block failed (its fee is still charged).
+struct Failure {
+    kind: String,
+    message: String,
+}
+
+fn failure(kind: &str, message: impl Into<String>) -> Failure {
+    Failure {
+        kind: kind.to_string(),
+        message: message.into(),
+    }
+}
+
+fn public_error(e: HostError) -> String {
+    match e {
+        HostError::Enclave(EnclaveError { message, .. }) => message,
+        other => other.to_string(),
+    }
+}
+
+fn enclave_failure(e: HostError) -> Failure {
+    match &e {
+        HostError::Enclave(EnclaveError { kind, message }) => failure(
+            match kind {
+                ErrorKind::Envelope => "envelope",
+                ErrorKind::StateIntegrity | ErrorKind::StaleStateRoot => "state_integrity",
+                ErrorKind::BadRequest => "bad_request",
+                _ => "enclave",
+            },
+            message.clone(),
+        ),
+        _ => failure("enclave", e.to_string()),
+    }
+}
+
+fn validate_address(address: &str) -> Result<(), Failure> {
+    veil_types::validate_address(address).map_err(|e| failure("invalid_address", e))
+}
+
+/// Checks that need no state: chain id, fee for the gas limit, gas cap, memo, label.
+pub fn check_static(tx: &Tx, chain_id: &str, params: &crate::genesis::Params) -> Result<(), Rejection> {
+    if tx.body.chain_id != chain_id {
+        return Err(reject(
+            "wrong_chain",
+            format!("transaction is for chain {:?}, this is {chain_id:?}", tx.body.chain_id),
+        ));
+    }
+    if tx.body.gas_limit > params.max_tx_gas {
+        return Err(reject(
+            "gas_limit",
+            format!("gas limit {} exceeds the maximum {}", tx.body.gas_limit, params.max_tx_gas),
+        ));
+    }
+    let needed = required_fee(tx.body.gas_limit, params.fee_per_million_gas);
+    if tx.body.fee < needed {
+        return Err(reject(
+            "insufficient_fee",
+            format!(
+                "fee {}uveil is below the minimum {needed}uveil for gas limit {} ({} uveil per million gas)",
+                tx.body.fee, tx.body.gas_limit, params.fee_per_million_gas
+            ),
+        ));
+    }
+    if tx.body.memo.len() > veil_types::MAX_MEMO_BYTES {
+        return Err(reject("malformed", "memo is too long"));
+    }
+    if let Msg::Instantiate { label, .. } = &tx.body.msg {
+        if label.is_empty() || label.len() > veil_types::MAX_LABEL_BYTES {
+            return Err(reject("malformed", format!(
+                "label must be 1 to {} bytes", veil_types::MAX_LABEL_BYTES
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The mempool's view: committed state only, never the enclave.
+#[derive(Clone)]
+pub struct Checker {
+    store: Store,
+    pub chain_id: String,
+    pub params: crate::genesis::Params,
+    signatures: Arc<SignatureCache>,
+}
+
+/// A transaction that passed [`Checker::check`].
+pub struct CheckedTx {
+    pub hash: Hash,
+    pub sender: String,
+    pub sequence: u64,
+    pub fee: u128,
+}
+
+impl Checker {
+    /// ABCI CheckTx, first half: everything that needs no account state (size, encoding,
+    /// signature, chain, fee for the gas limit, addresses, code validity).
+    pub fn check_stateless(&self, bytes: &[u8]) -> Result<CheckedTx, Rejection> {
+        if bytes.len() > veil_types::MAX_TX_BYTES {
+            return Err(reject("too_large", format!(
+                "transaction of {} bytes exceeds the limit of {} bytes",
+                bytes.len(), veil_types::MAX_TX_BYTES
+            )));
+        }
+        let tx = Tx::from_bytes(bytes).map_err(|e| reject("malformed", e.to_string()))?;
+        let sender = tx.verify().map_err(|e| reject("bad_signature", e.to_string()))?;
+        check_static(&tx, &self.chain_id, &self.params)?;
+        self.check_msg(&tx)?;
+        Ok(CheckedTx {
+            hash: tx_hash(bytes),
+            sender,
+            sequence: tx.body.sequence,
+            fee: tx.body.fee,
+        })
+    }
+
+    /// ABCI CheckTx, second half: sequence and fee against the committed account, given
+    /// how many transactions and how much fee of the sender already wait in the mempool.
+    pub fn check_account(
+        &self,
+        tx: &CheckedTx,
+        waiting: u64,
+        waiting_fees: u128,
+    ) -> Result<(), Rejection> {
+        let account = self
+            .store
+            .account(&tx.sender)
+            .map_err(|e| reject("store", e.to_string()))?
+            .unwrap_or_default();
+        let expected = account.sequence + waiting;
+        if tx.sequence != expected {
+            return Err(reject(
+                "wrong_sequence",
+                format!("account sequence mismatch: expected {expected}, got {}", tx.sequence),
+            ));
+        }
+        let spendable = account.balance.saturating_sub(waiting_fees);
+        if spendable < tx.fee {
+            return Err(reject(
+                "insufficient_funds",
+                format!(
+                    "insufficient funds for the fee: {} has {spendable}uveil available, the fee is {}uveil",
+                    tx.sender, tx.fee
+                ),
+            ));
+        }
+        self.signatures.insert(tx.hash, tx.sender.clone());
+        Ok(())
+    }
+
+    /// The committed sequence of an account (0 if it does not exist).
+    pub fn sequence(&self, address: &str) -> u64 {
+        self.store
+            .account(address)
+            .ok()
+            .flatten()
+            .map_or(0, |a| a.sequence)
+    }
+
+    fn check_msg(&self, tx: &Tx) -> Result<(), Rejection> {
+        let bad_address = |e: String| reject("invalid_address", e);
+        match &tx.body.msg {
+            Msg::Send { to, .. } => veil_types::validate_address(to).map_err(bad_address),
+            Msg::StoreCode { wasm } => {
+                let config = veil_engine::EngineConfig::default();
+                veil_engine::validate::check_wasm(wasm, &config.wasm_limits, &config.capabilities)
+                    .map(|_| ())
+                    .map_err(|e| reject("invalid_code", format!("invalid contract code: {e}")))
+            }
+            Msg::Instantiate { code_id, admin, .. } => {
+                if let Some(admin) = admin {
+                    veil_types::validate_address(admin).map_err(bad_address)?;
+                }
+                self.known_code(*code_id)
+            }
+            Msg::Execute { contract, .. } => self.known_contract(contract),
+            Msg::Migrate { contract, code_id, .. } => {
+                self.known_contract(contract)?;
+                self.known_code(*code_id)
+            }
+        }
+    }
+
+    fn known_code(&self, code_id: u64) -> Result<(), Rejection> {
+        match self.store.code(code_id) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(reject("unknown_code", format!("no code with id {code_id}"))),
+            Err(e) => Err(reject("store", e.to_string())),
+        }
+    }
+
+    fn known_contract(&self, address: &str) -> Result<(), Rejection> {
+        veil_types::validate_address(address).map_err(|e| reject("invalid_address", e))?;
+        match self.store.contract(address) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(reject("unknown_contract", format!("no contract at {address}"))),
+            Err(e) => Err(reject("store", e.to_string())),
+        }
+    }
+}

@@ -1,0 +1,14 @@
+//! Veil's node (untrusted host): the chain state machine, its store, mempool, block
+//! producer and RPC server. It only ever handles public data and ciphertext; everything
+//! confidential happens in the enclave behind `veil-host`.
+
+pub mod app;
+pub mod genesis;
+pub mod mempool;
+pub mod node;
+pub mod rpc;
+pub mod state;
+pub mod store;
+
+pub use app::{App, AppConfig, AppError, Rejection};
+pub use genesis::{Genesis, GenesisAccount, Params};

@@ -1,0 +1,228 @@
+//! Running a node: the state machine, the built-in single-node block producer and the RPC
+//! server, until Ctrl-C (or SIGTERM) stops it after the block in progress is committed.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::broadcast;
+use veil_host::EnclaveMode;
+
+use crate::app::{App, AppConfig, AppError, Checker};
+use crate::genesis::Genesis;
+use crate::mempool::Mempool;
+use crate::rpc::{block_events, router, RpcState};
+
+pub struct NodeConfig {
+    pub home: PathBuf,
+    /// Used only when the home holds no chain yet.
+    pub genesis: Option<Genesis>,
+    pub rpc_addr: SocketAddr,
+    pub block_time: Duration,
+    pub enclave: EnclaveMode,
+    pub log_crossings: bool,
+    pub mempool_max_txs: usize,
+    pub mempool_max_bytes: usize,
+}
+
+impl NodeConfig {
+    pub fn new(home: PathBuf) -> Self {
+        Self {
+            home,
+            genesis: None,
+            rpc_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_RPC_PORT)),
+            block_time: Duration::from_secs(1),
+            enclave: EnclaveMode::InProcess,
+            log_crossings: false,
+            mempool_max_txs: 50_000,
+            mempool_max_bytes: 256 * 1024 * 1024,
+        }
+    }
+}
+
+pub const DEFAULT_RPC_PORT: u16 = 26657;
+
+#[derive(Debug, thiserror::Error)]
+pub enum NodeError {
+    #[error(transparent)]
+    App(#[from] AppError),
+    #[error("cannot serve RPC on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("{0}")]
+    Runtime(String),
+}
+
+fn now_nanos() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos() as u64)
+        .unwrap_or(0)
+}
+
+/// Opens the chain, then produces blocks and serves RPC until a stop signal.
+pub fn run(config: NodeConfig) -> Result<(), NodeError> {
+    let app = App::open(
+        &AppConfig {
+            home: config.home.clone(),
+            enclave: config.enclave.clone(),
+            log_crossings: config.log_crossings,
+        },
+        config.genesis.as_ref(),
+    )?;
+    let last = app.last_block().header.clone();
+    eprintln!(
+        "veil: chain {} at height {} (state root {}), home {}",
+        last.chain_id,
+        last.height,
+        hex::encode(last.app_hash),
+        config.home.display()
+    );
+    eprintln!(
+        "veil: network encryption key {} (generation {})",
+        hex::encode(app.network_key().0),
+        app.network_key().1
+    );
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| NodeError::Runtime(format!("starting the async runtime: {e}")))?;
+    runtime.block_on(serve(config, app))
+}
+
+async fn serve(config: NodeConfig, app: App) -> Result<(), NodeError> {
+    let listener = tokio::net::TcpListener::bind(config.rpc_addr)
+        .await
+        .map_err(|source| NodeError::Listen {
+            addr: config.rpc_addr,
+            source,
+        })?;
+    let addr = listener.local_addr().unwrap_or(config.rpc_addr);
+    let (events, _) = broadcast::channel(16_384);
+    let checker = app.checker();
+    let mempool = Arc::new(Mempool::new(config.mempool_max_txs, config.mempool_max_bytes));
+    let state = RpcState {
+        store: app.store().clone(),
+        network_key: app.network_key(),
+        app: Arc::new(Mutex::new(app)),
+        mempool: mempool.clone(),
+        checker: checker.clone(),
+        events: events.clone(),
+    };
+    let stop = Arc::new(AtomicBool::new(false));
+    let (died_tx, died_rx) = tokio::sync::oneshot::channel::<AppError>();
+    let producer = {
+        let app = state.app.clone();
+        let stop = stop.clone();
+        let block_time = config.block_time;
+        std::thread::Builder::new()
+            .name("veil-producer".into())
+            .spawn(move || {
+                if let Err(e) = produce(app, mempool, checker, events, block_time, &stop) {
+                    let _ = died_tx.send(e);
+                }
+            })
+            .map_err(|e| NodeError::Runtime(format!("starting the block producer: {e}")))?
+    };
+    eprintln!("veil: RPC on http://{addr} (Ctrl-C stops the node)");
+
+    let failure: Arc<Mutex<Option<AppError>>> = Arc::default();
+    let shutdown = {
+        let failure = failure.clone();
+        async move {
+            tokio::select! {
+                _ = stop_signal() => eprintln!("veil: stopping after the block in progress ..."),
+                died = died_rx => if let Ok(e) = died {
+                    eprintln!("veil: block production failed: {e}");
+                    *failure.lock().unwrap_or_else(|p| p.into_inner()) = Some(e);
+                },
+            }
+        }
+    };
+    let served = axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown)
+        .await;
+    stop.store(true, Ordering::SeqCst);
+    let joined = tokio::task::spawn_blocking(move || producer.join()).await;
+    if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
+        return Err(e.into());
+    }
+    served.map_err(|e| NodeError::Runtime(format!("RPC server: {e}")))?;
+    if !matches!(joined, Ok(Ok(()))) {
+        return Err(NodeError::Runtime("the block producer panicked".into()));
+    }
+    eprintln!("veil: stopped cleanly");
+    Ok(())
+}
+
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// The built-in single-node block producer: a block every `block_time` (sooner when the
+/// previous one took longer), with the oldest mempool transactions that fit.
+fn produce(
+    app: Arc<Mutex<App>>,
+    mempool: Arc<Mempool>,
+    checker: Checker,
+    events: broadcast::Sender<Arc<str>>,
+    block_time: Duration,
+    stop: &AtomicBool,
+) -> Result<(), AppError> {
+    let mut next = Instant::now() + block_time;
+    loop {
+        loop {
+            if stop.load(Ordering::SeqCst) {
+                return Ok(());
+            }
+            let now = Instant::now();
+            if now >= next {
+                break;
+            }
+            std::thread::sleep((next - now).min(Duration::from_millis(10)));
+        }
+        let started = Instant::now();
+        let txs = mempool.peek(checker.params.max_block_txs, checker.params.max_block_bytes);
+        let count = txs.len();
+        let mut guard = app.lock().unwrap_or_else(|p| p.into_inner());
+        let finalized = guard.finalize_block(now_nanos(), txs)?;
+        mempool.commit(count, &checker, || guard.commit())?;
+        drop(guard);
+        for event in block_events(&finalized.block, &finalized.receipts) {
+            // No subscribers is fine.
+            let _ = events.send(event);
+        }
+        if count > 0 {
+            let ok = finalized.receipts.iter().filter(|r| r.ok).count();
+            eprintln!(
+                "veil: block {} with {count} txs ({ok} ok) in {} ms",
+                finalized.block.header.height,
+                started.elapsed().as_millis()
+            );
+        }
+        next = started + block_time;
+    }
+}

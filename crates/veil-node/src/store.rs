@@ -1,0 +1,359 @@
+//! The node's durable store: one redb database under the home directory.
+//!
+//! A block and everything it changed (accounts, codes, contracts, encrypted state nodes,
+//! receipts, the enclave's sealed checkpoint) are written in one redb write transaction,
+//! committed with an fsync: after a crash the store holds either the whole block or none
+//! of it.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
+use veil_enclave_abi::SealedCheckpoint;
+use veil_types::{decode_exact, Account, Block, CodeInfo, ContractInfo, Hash, Receipt};
+
+use crate::genesis::Genesis;
+use crate::state::ChainState;
+
+const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
+const CODES: TableDefinition<u64, &[u8]> = TableDefinition::new("codes");
+const WASM: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wasm");
+const CONTRACTS: TableDefinition<&str, &[u8]> = TableDefinition::new("contracts");
+const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_nodes");
+const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
+const TXS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("txs");
+const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
+const TX_INDEX: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_index");
+
+const META_HEIGHT: &str = "height";
+const META_GENESIS: &str = "genesis";
+const META_SEALED: &str = "enclave_sealed";
+const META_SEAL_GENERATION: &str = "enclave_seal_generation";
+
+#[derive(Debug, thiserror::Error)]
+#[error("store: {0}")]
+pub struct StoreError(pub String);
+
+fn err(e: impl std::fmt::Display) -> StoreError {
+    StoreError(e.to_string())
+}
+
+fn decode<T: serde::de::DeserializeOwned>(what: &str, bytes: &[u8]) -> Result<T, StoreError> {
+    decode_exact(bytes).map_err(|e| StoreError(format!("corrupt {what} record: {e}")))
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).expect("serializable")
+}
+
+/// Everything one block writes.
+pub struct BlockCommit {
+    pub block: Block,
+    pub txs: Vec<Vec<u8>>,
+    pub receipts: Vec<Receipt>,
+    pub accounts: Vec<Account>,
+    pub codes: Vec<CodeInfo>,
+    pub wasm: Vec<(Hash, Vec<u8>)>,
+    pub contracts: Vec<ContractInfo>,
+    pub nodes: Vec<(Hash, Vec<u8>)>,
+    pub checkpoint: Option<SealedCheckpoint>,
+}
+
+/// What the enclave needs to start again where the last block left it.
+pub struct EnclaveRecord {
+    pub sealed_state: Vec<u8>,
+    pub seal_generation: u64,
+}
+
+#[derive(Clone)]
+pub struct Store {
+    db: Arc<Database>,
+}
+
+impl Store {
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let db = Database::create(path).map_err(|e| {
+            StoreError(format!("opening {}: {e}", path.display()))
+        })?;
+        let txn = db.begin_write().map_err(err)?;
+        {
+            txn.open_table(META).map_err(err)?;
+            txn.open_table(ACCOUNTS).map_err(err)?;
+            txn.open_table(CODES).map_err(err)?;
+            txn.open_table(WASM).map_err(err)?;
+            txn.open_table(CONTRACTS).map_err(err)?;
+            txn.open_table(NODES).map_err(err)?;
+            txn.open_table(BLOCKS).map_err(err)?;
+            txn.open_table(TXS).map_err(err)?;
+            txn.open_table(RECEIPTS).map_err(err)?;
+            txn.open_table(TX_INDEX).map_err(err)?;
+        }
+        txn.commit().map_err(err)?;
+        Ok(Self { db: Arc::new(db) })
+    }
+
+    fn meta(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(META).map_err(err)?;
+        Ok(table.get(key).map_err(err)?.map(|v| v.value().to_vec()))
+    }
+
+    /// The last committed height; `None` before the chain was initialized.
+    pub fn height(&self) -> Result<Option<u64>, StoreError> {
+        Ok(match self.meta(META_HEIGHT)? {
+            Some(bytes) => Some(u64::from_be_bytes(
+                bytes
+                    .try_into()
+                    .map_err(|_| StoreError("corrupt height record".into()))?,
+            )),
+            None => None,
+        })
+    }
+
+    pub fn genesis(&self) -> Result<Option<Genesis>, StoreError> {
+        match self.meta(META_GENESIS)? {
+            Some(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| StoreError(format!("corrupt genesis record: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    pub fn enclave_record(&self) -> Result<Option<EnclaveRecord>, StoreError> {
+        let (Some(sealed_state), Some(generation)) =
+            (self.meta(META_SEALED)?, self.meta(META_SEAL_GENERATION)?)
+        else {
+            return Ok(None);
+        };
+        let seal_generation = u64::from_be_bytes(
+            generation
+                .try_into()
+                .map_err(|_| StoreError("corrupt seal generation record".into()))?,
+        );
+        Ok(Some(EnclaveRecord {
+            sealed_state,
+            seal_generation,
+        }))
+    }
+
+    pub fn block(&self, height: u64) -> Result<Option<Block>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(BLOCKS).map_err(err)?;
+        match table.get(height).map_err(err)? {
+            Some(v) => Ok(Some(decode("block", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn receipt(&self, height: u64, index: u32) -> Result<Option<Receipt>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(RECEIPTS).map_err(err)?;
+        match table.get((height, index)).map_err(err)? {
+            Some(v) => Ok(Some(decode("receipt", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn tx(&self, height: u64, index: u32) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(TXS).map_err(err)?;
+        Ok(table
+            .get((height, index))
+            .map_err(err)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// Where a transaction was included: (height, index).
+    pub fn tx_location(&self, hash: &Hash) -> Result<Option<(u64, u32)>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(TX_INDEX).map_err(err)?;
+        Ok(table.get(hash.as_slice()).map_err(err)?.map(|v| v.value()))
+    }
+
+    pub fn account(&self, address: &str) -> Result<Option<Account>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(ACCOUNTS).map_err(err)?;
+        match table.get(address).map_err(err)? {
+            Some(v) => Ok(Some(decode("account", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn code(&self, code_id: u64) -> Result<Option<CodeInfo>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(CODES).map_err(err)?;
+        match table.get(code_id).map_err(err)? {
+            Some(v) => Ok(Some(decode("code", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn wasm(&self, code_hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(WASM).map_err(err)?;
+        Ok(table
+            .get(code_hash.as_slice())
+            .map_err(err)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    pub fn contract(&self, address: &str) -> Result<Option<ContractInfo>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(CONTRACTS).map_err(err)?;
+        match table.get(address).map_err(err)? {
+            Some(v) => Ok(Some(decode("contract", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    pub fn node(&self, id: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(NODES).map_err(err)?;
+        Ok(table
+            .get(id.as_slice())
+            .map_err(err)?
+            .map(|v| v.value().to_vec()))
+    }
+
+    /// Loads the chain's public state (accounts, codes, contracts) into memory.
+    pub fn load_state(&self) -> Result<ChainState, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let mut state = ChainState::default();
+        let accounts = txn.open_table(ACCOUNTS).map_err(err)?;
+        for entry in accounts.iter().map_err(err)? {
+            let (k, v) = entry.map_err(err)?;
+            state
+                .accounts
+                .insert(k.value().to_string(), decode("account", v.value())?);
+        }
+        let codes = txn.open_table(CODES).map_err(err)?;
+        for entry in codes.iter().map_err(err)? {
+            let (k, v) = entry.map_err(err)?;
+            state.codes.insert(k.value(), decode("code", v.value())?);
+        }
+        let contracts = txn.open_table(CONTRACTS).map_err(err)?;
+        for entry in contracts.iter().map_err(err)? {
+            let (k, v) = entry.map_err(err)?;
+            state
+                .contracts
+                .insert(k.value().to_string(), decode("contract", v.value())?);
+        }
+        Ok(state)
+    }
+
+    /// Number of stored state nodes (for status output).
+    pub fn node_count(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(NODES).map_err(err)?;
+        table.len().map_err(err)
+    }
+
+    /// Writes the genesis block (height 0) and state, once.
+    pub fn init_chain(
+        &self,
+        genesis: &Genesis,
+        commit: BlockCommit,
+    ) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut meta = txn.open_table(META).map_err(err)?;
+            if meta.get(META_HEIGHT).map_err(err)?.is_some() {
+                return Err(StoreError("the chain is already initialized".into()));
+            }
+            let json = serde_json::to_vec(genesis).expect("serializable");
+            meta.insert(META_GENESIS, json.as_slice()).map_err(err)?;
+        }
+        Self::write_block(&txn, commit)?;
+        txn.commit().map_err(err)
+    }
+
+    /// Commits a block and everything it changed, atomically and durably.
+    pub fn commit_block(&self, commit: BlockCommit) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let meta = txn.open_table(META).map_err(err)?;
+            let last = meta
+                .get(META_HEIGHT)
+                .map_err(err)?
+                .map(|v| u64::from_be_bytes(v.value().try_into().unwrap_or([0xff; 8])));
+            let height = commit.block.header.height;
+            if last.map(|h| h + 1) != Some(height) {
+                return Err(StoreError(format!(
+                    "block {height} does not follow the last committed block {last:?}"
+                )));
+            }
+        }
+        Self::write_block(&txn, commit)?;
+        txn.commit().map_err(err)
+    }
+
+    fn write_block(txn: &redb::WriteTransaction, commit: BlockCommit) -> Result<(), StoreError> {
+        let height = commit.block.header.height;
+        {
+            let mut table = txn.open_table(ACCOUNTS).map_err(err)?;
+            for account in &commit.accounts {
+                table
+                    .insert(account.address.as_str(), encode(account).as_slice())
+                    .map_err(err)?;
+            }
+        }
+        {
+            let mut table = txn.open_table(CODES).map_err(err)?;
+            for code in &commit.codes {
+                table
+                    .insert(code.code_id, encode(code).as_slice())
+                    .map_err(err)?;
+            }
+            let mut table = txn.open_table(WASM).map_err(err)?;
+            for (hash, wasm) in &commit.wasm {
+                table.insert(hash.as_slice(), wasm.as_slice()).map_err(err)?;
+            }
+        }
+        {
+            let mut table = txn.open_table(CONTRACTS).map_err(err)?;
+            for contract in &commit.contracts {
+                table
+                    .insert(contract.address.as_str(), encode(contract).as_slice())
+                    .map_err(err)?;
+            }
+            let mut table = txn.open_table(NODES).map_err(err)?;
+            for (id, blob) in &commit.nodes {
+                table.insert(id.as_slice(), blob.as_slice()).map_err(err)?;
+            }
+        }
+        {
+            let mut txs = txn.open_table(TXS).map_err(err)?;
+            let mut receipts = txn.open_table(RECEIPTS).map_err(err)?;
+            let mut index = txn.open_table(TX_INDEX).map_err(err)?;
+            for (i, (tx, receipt)) in commit.txs.iter().zip(&commit.receipts).enumerate() {
+                let at = (height, i as u32);
+                txs.insert(at, tx.as_slice()).map_err(err)?;
+                receipts
+                    .insert(at, encode(receipt).as_slice())
+                    .map_err(err)?;
+                // A transaction hash is indexed once: its first inclusion.
+                if index.get(receipt.tx_hash.as_slice()).map_err(err)?.is_none() {
+                    index.insert(receipt.tx_hash.as_slice(), at).map_err(err)?;
+                }
+            }
+            let mut blocks = txn.open_table(BLOCKS).map_err(err)?;
+            blocks
+                .insert(height, encode(&commit.block).as_slice())
+                .map_err(err)?;
+        }
+        let mut meta = txn.open_table(META).map_err(err)?;
+        if let Some(checkpoint) = &commit.checkpoint {
+            meta.insert(META_SEALED, checkpoint.sealed_state.as_slice())
+                .map_err(err)?;
+            meta.insert(
+                META_SEAL_GENERATION,
+                checkpoint.seal_generation.to_be_bytes().as_slice(),
+            )
+            .map_err(err)?;
+        }
+        meta.insert(META_HEIGHT, height.to_be_bytes().as_slice())
+            .map_err(err)?;
+        Ok(())
+    }
+}
