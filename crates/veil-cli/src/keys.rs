@@ -1,0 +1,506 @@
+//! `veil keys`: the local keyring (create, recover, list, show, export, import, delete).
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::anyhow;
+use serde_json::{json, Value};
+use veil_client::keyring::{
+    validate_name, Backend, ExportedSecret, KeyInfo, Keyring, KeyringError,
+};
+use veil_client::keys::{KeyError, Mnemonic};
+use zeroize::Zeroizing;
+
+/// Environment variable: the Veil home directory.
+pub(crate) const HOME_ENV: &str = "VEIL_HOME";
+/// Environment variable: the default keyring backend.
+pub(crate) const BACKEND_ENV: &str = "VEIL_KEYRING_BACKEND";
+/// Environment variable: the file backend's passphrase (for scripts).
+pub(crate) const PASSPHRASE_ENV: &str = "VEIL_KEYRING_PASSPHRASE";
+
+pub(crate) const KEYS_LONG_ABOUT: &str = "\
+Manage the keys in the local keyring.
+
+A key is a BIP-39 mnemonic (24 words when created here; 12, 15, 18, 21 or 24 accepted when
+recovering) giving the secp256k1 account key at the Cosmos path m/44'/118'/0'/0/0 (the same
+words give the same account as in other Cosmos wallets), its veil1... address, and the
+X25519 key that encrypts the account's contract messages and decrypts their results.
+
+Keyring backends (--keyring-backend, or $VEIL_KEYRING_BACKEND; default: file):
+  file  <home>/keyring-file/<name>.json: the mnemonic encrypted with a passphrase
+        (Argon2id + AES-256-GCM-SIV). Names, addresses and public keys are readable
+        without it.
+  test  <home>/keyring-test/<name>.json: the mnemonic in PLAINTEXT. Tests and dev chains only.
+The home directory is --home, else $VEIL_HOME, else ~/.veil. Key names are 1 to 64
+characters from a-z, A-Z, 0-9, '_' and '-'.
+
+Passphrase (file backend): $VEIL_KEYRING_PASSPHRASE if set; else asked on the terminal
+without echo (twice for a new key); else, when stdin is not a terminal, read as one line
+from stdin (after the mnemonic, for `add --recover` and `import`). New passphrases need at
+least 8 characters.
+
+--output json prints one JSON object (an array for `list`) on stdout; byte strings are
+base64. Errors go to stderr as `error: ...`. Exit status: 0 on success, 1 when the command
+failed (unknown or existing key, wrong passphrase, unreadable keyring), 2 for bad input
+(bad name, invalid mnemonic, missing confirmation, bad flags).";
+
+#[derive(clap::Subcommand)]
+pub enum KeysCommand {
+    /// Create a new key and print its mnemonic once (or recover one with --recover).
+    #[command(long_about = "\
+Create a new key from a fresh 24-word mnemonic and print the mnemonic once: write it down,
+it is the only way to recover the key. With --recover, read an existing mnemonic from
+stdin instead (one line; asked without echo on a terminal).")]
+    Add(AddArgs),
+    /// List the keys (name and address), sorted by name.
+    List(ListArgs),
+    /// Show a key's public information: address, public key, encryption public key.
+    Show(ShowArgs),
+    /// Print a key's mnemonic (needs the passphrase of the file backend).
+    #[command(long_about = "\
+Print a key's mnemonic (or, for a key imported as a raw secret key, that key in hex).
+Anyone who sees it controls the account. Needs the passphrase of the file backend.")]
+    Export(ExportArgs),
+    /// Store the key of an existing mnemonic, read from stdin (one line).
+    Import(ImportArgs),
+    /// Delete a key; asks for confirmation unless --yes.
+    #[command(long_about = "\
+Delete a key. Only its mnemonic can bring it back. Asks for confirmation on a terminal;
+when stdin is not a terminal, refuses unless --yes is given.")]
+    Delete(DeleteArgs),
+}
+
+/// Where the keyring is and how to print.
+#[derive(clap::Args)]
+pub struct KeyringArgs {
+    /// Veil home directory [default: $VEIL_HOME, else ~/.veil].
+    #[arg(long, value_name = "DIR")]
+    home: Option<PathBuf>,
+    /// Keyring backend: file (passphrase-encrypted) or test (plaintext)
+    /// [default: $VEIL_KEYRING_BACKEND, else file].
+    #[arg(long, value_name = "BACKEND", value_enum)]
+    keyring_backend: Option<BackendArg>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    output: OutputFormat,
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum BackendArg {
+    File,
+    Test,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(clap::Args)]
+pub struct AddArgs {
+    /// Key name.
+    name: String,
+    /// Recover the key from an existing mnemonic read from stdin.
+    #[arg(long)]
+    recover: bool,
+    /// Replace an existing key of the same name.
+    #[arg(long)]
+    overwrite: bool,
+    #[command(flatten)]
+    keyring: KeyringArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ListArgs {
+    #[command(flatten)]
+    keyring: KeyringArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ShowArgs {
+    /// Key name.
+    name: String,
+    /// Print only the address (text output).
+    #[arg(long, short = 'a')]
+    address: bool,
+    #[command(flatten)]
+    keyring: KeyringArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ExportArgs {
+    /// Key name.
+    name: String,
+    #[command(flatten)]
+    keyring: KeyringArgs,
+}
+
+#[derive(clap::Args)]
+pub struct ImportArgs {
+    /// Key name.
+    name: String,
+    /// Replace an existing key of the same name.
+    #[arg(long)]
+    overwrite: bool,
+    #[command(flatten)]
+    keyring: KeyringArgs,
+}
+
+#[derive(clap::Args)]
+pub struct DeleteArgs {
+    /// Key name.
+    name: String,
+    /// Delete without asking.
+    #[arg(long, short = 'y')]
+    yes: bool,
+    #[command(flatten)]
+    keyring: KeyringArgs,
+}
+
+/// The Veil home directory when `--home` is not given: `$VEIL_HOME`, else `~/.veil`.
+pub(crate) fn default_home() -> anyhow::Result<PathBuf> {
+    if let Some(home) = std::env::var_os(HOME_ENV).filter(|h| !h.is_empty()) {
+        return Ok(PathBuf::from(home));
+    }
+    match std::env::home_dir() {
+        Some(dir) if !dir.as_os_str().is_empty() => Ok(dir.join(".veil")),
+        _ => Err(anyhow!(
+            "cannot find the home directory: set {HOME_ENV} or pass --home"
+        )),
+    }
+}
+
+/// A command's failure: bad input (exit 2, reported by `main`) or a failed operation
+/// (exit 1, reported here).
+enum Failure {
+    Usage(anyhow::Error),
+    Failed(anyhow::Error),
+}
+
+impl From<KeyringError> for Failure {
+    fn from(e: KeyringError) -> Self {
+        match e {
+            KeyringError::InvalidName(_)
+            | KeyringError::PassphraseRequired(_)
+            | KeyringError::PassphraseTooShort
+            | KeyringError::Key(_) => Failure::Usage(e.into()),
+            _ => Failure::Failed(e.into()),
+        }
+    }
+}
+
+impl From<KeyError> for Failure {
+    fn from(e: KeyError) -> Self {
+        Failure::Usage(e.into())
+    }
+}
+
+fn usage(message: impl std::fmt::Display) -> Failure {
+    Failure::Usage(anyhow!("{message}"))
+}
+
+fn failed(message: impl std::fmt::Display) -> Failure {
+    Failure::Failed(anyhow!("{message}"))
+}
+
+pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    let result = match command {
+        KeysCommand::Add(args) => add(args),
+        KeysCommand::List(args) => list(args),
+        KeysCommand::Show(args) => show(args),
+        KeysCommand::Export(args) => export(args),
+        KeysCommand::Import(args) => import(args),
+        KeysCommand::Delete(args) => delete(args),
+    };
+    match result {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(Failure::Usage(e)) => Err(e),
+        Err(Failure::Failed(e)) => {
+            eprintln!("error: {e:#}");
+            Ok(ExitCode::FAILURE)
+        }
+    }
+}
+
+impl KeyringArgs {
+    fn backend(&self) -> Result<Backend, Failure> {
+        if let Some(arg) = self.keyring_backend {
+            return Ok(match arg {
+                BackendArg::File => Backend::File,
+                BackendArg::Test => Backend::Test,
+            });
+        }
+        match std::env::var(BACKEND_ENV) {
+            Ok(value) if !value.is_empty() => value
+                .parse()
+                .map_err(|e| usage(format!("{BACKEND_ENV}: {e}"))),
+            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(Backend::File),
+            Err(std::env::VarError::NotUnicode(_)) => {
+                Err(usage(format!("{BACKEND_ENV} is not valid UTF-8")))
+            }
+        }
+    }
+
+    fn open(&self) -> Result<Keyring, Failure> {
+        let home = match &self.home {
+            Some(home) => home.clone(),
+            None => default_home().map_err(Failure::Usage)?,
+        };
+        Ok(Keyring::open(&home, self.backend()?)?)
+    }
+
+    fn json(&self) -> bool {
+        self.output == OutputFormat::Json
+    }
+}
+
+fn stdin_is_terminal() -> bool {
+    io::stdin().is_terminal()
+}
+
+/// One line from stdin, without its line ending; `what` names it in the error on EOF.
+fn read_stdin_line(what: &str) -> Result<Zeroizing<String>, Failure> {
+    let mut line = Zeroizing::new(String::with_capacity(512));
+    let n = io::stdin()
+        .lock()
+        .read_line(&mut line)
+        .map_err(|e| failed(format!("reading the {what} from stdin: {e}")))?;
+    if n == 0 {
+        return Err(usage(format!(
+            "expected the {what} on stdin, got end of input"
+        )));
+    }
+    let trimmed = line.trim_end_matches(['\n', '\r']).len();
+    line.truncate(trimmed);
+    Ok(line)
+}
+
+/// Asks on the terminal without echo.
+fn prompt_hidden(prompt: &str) -> Result<Zeroizing<String>, Failure> {
+    rpassword::prompt_password(prompt)
+        .map(Zeroizing::new)
+        .map_err(|e| failed(format!("reading from the terminal: {e}")))
+}
+
+/// The mnemonic for `add --recover` and `import`.
+fn read_mnemonic() -> Result<Mnemonic, Failure> {
+    let phrase = if stdin_is_terminal() {
+        prompt_hidden("Enter the BIP-39 mnemonic (input hidden): ")?
+    } else {
+        read_stdin_line("mnemonic")?
+    };
+    Ok(Mnemonic::parse(&phrase)?)
+}
+
+/// The passphrase of the file backend (None for the test backend). A `new` passphrase is
+/// asked twice on a terminal.
+fn passphrase(keyring: &Keyring, new: bool) -> Result<Option<Zeroizing<String>>, Failure> {
+    if keyring.backend() == Backend::Test {
+        return Ok(None);
+    }
+    if let Some(value) = std::env::var_os(PASSPHRASE_ENV) {
+        let value = value
+            .into_string()
+            .map_err(|_| usage(format!("{PASSPHRASE_ENV} is not valid UTF-8")))?;
+        return Ok(Some(Zeroizing::new(value)));
+    }
+    if !stdin_is_terminal() {
+        return read_stdin_line("passphrase").map(Some);
+    }
+    if !new {
+        return prompt_hidden("Keyring passphrase: ").map(Some);
+    }
+    let first = prompt_hidden("Choose a keyring passphrase (at least 8 characters): ")?;
+    let second = prompt_hidden("Repeat the passphrase: ")?;
+    if *first != *second {
+        return Err(usage("the two passphrases differ"));
+    }
+    Ok(Some(first))
+}
+
+/// Fails before any prompt if `name` is invalid or (without `overwrite`) taken.
+fn check_new_name(keyring: &Keyring, name: &str, overwrite: bool) -> Result<(), Failure> {
+    validate_name(name)?;
+    if !overwrite && keyring.contains(name)? {
+        return Err(KeyringError::AlreadyExists(name.to_string()).into());
+    }
+    Ok(())
+}
+
+fn info_json(info: &KeyInfo) -> Value {
+    serde_json::to_value(info).expect("KeyInfo serializes")
+}
+
+fn print_json(value: &Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(value).expect("JSON serializes")
+    );
+}
+
+fn print_info(info: &KeyInfo) {
+    use base64::Engine as _;
+    let b64 = base64::engine::general_purpose::STANDARD;
+    println!("name: {}", info.name);
+    println!("address: {}", info.address);
+    println!("public_key: {}", b64.encode(&info.public_key));
+    println!(
+        "encryption_public_key: {}",
+        b64.encode(&info.encryption_public_key)
+    );
+    println!("source: {}", info.source.as_str());
+}
+
+fn add(args: AddArgs) -> Result<(), Failure> {
+    let keyring = args.keyring.open()?;
+    check_new_name(&keyring, &args.name, args.overwrite)?;
+    let mnemonic = if args.recover {
+        Some(read_mnemonic()?)
+    } else {
+        None
+    };
+    let pass = passphrase(&keyring, true)?;
+    let new = keyring.add(
+        &args.name,
+        mnemonic,
+        pass.as_ref().map(|p| p.as_str()),
+        args.overwrite,
+    )?;
+    if args.keyring.json() {
+        let mut value = info_json(&new.info);
+        if !args.recover {
+            value["mnemonic"] = Value::String(new.mnemonic.phrase().to_string());
+        }
+        print_json(&value);
+    } else {
+        print_info(&new.info);
+        if !args.recover {
+            println!();
+            println!(
+                "**Important**: write this mnemonic down and keep it somewhere safe. It is \
+                 the only way to recover the key if the keyring is lost or its passphrase \
+                 forgotten, and anyone who sees it controls the account. It is not shown again."
+            );
+            println!();
+            println!("{}", new.mnemonic.phrase().as_str());
+        }
+    }
+    Ok(())
+}
+
+fn import(args: ImportArgs) -> Result<(), Failure> {
+    let keyring = args.keyring.open()?;
+    check_new_name(&keyring, &args.name, args.overwrite)?;
+    let mnemonic = read_mnemonic()?;
+    let pass = passphrase(&keyring, true)?;
+    let info = keyring.import(
+        &args.name,
+        &mnemonic,
+        pass.as_ref().map(|p| p.as_str()),
+        args.overwrite,
+    )?;
+    if args.keyring.json() {
+        print_json(&info_json(&info));
+    } else {
+        print_info(&info);
+    }
+    Ok(())
+}
+
+fn list(args: ListArgs) -> Result<(), Failure> {
+    let keyring = args.keyring.open()?;
+    let keys = keyring.list()?;
+    if args.keyring.json() {
+        print_json(&Value::Array(keys.iter().map(info_json).collect()));
+    } else if keys.is_empty() {
+        eprintln!(
+            "no keys in the {} keyring ({})",
+            keyring.backend(),
+            keyring.dir().display()
+        );
+    } else {
+        let width = keys.iter().map(|k| k.name.len()).max().unwrap_or(0);
+        for key in &keys {
+            println!("{:width$}  {}", key.name, key.address);
+        }
+    }
+    Ok(())
+}
+
+fn show(args: ShowArgs) -> Result<(), Failure> {
+    let keyring = args.keyring.open()?;
+    let info = keyring.show(&args.name)?;
+    if args.keyring.json() {
+        print_json(&info_json(&info));
+    } else if args.address {
+        println!("{}", info.address);
+    } else {
+        print_info(&info);
+    }
+    Ok(())
+}
+
+fn export(args: ExportArgs) -> Result<(), Failure> {
+    let keyring = args.keyring.open()?;
+    let info = keyring.show(&args.name)?; // unknown key: fail before asking for a passphrase
+    let pass = passphrase(&keyring, false)?;
+    let secret = keyring.export(&args.name, pass.as_ref().map(|p| p.as_str()))?;
+    let (field, text) = match &secret {
+        ExportedSecret::Mnemonic(m) => ("mnemonic", m.phrase()),
+        ExportedSecret::SecretKey(s) => {
+            let mut hex = Zeroizing::new(String::with_capacity(64));
+            for byte in s.iter() {
+                hex.push_str(&format!("{byte:02x}"));
+            }
+            ("secret_key", hex)
+        }
+    };
+    if args.keyring.json() {
+        print_json(&json!({
+            "name": info.name,
+            "address": info.address,
+            field: text.as_str(),
+        }));
+    } else {
+        let what = if field == "mnemonic" {
+            "mnemonic"
+        } else {
+            "secret key (hex)"
+        };
+        eprintln!("**Warning**: anyone who sees the following {what} controls the account.");
+        println!("{}", text.as_str());
+    }
+    Ok(())
+}
+
+fn delete(args: DeleteArgs) -> Result<(), Failure> {
+    let keyring = args.keyring.open()?;
+    let info = keyring.show(&args.name)?;
+    if !args.yes {
+        if !stdin_is_terminal() {
+            return Err(usage(format!(
+                "refusing to delete key {:?} without confirmation: stdin is not a terminal \
+                 (pass --yes)",
+                args.name
+            )));
+        }
+        eprint!(
+            "Delete key {:?} ({})? Only its mnemonic can bring it back. [y/N] ",
+            info.name, info.address
+        );
+        let _ = io::stderr().flush();
+        let answer = read_stdin_line("confirmation")?;
+        if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
+            return Err(failed(format!("key {:?} not deleted", info.name)));
+        }
+    }
+    keyring.delete(&args.name)?;
+    if args.keyring.json() {
+        print_json(&json!({ "deleted": info.name, "address": info.address }));
+    } else {
+        println!("deleted key {:?} ({})", info.name, info.address);
+    }
+    Ok(())
+}
