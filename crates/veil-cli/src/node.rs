@@ -126,7 +126,10 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     }
     let mut config = node_config(&args.node, &home)?;
     let keyring = Keyring::open(&home, Backend::Test)?;
-    eprintln!("veil: development accounts (keyring-backend test in {}):", home.display());
+    eprintln!(
+        "veil: development accounts (keyring-backend test in {}):",
+        home.display()
+    );
     let mut accounts = Vec::new();
     for name in DEV_ACCOUNTS {
         let key = dev_key(name);
@@ -165,7 +168,10 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         let path = node_dir.join("genesis.json");
         std::fs::write(&path, serde_json::to_vec_pretty(&genesis)?)
             .with_context(|| format!("writing {}", path.display()))?;
-        eprintln!("veil: new dev chain {DEV_CHAIN_ID}, genesis in {}", path.display());
+        eprintln!(
+            "veil: new dev chain {DEV_CHAIN_ID}, genesis in {}",
+            path.display()
+        );
         config.genesis = Some(genesis);
     }
     run(config)?;
@@ -178,8 +184,8 @@ pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
             let home = home_of(&node)?;
             let mut config = node_config(&node, &home)?;
             if let Some(path) = genesis {
-                let text = std::fs::read(&path)
-                    .with_context(|| format!("reading {}", path.display()))?;
+                let text =
+                    std::fs::read(&path).with_context(|| format!("reading {}", path.display()))?;
                 let genesis: Genesis = serde_json::from_slice(&text)
                     .map_err(|e| anyhow!("{}: not a genesis file: {e}", path.display()))?;
                 config.genesis = Some(genesis);

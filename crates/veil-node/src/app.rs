@@ -14,8 +14,8 @@ use veil_engine::cosmwasm_std::{BankQuery, Binary, ContractResult, QueryRequest,
 use veil_engine::{BankQuerier, Querier};
 use veil_host::{EnclaveClient, EnclaveMode, HostError, HostServices, NodeStore};
 use veil_types::{
-    required_fee, tx_hash, txs_hash, Block, BlockHeader, CodeInfo,
-    ContractInfo, Event, Hash, Msg, Receipt, Tx, DENOM,
+    required_fee, tx_hash, txs_hash, Block, BlockHeader, CodeInfo, ContractInfo, Event, Hash, Msg,
+    Receipt, Tx, DENOM,
 };
 
 use crate::genesis::Genesis;
@@ -76,11 +76,10 @@ impl PendingNodes {
     }
 
     fn take(&self) -> Vec<(Hash, Vec<u8>)> {
-        let mut nodes: Vec<_> = std::mem::take(
-            &mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()),
-        )
-        .into_iter()
-        .collect();
+        let mut nodes: Vec<_> =
+            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
+                .into_iter()
+                .collect();
         nodes.sort_unstable_by_key(|a| a.0);
         nodes
     }
@@ -114,7 +113,11 @@ impl Querier for ChainQuerier {
         if let Ok(QueryRequest::Bank(BankQuery::Balance { address, .. })) =
             serde_json::from_slice::<QueryRequest>(request)
         {
-            let balance = self.0.lock().unwrap_or_else(|p| p.into_inner()).balance(&address);
+            let balance = self
+                .0
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .balance(&address);
             bank.balances
                 .entry(address)
                 .or_default()
@@ -141,7 +144,10 @@ impl SignatureCache {
     }
 
     fn take(&self, hash: &Hash) -> Option<String> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(hash)
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(hash)
     }
 }
 
@@ -216,9 +222,8 @@ impl App {
     /// store is empty. Refuses to start when the stored state does not match the last
     /// block's state root.
     pub fn open(config: &AppConfig, genesis: Option<&Genesis>) -> Result<Self, AppError> {
-        std::fs::create_dir_all(&config.home).map_err(|e| {
-            AppError::State(format!("creating {}: {e}", config.home.display()))
-        })?;
+        std::fs::create_dir_all(&config.home)
+            .map_err(|e| AppError::State(format!("creating {}: {e}", config.home.display())))?;
         let store = Store::open(&config.home.join("chain.redb"))?;
         let stored_genesis = store.genesis()?;
         let genesis = match (stored_genesis, genesis) {
@@ -265,9 +270,13 @@ impl App {
             Some(height) => store
                 .block(height)?
                 .ok_or_else(|| AppError::State(format!("block {height} is missing")))?,
-            None => {
-                Self::init_chain(&store, &genesis, &state, init.sealed_state, init.seal_generation)?
-            }
+            None => Self::init_chain(
+                &store,
+                &genesis,
+                &state,
+                init.sealed_state,
+                init.seal_generation,
+            )?,
         };
         let app_hash = state.lock().unwrap_or_else(|p| p.into_inner()).app_hash();
         if app_hash != last.header.app_hash {
@@ -379,7 +388,9 @@ impl App {
         txs: Vec<Vec<u8>>,
     ) -> Result<FinalizedBlock, AppError> {
         if self.pending.is_some() {
-            return Err(AppError::State("a finalized block is waiting for commit".into()));
+            return Err(AppError::State(
+                "a finalized block is waiting for commit".into(),
+            ));
         }
         let height = self.last.header.height + 1;
         let time_nanos = time_nanos.max(self.last.header.time_nanos + 1);
@@ -402,7 +413,11 @@ impl App {
             contracts_ran |= ran;
             receipts.push(receipt);
         }
-        let app_hash = self.state.lock().unwrap_or_else(|p| p.into_inner()).app_hash();
+        let app_hash = self
+            .state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .app_hash();
         let block = Block {
             header: BlockHeader {
                 chain_id: self.genesis.chain_id.clone(),
@@ -525,15 +540,21 @@ impl App {
             used: TX_BASE_GAS + TX_GAS_PER_BYTE * context.bytes.len() as u64,
         };
         let outcome = if meter.used > meter.limit {
-            Err(failure("out_of_gas", format!(
-                "out of gas: the transaction needs {} gas before it runs, limit {}",
-                meter.used, meter.limit
-            )))
+            Err(failure(
+                "out_of_gas",
+                format!(
+                    "out of gas: the transaction needs {} gas before it runs, limit {}",
+                    meter.used, meter.limit
+                ),
+            ))
         } else {
             self.execute(context, &tx, &sender, &mut meter, dirty, wasm, &mut receipt)
         };
         receipt.gas_used = meter.used.min(meter.limit);
-        let ran = matches!(tx.body.msg, Msg::Instantiate { .. } | Msg::Execute { .. } | Msg::Migrate { .. });
+        let ran = matches!(
+            tx.body.msg,
+            Msg::Instantiate { .. } | Msg::Execute { .. } | Msg::Migrate { .. }
+        );
         match outcome {
             Ok(()) => receipt.ok = true,
             Err(f) => {
@@ -675,7 +696,15 @@ impl App {
                     state_root: None,
                 };
                 self.call_contract(
-                    context, EntryPoint::Instantiate, info, sender, msg, *funds, meter, dirty, receipt,
+                    context,
+                    EntryPoint::Instantiate,
+                    info,
+                    sender,
+                    msg,
+                    *funds,
+                    meter,
+                    dirty,
+                    receipt,
                 )
             }
             Msg::Execute {
@@ -683,11 +712,19 @@ impl App {
                 msg,
                 funds,
             } => {
-                let info = self
-                    .contract_info(contract)
-                    .ok_or_else(|| failure("unknown_contract", format!("no contract at {contract}")))?;
+                let info = self.contract_info(contract).ok_or_else(|| {
+                    failure("unknown_contract", format!("no contract at {contract}"))
+                })?;
                 self.call_contract(
-                    context, EntryPoint::Execute, info, sender, msg, *funds, meter, dirty, receipt,
+                    context,
+                    EntryPoint::Execute,
+                    info,
+                    sender,
+                    msg,
+                    *funds,
+                    meter,
+                    dirty,
+                    receipt,
                 )
             }
             Msg::Migrate {
@@ -695,9 +732,9 @@ impl App {
                 code_id,
                 msg,
             } => {
-                let mut info = self
-                    .contract_info(contract)
-                    .ok_or_else(|| failure("unknown_contract", format!("no contract at {contract}")))?;
+                let mut info = self.contract_info(contract).ok_or_else(|| {
+                    failure("unknown_contract", format!("no contract at {contract}"))
+                })?;
                 if info.admin.as_deref() != Some(sender) {
                     return Err(failure(
                         "unauthorized",
@@ -711,7 +748,15 @@ impl App {
                 info.code_id = *code_id;
                 info.code_hash = code.code_hash;
                 self.call_contract(
-                    context, EntryPoint::Migrate, info, sender, msg, 0, meter, dirty, receipt,
+                    context,
+                    EntryPoint::Migrate,
+                    info,
+                    sender,
+                    msg,
+                    0,
+                    meter,
+                    dirty,
+                    receipt,
                 )
             }
         }
@@ -773,7 +818,11 @@ impl App {
                 tx_index: Some(context.index),
             },
             sender: sender.to_string(),
-            funds: if funds > 0 { vec![(DENOM.to_string(), funds)] } else { Vec::new() },
+            funds: if funds > 0 {
+                vec![(DENOM.to_string(), funds)]
+            } else {
+                Vec::new()
+            },
             envelope: envelope.to_vec(),
             state_root: info.state_root,
             gas_limit: meter.remaining().saturating_mul(GAS_MULTIPLIER),
@@ -807,7 +856,9 @@ impl App {
                     "out of gas: used {} of the limit {}",
                     meter.used, meter.limit
                 ),
-                "contract" => "the contract returned an error (its message is in the encrypted result)".into(),
+                "contract" => {
+                    "the contract returned an error (its message is in the encrypted result)".into()
+                }
                 other => format!("the call failed ({other}); details are in the encrypted result"),
             };
             return Err(Failure { kind, message });
@@ -850,7 +901,11 @@ impl App {
 
     /// ABCI Query for a contract: runs its query entry point on the committed state. The
     /// answer is encrypted for whoever encrypted `envelope`.
-    pub fn query_contract(&self, address: &str, envelope: Vec<u8>) -> Result<RunResponse, Rejection> {
+    pub fn query_contract(
+        &self,
+        address: &str,
+        envelope: Vec<u8>,
+    ) -> Result<RunResponse, Rejection> {
         let info = self
             .store
             .contract(address)
@@ -878,9 +933,10 @@ impl App {
             simulate: false,
         };
         self.run_in_enclave(request).map_err(|e| match e {
-            HostError::Enclave(EnclaveError { kind: ErrorKind::Envelope, message }) => {
-                reject("envelope", message)
-            }
+            HostError::Enclave(EnclaveError {
+                kind: ErrorKind::Envelope,
+                message,
+            }) => reject("envelope", message),
             HostError::Enclave(EnclaveError { message, .. }) => reject("enclave", message),
             other => reject("enclave", other.to_string()),
         })
@@ -893,7 +949,9 @@ impl App {
             return Err(reject("busy", "a block is being committed; try again"));
         }
         let tx = Tx::from_bytes(bytes).map_err(|e| reject("malformed", e.to_string()))?;
-        let sender = tx.verify().map_err(|e| reject("bad_signature", e.to_string()))?;
+        let sender = tx
+            .verify()
+            .map_err(|e| reject("bad_signature", e.to_string()))?;
         let saved = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let context = TxContext {
             height: self.last.header.height + 1,
@@ -907,7 +965,9 @@ impl App {
         let result = self.deliver_tx(&context, &mut Dirty::default(), &mut Vec::new());
         self.simulating = previous;
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = saved;
-        result.map(|(receipt, _)| receipt).map_err(|e| reject("internal", e.to_string()))
+        result
+            .map(|(receipt, _)| receipt)
+            .map_err(|e| reject("internal", e.to_string()))
     }
 }
 
@@ -944,7 +1004,9 @@ impl GasMeter {
     }
 
     fn charge_engine(&mut self, engine_gas: u64) {
-        self.used = self.used.saturating_add(engine_gas.div_ceil(GAS_MULTIPLIER));
+        self.used = self
+            .used
+            .saturating_add(engine_gas.div_ceil(GAS_MULTIPLIER));
     }
 }
 
@@ -988,17 +1050,27 @@ fn validate_address(address: &str) -> Result<(), Failure> {
 }
 
 /// Checks that need no state: chain id, fee for the gas limit, gas cap, memo, label.
-pub fn check_static(tx: &Tx, chain_id: &str, params: &crate::genesis::Params) -> Result<(), Rejection> {
+pub fn check_static(
+    tx: &Tx,
+    chain_id: &str,
+    params: &crate::genesis::Params,
+) -> Result<(), Rejection> {
     if tx.body.chain_id != chain_id {
         return Err(reject(
             "wrong_chain",
-            format!("transaction is for chain {:?}, this is {chain_id:?}", tx.body.chain_id),
+            format!(
+                "transaction is for chain {:?}, this is {chain_id:?}",
+                tx.body.chain_id
+            ),
         ));
     }
     if tx.body.gas_limit > params.max_tx_gas {
         return Err(reject(
             "gas_limit",
-            format!("gas limit {} exceeds the maximum {}", tx.body.gas_limit, params.max_tx_gas),
+            format!(
+                "gas limit {} exceeds the maximum {}",
+                tx.body.gas_limit, params.max_tx_gas
+            ),
         ));
     }
     let needed = required_fee(tx.body.gas_limit, params.fee_per_million_gas);
@@ -1016,9 +1088,10 @@ pub fn check_static(tx: &Tx, chain_id: &str, params: &crate::genesis::Params) ->
     }
     if let Msg::Instantiate { label, .. } = &tx.body.msg {
         if label.is_empty() || label.len() > veil_types::MAX_LABEL_BYTES {
-            return Err(reject("malformed", format!(
-                "label must be 1 to {} bytes", veil_types::MAX_LABEL_BYTES
-            )));
+            return Err(reject(
+                "malformed",
+                format!("label must be 1 to {} bytes", veil_types::MAX_LABEL_BYTES),
+            ));
         }
     }
     Ok(())
@@ -1046,13 +1119,19 @@ impl Checker {
     /// signature, chain, fee for the gas limit, addresses, code validity).
     pub fn check_stateless(&self, bytes: &[u8]) -> Result<CheckedTx, Rejection> {
         if bytes.len() > veil_types::MAX_TX_BYTES {
-            return Err(reject("too_large", format!(
-                "transaction of {} bytes exceeds the limit of {} bytes",
-                bytes.len(), veil_types::MAX_TX_BYTES
-            )));
+            return Err(reject(
+                "too_large",
+                format!(
+                    "transaction of {} bytes exceeds the limit of {} bytes",
+                    bytes.len(),
+                    veil_types::MAX_TX_BYTES
+                ),
+            ));
         }
         let tx = Tx::from_bytes(bytes).map_err(|e| reject("malformed", e.to_string()))?;
-        let sender = tx.verify().map_err(|e| reject("bad_signature", e.to_string()))?;
+        let sender = tx
+            .verify()
+            .map_err(|e| reject("bad_signature", e.to_string()))?;
         check_static(&tx, &self.chain_id, &self.params)?;
         self.check_msg(&tx)?;
         Ok(CheckedTx {
@@ -1080,7 +1159,10 @@ impl Checker {
         if tx.sequence != expected {
             return Err(reject(
                 "wrong_sequence",
-                format!("account sequence mismatch: expected {expected}, got {}", tx.sequence),
+                format!(
+                    "account sequence mismatch: expected {expected}, got {}",
+                    tx.sequence
+                ),
             ));
         }
         let spendable = account.balance.saturating_sub(waiting_fees);
@@ -1123,7 +1205,9 @@ impl Checker {
                 self.known_code(*code_id)
             }
             Msg::Execute { contract, .. } => self.known_contract(contract),
-            Msg::Migrate { contract, code_id, .. } => {
+            Msg::Migrate {
+                contract, code_id, ..
+            } => {
                 self.known_contract(contract)?;
                 self.known_code(*code_id)
             }
@@ -1142,7 +1226,10 @@ impl Checker {
         veil_types::validate_address(address).map_err(|e| reject("invalid_address", e))?;
         match self.store.contract(address) {
             Ok(Some(_)) => Ok(()),
-            Ok(None) => Err(reject("unknown_contract", format!("no contract at {address}"))),
+            Ok(None) => Err(reject(
+                "unknown_contract",
+                format!("no contract at {address}"),
+            )),
             Err(e) => Err(reject("store", e.to_string())),
         }
     }

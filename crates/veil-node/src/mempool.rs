@@ -5,7 +5,7 @@ use std::sync::Mutex;
 
 use veil_types::Hash;
 
-use crate::app::{reject, Checker, CheckedTx, Rejection};
+use crate::app::{reject, CheckedTx, Checker, Rejection};
 
 struct Entry {
     hash: Hash,

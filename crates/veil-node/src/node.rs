@@ -105,7 +105,10 @@ async fn serve(config: NodeConfig, app: App) -> Result<(), NodeError> {
     let addr = listener.local_addr().unwrap_or(config.rpc_addr);
     let (events, _) = broadcast::channel(16_384);
     let checker = app.checker();
-    let mempool = Arc::new(Mempool::new(config.mempool_max_txs, config.mempool_max_bytes));
+    let mempool = Arc::new(Mempool::new(
+        config.mempool_max_txs,
+        config.mempool_max_bytes,
+    ));
     let state = RpcState {
         store: app.store().clone(),
         network_key: app.network_key(),

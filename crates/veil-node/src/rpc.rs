@@ -49,7 +49,9 @@ pub fn router(state: RpcState) -> Router {
         .route("/contracts/{address}", get(get_contract))
         .route("/contracts/{address}/query", post(query_contract))
         .route("/subscribe", get(subscribe))
-        .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint") })
+        .fallback(|| async {
+            ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
+        })
         .layer(axum::extract::DefaultBodyLimit::disable())
         .with_state(state)
 }
@@ -79,7 +81,11 @@ impl ApiError {
     }
 
     fn internal(message: impl std::fmt::Display) -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", message.to_string())
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            message.to_string(),
+        )
     }
 }
 
@@ -120,13 +126,15 @@ fn ok(value: impl Serialize) -> ApiResult {
 
 /// Reads a JSON body with a size limit and clear errors.
 async fn read_json<T: DeserializeOwned>(body: Body) -> Result<T, ApiError> {
-    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES).await.map_err(|_| {
-        ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "too_large",
-            format!("request body exceeds {MAX_BODY_BYTES} bytes"),
-        )
-    })?;
+    let bytes = axum::body::to_bytes(body, MAX_BODY_BYTES)
+        .await
+        .map_err(|_| {
+            ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "too_large",
+                format!("request body exceeds {MAX_BODY_BYTES} bytes"),
+            )
+        })?;
     serde_json::from_slice(&bytes)
         .map_err(|e| ApiError::bad_request("malformed_json", format!("request body: {e}")))
 }
@@ -308,10 +316,13 @@ fn checked_address(address: &str) -> Result<(), ApiError> {
 
 async fn get_account(State(state): State<RpcState>, Path(address): Path<String>) -> ApiResult {
     checked_address(&address)?;
-    let account = state.store.account(&address)?.unwrap_or(veil_types::Account {
-        address,
-        ..Default::default()
-    });
+    let account = state
+        .store
+        .account(&address)?
+        .unwrap_or(veil_types::Account {
+            address,
+            ..Default::default()
+        });
     ok(account)
 }
 

@@ -22,10 +22,13 @@ pub struct Dirty {
 
 impl ChainState {
     pub fn account(&self, address: &str) -> Account {
-        self.accounts.get(address).cloned().unwrap_or_else(|| Account {
-            address: address.to_string(),
-            ..Account::default()
-        })
+        self.accounts
+            .get(address)
+            .cloned()
+            .unwrap_or_else(|| Account {
+                address: address.to_string(),
+                ..Account::default()
+            })
     }
 
     pub fn balance(&self, address: &str) -> u128 {
@@ -85,10 +88,13 @@ impl ChainState {
             .balance
             .checked_add(amount)
             .ok_or_else(|| format!("balance of {to} would overflow"))?;
-        self.accounts.entry(from.to_string()).or_insert_with(|| Account {
-            address: from.to_string(),
-            ..Account::default()
-        }).balance = have - amount;
+        self.accounts
+            .entry(from.to_string())
+            .or_insert_with(|| Account {
+                address: from.to_string(),
+                ..Account::default()
+            })
+            .balance = have - amount;
         self.accounts.insert(
             to.to_string(),
             Account {

@@ -73,9 +73,8 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path).map_err(|e| {
-            StoreError(format!("opening {}: {e}", path.display()))
-        })?;
+        let db = Database::create(path)
+            .map_err(|e| StoreError(format!("opening {}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(err)?;
         {
             txn.open_table(META).map_err(err)?;
@@ -250,11 +249,7 @@ impl Store {
     }
 
     /// Writes the genesis block (height 0) and state, once.
-    pub fn init_chain(
-        &self,
-        genesis: &Genesis,
-        commit: BlockCommit,
-    ) -> Result<(), StoreError> {
+    pub fn init_chain(&self, genesis: &Genesis, commit: BlockCommit) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(err)?;
         {
             let mut meta = txn.open_table(META).map_err(err)?;
@@ -307,7 +302,9 @@ impl Store {
             }
             let mut table = txn.open_table(WASM).map_err(err)?;
             for (hash, wasm) in &commit.wasm {
-                table.insert(hash.as_slice(), wasm.as_slice()).map_err(err)?;
+                table
+                    .insert(hash.as_slice(), wasm.as_slice())
+                    .map_err(err)?;
             }
         }
         {
@@ -333,7 +330,11 @@ impl Store {
                     .insert(at, encode(receipt).as_slice())
                     .map_err(err)?;
                 // A transaction hash is indexed once: its first inclusion.
-                if index.get(receipt.tx_hash.as_slice()).map_err(err)?.is_none() {
+                if index
+                    .get(receipt.tx_hash.as_slice())
+                    .map_err(err)?
+                    .is_none()
+                {
                     index.insert(receipt.tx_hash.as_slice(), at).map_err(err)?;
                 }
             }

@@ -1,0 +1,167 @@
+//! A `veil dev` node run as a real process, for the node tests.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use veil_client::rpc::Client;
+
+pub struct DevNode {
+    pub home: PathBuf,
+    pub port: u16,
+    pub block_time: &'static str,
+    child: Option<Child>,
+    log: PathBuf,
+    starts: u32,
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free loopback port")
+}
+
+impl DevNode {
+    /// Starts `veil dev` in `home` and waits until its RPC answers.
+    pub fn start(home: &Path, block_time: &'static str) -> Self {
+        let mut node = Self {
+            home: home.to_path_buf(),
+            port: free_port(),
+            block_time,
+            child: None,
+            log: home.join("node-test.log"),
+            starts: 0,
+        };
+        node.spawn();
+        node
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+
+    pub fn client(&self) -> Client {
+        Client::new(&self.url())
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("running").id()
+    }
+
+    pub fn spawn(&mut self) {
+        assert!(self.child.is_none(), "node already running");
+        std::fs::create_dir_all(&self.home).unwrap();
+        self.starts += 1;
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.log)
+            .unwrap();
+        let child = Command::new(env!("CARGO_BIN_EXE_veil"))
+            .args(["dev", "--home"])
+            .arg(&self.home)
+            .args(["--rpc-addr", &format!("127.0.0.1:{}", self.port)])
+            .args(["--block-time", self.block_time])
+            .stdout(Stdio::null())
+            .stderr(log)
+            .spawn()
+            .expect("veil dev starts");
+        self.child = Some(child);
+        self.wait_ready();
+    }
+
+    fn wait_ready(&mut self) {
+        let client = self.client();
+        let started = Instant::now();
+        loop {
+            if client.status().is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("veil dev exited with {status}:\n{}", self.log_text());
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(60),
+                "veil dev did not answer within 60 s:\n{}",
+                self.log_text()
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn log_text(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    /// Ctrl-C (SIGINT): the node finishes its block and exits cleanly.
+    pub fn stop(&mut self) {
+        let mut child = self.child.take().expect("running");
+        let _ = Command::new("kill")
+            .args(["-INT", &child.id().to_string()])
+            .status();
+        let started = Instant::now();
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                assert!(
+                    status.success(),
+                    "veil dev exited with {status}:\n{}",
+                    self.log_text()
+                );
+                return;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "veil dev did not stop on SIGINT"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(&mut self) {
+        let mut child = self.child.take().expect("running");
+        child.kill().expect("SIGKILL");
+        child.wait().unwrap();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        match self.child.as_mut() {
+            Some(child) => child.try_wait().unwrap().is_none(),
+            None => false,
+        }
+    }
+}
+
+impl Drop for DevNode {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// The counter contract, built from source (cached).
+pub fn counter_wasm() -> Vec<u8> {
+    use veil_contract_build::{
+        build_contract, ensure_toolchain, workspace_contract_cache, BuildOptions,
+    };
+    ensure_toolchain(true).expect("contract toolchain");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/counter");
+    let out_dir = workspace_contract_cache()
+        .join("node-test-artifacts")
+        .join("counter");
+    let path = build_contract(
+        &dir,
+        &BuildOptions {
+            mvp: true,
+            out_dir: Some(out_dir),
+            quiet: true,
+        },
+    )
+    .expect("counter builds");
+    std::fs::read(path).unwrap()
+}

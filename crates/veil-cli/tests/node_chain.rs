@@ -1,0 +1,440 @@
+//! The dev chain as a user meets it: `veil dev` as a real process, transactions over RPC,
+//! receipts by hash and by (height, index), WebSocket events, bad input refused with clear
+//! errors and no change, and a restart that resumes the same chain and state.
+
+mod common;
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use veil_client::dev_key;
+use veil_client::rpc::{Client, ClientError};
+use veil_client::tx::{Gas, TxOptions, Wallet};
+use veil_types::{Msg, TxBody, MAX_TX_BYTES};
+
+use common::{counter_wasm, DevNode};
+
+fn options() -> TxOptions {
+    TxOptions {
+        timeout: Duration::from_secs(30),
+        ..TxOptions::default()
+    }
+}
+
+/// A raw POST, to send what no well-behaved client would.
+fn post_raw(url: &str, path: &str, body: &[u8]) -> (u16, Value) {
+    match ureq::post(&format!("{url}{path}"))
+        .set("content-type", "application/json")
+        .send_bytes(body)
+    {
+        Ok(r) => (r.status(), r.into_json().unwrap_or(Value::Null)),
+        Err(ureq::Error::Status(code, r)) => (code, r.into_json().unwrap_or(Value::Null)),
+        Err(e) => panic!("transport error: {e}"),
+    }
+}
+
+/// Announces and sends a body larger than the node accepts, then reads the answer.
+fn post_oversized(port: u16, len: usize) -> (u16, Value) {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .unwrap();
+    write!(
+        stream,
+        "POST /txs HTTP/1.1\r\nhost: localhost\r\ncontent-type: application/json\r\ncontent-length: {len}\r\nconnection: close\r\n\r\n"
+    )
+    .unwrap();
+    let chunk = vec![b'a'; 64 * 1024];
+    let mut sent = 0;
+    while sent < len {
+        let n = chunk.len().min(len - sent);
+        if stream.write_all(&chunk[..n]).is_err() {
+            break; // the node stopped reading: its answer is waiting
+        }
+        sent += n;
+    }
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    let text = String::from_utf8_lossy(&answer);
+    let code = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or_else(|| panic!("no HTTP answer: {text:?}"));
+    let body = text.split("\r\n\r\n").nth(1).unwrap_or("");
+    (code, serde_json::from_str(body).unwrap_or(Value::Null))
+}
+
+fn signed(
+    key: &veil_client::KeyPair,
+    chain_id: &str,
+    sequence: u64,
+    fee: u128,
+    msg: Msg,
+) -> veil_types::Tx {
+    key.sign(TxBody {
+        chain_id: chain_id.into(),
+        sequence,
+        gas_limit: 200_000,
+        fee,
+        memo: String::new(),
+        msg,
+    })
+}
+
+fn expect_rejected(result: Result<veil_types::Hash, ClientError>, kind: &str, words: &str) {
+    match result {
+        Err(ClientError::Api {
+            kind: k, message, ..
+        }) => {
+            assert_eq!(k, kind, "{message}");
+            assert!(
+                message.contains(words),
+                "unclear message {message:?} (want {words:?})"
+            );
+        }
+        other => panic!("expected a {kind} rejection, got {other:?}"),
+    }
+}
+
+#[test]
+fn dev_chain_runs_contracts_refuses_bad_input_and_resumes_after_restart() {
+    let home = tempfile::tempdir().unwrap();
+    let mut node = DevNode::start(home.path(), "100ms");
+    let client = node.client();
+    let alice = dev_key("alice");
+    let bob = dev_key("bob");
+    let wallet = Wallet::connect(&client, &alice).unwrap();
+    let chain_id = wallet.chain_id().to_string();
+
+    // WebSocket subscription, opened before the transactions it should report.
+    let (mut socket, _) =
+        tungstenite::connect(format!("ws://127.0.0.1:{}/subscribe", node.port)).unwrap();
+
+    // Bank send: receipt by hash and by (height, index).
+    let bob_before = client.account(bob.address()).unwrap().balance;
+    let sent = wallet
+        .broadcast(
+            Msg::Send {
+                to: bob.address().into(),
+                amount: 12_345,
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap();
+    let receipt = &sent.committed.receipt;
+    assert!(receipt.ok, "{receipt:?}");
+    assert_eq!(
+        client.account(bob.address()).unwrap().balance,
+        bob_before + 12_345
+    );
+    let by_index: Value = ureq::get(&format!(
+        "{}/blocks/{}/receipts/{}",
+        node.url(),
+        receipt.height,
+        receipt.index
+    ))
+    .call()
+    .unwrap()
+    .into_json()
+    .unwrap();
+    assert_eq!(by_index["receipt"], serde_json::to_value(receipt).unwrap());
+    let block = client.block(Some(receipt.height)).unwrap();
+    assert!(block.tx_hashes.contains(&hex::encode(receipt.tx_hash)));
+
+    // The WebSocket saw the block and the transaction.
+    let mut saw_block = false;
+    let mut saw_tx = false;
+    while !(saw_block && saw_tx) {
+        let message = socket.read().expect("websocket event");
+        let event: Value = serde_json::from_str(message.to_text().unwrap()).unwrap();
+        if event["type"] == "new_block" && event["header"]["height"] == receipt.height {
+            saw_block = true;
+        }
+        if event["type"] == "tx" && event["receipt"]["tx_hash"] == hex::encode(receipt.tx_hash) {
+            assert_eq!(event["receipt"]["ok"], true);
+            saw_tx = true;
+        }
+    }
+
+    // A contract: store, instantiate, execute, query; results decrypt for the sender.
+    let stored = wallet
+        .broadcast(
+            Msg::StoreCode {
+                wasm: counter_wasm(),
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap();
+    let code_id = stored.committed.receipt.code_id.expect("code id");
+    let code_info = client.code(code_id).unwrap();
+    let (envelope, _) = wallet
+        .encrypt(&code_info.code_hash, &json!({"count": 41}))
+        .unwrap();
+    let instantiated = wallet
+        .broadcast(
+            Msg::Instantiate {
+                code_id,
+                label: "counter".into(),
+                admin: None,
+                msg: envelope,
+                funds: 0,
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap();
+    let counter = instantiated
+        .committed
+        .receipt
+        .contract_address
+        .clone()
+        .unwrap();
+    let (envelope, _) = wallet
+        .encrypt(&code_info.code_hash, &json!({"increment": {}}))
+        .unwrap();
+    let executed = wallet
+        .broadcast(
+            Msg::Execute {
+                contract: counter.clone(),
+                msg: envelope,
+                funds: 0,
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap();
+    let result = executed.result.expect("a decrypted result");
+    let data = veil_client::tx::decode_data(&result).unwrap();
+    assert_eq!(data, json!(42));
+    assert_eq!(
+        wallet
+            .query(
+                &counter,
+                &json!({"get_count": {}}),
+                Some(&code_info.code_hash)
+            )
+            .unwrap(),
+        json!({"count": 42})
+    );
+    // Nothing the host stores or serves shows the count in plaintext.
+    let receipt_json = serde_json::to_string(&executed.committed.receipt).unwrap();
+    assert!(!receipt_json.contains("increment"));
+
+    // Bad input: each a clear error, nothing changes, the node keeps running.
+    let status = client.status().unwrap();
+    let alice_account = client.account(alice.address()).unwrap();
+    let seq = alice_account.sequence;
+    let send = |amount| Msg::Send {
+        to: bob.address().into(),
+        amount,
+    };
+
+    let (code, body) = post_raw(&node.url(), "/txs", b"{not json");
+    assert_eq!(
+        (code, body["error"]["kind"].as_str()),
+        (400, Some("malformed_json"))
+    );
+    let (code, body) = post_raw(&node.url(), "/txs", br#"{"tx": "@@@"}"#);
+    assert_eq!(
+        (code, body["error"]["kind"].as_str()),
+        (400, Some("malformed"))
+    );
+    expect_rejected(
+        client.submit_bytes(&[1, 2, 3]),
+        "malformed",
+        "does not decode",
+    );
+
+    let mut forged = signed(&alice, &chain_id, seq, 200, send(1));
+    forged.signature[10] ^= 1;
+    expect_rejected(client.submit(&forged), "bad_signature", "signature");
+    let mut stolen = signed(&alice, &chain_id, seq, 200, send(1));
+    stolen.body.msg = send(1_000_000);
+    expect_rejected(client.submit(&stolen), "bad_signature", "signature");
+
+    expect_rejected(
+        client.submit(&signed(&alice, &chain_id, seq + 5, 200, send(1))),
+        "wrong_sequence",
+        &format!("expected {seq}"),
+    );
+    expect_rejected(
+        client.submit(&signed(&alice, &chain_id, seq, 199, send(1))),
+        "insufficient_fee",
+        "below the minimum 200uveil",
+    );
+    expect_rejected(
+        client.submit(&signed(&alice, "other-chain", seq, 200, send(1))),
+        "wrong_chain",
+        "other-chain",
+    );
+    let pauper = dev_key("pauper");
+    expect_rejected(
+        client.submit(&signed(&pauper, &chain_id, 0, 200, send(1))),
+        "insufficient_funds",
+        "fee",
+    );
+    let (envelope, _) = wallet
+        .encrypt(&code_info.code_hash, &json!({"increment": {}}))
+        .unwrap();
+    let nowhere = veil_types::contract_address(&[9; 32], alice.address(), "nothing");
+    expect_rejected(
+        client.submit(&signed(
+            &alice,
+            &chain_id,
+            seq,
+            200,
+            Msg::Execute {
+                contract: nowhere,
+                msg: envelope,
+                funds: 0,
+            },
+        )),
+        "unknown_contract",
+        "no contract",
+    );
+    expect_rejected(
+        client.submit(&signed(
+            &alice,
+            &chain_id,
+            seq,
+            200,
+            Msg::StoreCode {
+                wasm: b"\0asm\x01\0\0\0garbage".to_vec(),
+            },
+        )),
+        "invalid_code",
+        "invalid contract code",
+    );
+    // Larger than a transaction may be, but within the body limit; then over the body limit.
+    let big = signed(
+        &alice,
+        &chain_id,
+        seq,
+        200,
+        Msg::StoreCode {
+            wasm: vec![0; MAX_TX_BYTES],
+        },
+    );
+    expect_rejected(client.submit(&big), "too_large", "exceeds the limit");
+    // Over the body limit: the node answers 413 without reading the rest.
+    let (code, body) = post_oversized(node.port, veil_node::rpc::MAX_BODY_BYTES + 4096);
+    assert_eq!(
+        (code, body["error"]["kind"].as_str()),
+        (413, Some("too_large")),
+        "{body}"
+    );
+    // Queries with bad input.
+    let (code, body) = post_raw(
+        &node.url(),
+        &format!("/contracts/{counter}/query"),
+        br#"{"msg": "AAAA"}"#,
+    );
+    assert_eq!(
+        (code, body["error"]["kind"].as_str()),
+        (400, Some("envelope")),
+        "{body}"
+    );
+    assert!(matches!(
+        client.account("veil1notanaddress"),
+        Err(ClientError::Api { status: 400, .. })
+    ));
+    assert!(matches!(
+        client.block(Some(1 << 40)),
+        Err(ClientError::Api { status: 404, .. })
+    ));
+
+    // Give the producer a few blocks: still nothing changed.
+    std::thread::sleep(Duration::from_millis(400));
+    let after = client.status().unwrap();
+    assert!(
+        after.height > status.height,
+        "the node stopped producing blocks"
+    );
+    assert_eq!(
+        after.app_hash, status.app_hash,
+        "bad input changed the state"
+    );
+    assert_eq!(client.account(alice.address()).unwrap(), alice_account);
+    assert_eq!(after.mempool_size, 0);
+
+    // Restart: same chain, same blocks, same state root, same contract state.
+    let before = client.status().unwrap();
+    let last_block = client.block(Some(before.height)).unwrap();
+    node.stop();
+    assert!(node.log_text().contains("stopped cleanly"));
+    node.spawn();
+    let client = node.client();
+    let resumed = client.status().unwrap();
+    assert!(resumed.height >= before.height);
+    assert_eq!(resumed.app_hash, before.app_hash);
+    assert_eq!(resumed.network_key, before.network_key);
+    assert_eq!(
+        client.block(Some(before.height)).unwrap().hash,
+        last_block.hash
+    );
+    assert_eq!(client.account(alice.address()).unwrap(), alice_account);
+    let wallet = Wallet::connect(&client, &alice).unwrap();
+    assert_eq!(
+        wallet
+            .query(&counter, &json!({"get_count": {}}), None)
+            .unwrap(),
+        json!({"count": 42})
+    );
+    // And it keeps working: the enclave resumed with the committed state roots.
+    let (envelope, _) = wallet
+        .encrypt(&code_info.code_hash, &json!({"increment": {}}))
+        .unwrap();
+    wallet
+        .broadcast(
+            Msg::Execute {
+                contract: counter.clone(),
+                msg: envelope,
+                funds: 0,
+            },
+            &TxOptions {
+                gas: Gas::Limit(2_000_000),
+                ..options()
+            },
+            |_| {},
+        )
+        .unwrap();
+    assert_eq!(
+        wallet
+            .query(&counter, &json!({"get_count": {}}), None)
+            .unwrap(),
+        json!({"count": 43})
+    );
+}
+
+#[test]
+fn a_home_with_another_chain_is_not_overwritten() {
+    let home = tempfile::tempdir().unwrap();
+    let mut node = DevNode::start(home.path(), "200ms");
+    let first = Client::new(&node.url()).status().unwrap();
+    node.stop();
+    // `veil dev` again resumes; `--reset` would start over. The chain is the same.
+    node.spawn();
+    let again = node.client().status().unwrap();
+    assert_eq!(again.network_key, first.network_key);
+    let genesis = node.client().block(Some(0)).unwrap();
+    node.stop();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(["node", "start", "--home"])
+        .arg(home.path())
+        .args([
+            "--rpc-addr",
+            "127.0.0.1:0",
+            "--genesis",
+            "/nonexistent/genesis.json",
+        ])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/genesis.json"));
+    node.spawn();
+    assert_eq!(node.client().block(Some(0)).unwrap().hash, genesis.hash);
+}
