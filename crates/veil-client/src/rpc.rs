@@ -13,7 +13,9 @@ pub const DEFAULT_NODE_URL: &str = "http://127.0.0.1:26657";
 
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
-    #[error("cannot reach the node at {url}: {message} (is it running? start one with `veil dev`)")]
+    #[error(
+        "cannot reach the node at {url}: {message} (is it running? start one with `veil dev`)"
+    )]
     Unreachable { url: String, message: String },
     /// The node answered with an error (`kind` is stable, see `docs/rpc.md`).
     #[error("{message}")]
@@ -251,7 +253,11 @@ impl Client {
     }
 
     /// Sends an encrypted query envelope to a contract.
-    pub fn query_contract(&self, address: &str, envelope: &[u8]) -> Result<QueryAnswer, ClientError> {
+    pub fn query_contract(
+        &self,
+        address: &str,
+        envelope: &[u8],
+    ) -> Result<QueryAnswer, ClientError> {
         self.post(
             &format!("/contracts/{address}/query"),
             json!({ "msg": base64::engine::general_purpose::STANDARD.encode(envelope) }),

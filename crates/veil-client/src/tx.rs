@@ -15,7 +15,9 @@ use crate::rpc::{Client, ClientError, CommittedTx, Status};
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub enum Gas {
     /// Simulate first and add a margin (`gas used × multiplier`).
-    Auto { multiplier: f64 },
+    Auto {
+        multiplier: f64,
+    },
     Limit(u64),
 }
 
@@ -141,12 +143,15 @@ impl<'a> Wallet<'a> {
     }
 
     fn fee_per_million_gas(&self) -> u64 {
-        self.status.params["fee_per_million_gas"].as_u64().unwrap_or(0)
+        self.status.params["fee_per_million_gas"]
+            .as_u64()
+            .unwrap_or(0)
     }
 
     /// Encrypts a contract message for code `code_hash` (only that code can open it).
     pub fn encrypt(&self, code_hash: &Hash, msg: &Value) -> Result<(Vec<u8>, TxKey), WalletError> {
-        let plain = veil_crypto::Zeroizing::new(serde_json::to_vec(msg).expect("JSON values serialize"));
+        let plain =
+            veil_crypto::Zeroizing::new(serde_json::to_vec(msg).expect("JSON values serialize"));
         encrypt_input(
             &mut OsRng,
             self.key.encryption_secret(),
@@ -177,7 +182,9 @@ impl<'a> Wallet<'a> {
         let gas_limit = match options.gas {
             Gas::Limit(limit) => limit,
             Gas::Auto { multiplier } => {
-                let max = self.status.params["max_tx_gas"].as_u64().unwrap_or(100_000_000);
+                let max = self.status.params["max_tx_gas"]
+                    .as_u64()
+                    .unwrap_or(100_000_000);
                 let probe = self.key.sign(body(max, 0));
                 let receipt = self.client.simulate(&probe)?;
                 if !receipt.ok {
@@ -211,7 +218,10 @@ impl<'a> Wallet<'a> {
         mut progress: impl FnMut(&str),
     ) -> Result<Outcome, WalletError> {
         let hash = self.client.submit(tx)?;
-        progress(&format!("submitted {}; waiting for a block", hex::encode(hash)));
+        progress(&format!(
+            "submitted {}; waiting for a block",
+            hex::encode(hash)
+        ));
         let committed = self.client.wait_for_tx(&hash, options.timeout, |_| {})?;
         let envelope = envelope_of(tx);
         let receipt = &committed.receipt;
@@ -274,7 +284,10 @@ impl<'a> Wallet<'a> {
         let answer = self.client.query_contract(address, &envelope)?;
         let body = self.decrypt(&envelope, &answer.encrypted_result)?;
         if !answer.ok {
-            let error = body["error"].as_str().unwrap_or("unknown error").to_string();
+            let error = body["error"]
+                .as_str()
+                .unwrap_or("unknown error")
+                .to_string();
             return Err(WalletError::Failed {
                 tx_hash: String::new(),
                 kind: answer.error_kind.unwrap_or_else(|| "contract".into()),
@@ -321,12 +334,15 @@ pub fn decrypt_result(
     let plain = tx_key
         .decrypt_output(0, OutputKind::Data, encrypted)
         .map_err(|e| WalletError::Crypto(format!("the result does not decrypt: {e}")))?;
-    serde_json::from_slice(&plain).map_err(|e| WalletError::Crypto(format!("decrypted result: {e}")))
+    serde_json::from_slice(&plain)
+        .map_err(|e| WalletError::Crypto(format!("decrypted result: {e}")))
 }
 
 /// The `data` of a decrypted result, as JSON when it is JSON, else as base64 text.
 pub fn decode_data(body: &Value) -> Option<Value> {
     let data = body["data"].as_str()?;
-    let bytes = base64::engine::general_purpose::STANDARD.decode(data).ok()?;
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(data)
+        .ok()?;
     Some(serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(data.to_string())))
 }
