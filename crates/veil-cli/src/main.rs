@@ -8,6 +8,8 @@ use clap::{Parser, Subcommand};
 mod contract;
 mod keys;
 mod node;
+mod query;
+mod tx;
 mod vm;
 
 #[derive(Parser)]
@@ -47,6 +49,20 @@ enum Command {
         #[command(subcommand)]
         command: keys::KeysCommand,
     },
+    /// Sign and send transactions: send uveil; store, instantiate, execute, migrate contracts.
+    #[command(long_about = tx::TX_LONG_ABOUT)]
+    Tx {
+        #[command(subcommand)]
+        command: tx::TxCommand,
+    },
+    /// Read the chain: query contracts (encrypted), transactions, blocks, accounts, code.
+    #[command(long_about = query::QUERY_LONG_ABOUT)]
+    Query {
+        #[command(subcommand)]
+        command: query::QueryCommand,
+    },
+    /// Show the node's status: chain id, height, network encryption key.
+    Status(query::StatusArgs),
 }
 
 #[derive(Subcommand)]
@@ -65,6 +81,9 @@ fn main() -> ExitCode {
             command: ContractCommand::Build(args),
         } => contract::build(args),
         Command::Keys { command } => keys::run(command),
+        Command::Tx { command } => tx::run(command),
+        Command::Query { command } => query::run(command),
+        Command::Status(args) => query::status(args),
     };
     match result {
         Ok(code) => code,

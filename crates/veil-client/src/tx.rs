@@ -66,7 +66,8 @@ pub enum WalletError {
     Client(#[from] ClientError),
     #[error("encryption: {0}")]
     Crypto(String),
-    /// The transaction was included but failed.
+    /// The transaction failed: in a block (`tx_hash` set), or already in the simulation
+    /// that estimates its gas, or a query failed (`tx_hash` empty: nothing was sent).
     #[error("{}", failed_message(.kind, .message, .gas_used, .gas_limit, .contract_error))]
     Failed {
         tx_hash: String,
@@ -96,6 +97,8 @@ fn failed_message(
 ) -> String {
     match (kind, contract_error) {
         ("out_of_gas", _) => format!("out of gas: used {gas_used} of the gas limit {gas_limit}"),
+        // The enclave's message may already say so.
+        (_, Some(error)) if error.starts_with("contract error") => error.clone(),
         (_, Some(error)) => format!("contract error: {error}"),
         _ => format!("transaction failed ({kind}): {message}"),
     }
@@ -189,7 +192,12 @@ impl<'a> Wallet<'a> {
                 let receipt = self.client.simulate(&probe)?;
                 if !receipt.ok {
                     let envelope = envelope_of(&probe);
-                    return Err(self.failure(&receipt, envelope.as_deref()));
+                    let mut error = self.failure(&receipt, envelope.as_deref());
+                    // The probe was never sent: no transaction hash to point at.
+                    if let WalletError::Failed { tx_hash, .. } = &mut error {
+                        tx_hash.clear();
+                    }
+                    return Err(error);
                 }
                 ((receipt.gas_used as f64 * multiplier).ceil() as u64).min(max)
             }
@@ -222,7 +230,14 @@ impl<'a> Wallet<'a> {
             "submitted {}; waiting for a block",
             hex::encode(hash)
         ));
-        let committed = self.client.wait_for_tx(&hash, options.timeout, |_| {})?;
+        let mut reported = 0;
+        let committed = self.client.wait_for_tx(&hash, options.timeout, |waited| {
+            let seconds = waited.as_secs();
+            if seconds >= reported + 5 {
+                reported = seconds;
+                progress(&format!("still waiting for a block ({seconds}s)"));
+            }
+        })?;
         let envelope = envelope_of(tx);
         let receipt = &committed.receipt;
         if !receipt.ok {
