@@ -288,7 +288,7 @@ impl From<ClientError> for Failure {
         .to_string();
         let message = match &e {
             ClientError::Api { kind, message, .. } => {
-                format!("the node refused: {message} ({kind})")
+                format!("the node answered: {message} ({kind})")
             }
             _ => e.to_string(),
         };
@@ -325,9 +325,7 @@ impl From<WalletError> for Failure {
                 }
                 if tx_hash.is_empty() {
                     if gas_limit > 0 {
-                        text.push_str(
-                            "; found by simulating the transaction: nothing was sent and no fee was charged",
-                        );
+                        text.push_str("; nothing was sent and no fee was charged");
                     }
                 } else {
                     text.push_str(&format!(
@@ -705,6 +703,13 @@ struct Signer {
 
 impl Signer {
     fn open(opts: &TxOpts) -> Result<Self, Failure> {
+        if opts.memo.len() > veil_types::MAX_MEMO_BYTES {
+            return Err(usage(format!(
+                "--memo must be at most {} bytes, got {}",
+                veil_types::MAX_MEMO_BYTES,
+                opts.memo.len()
+            )));
+        }
         let key = opts.keyring.load(&opts.from)?;
         Ok(Self {
             key,
@@ -851,6 +856,13 @@ fn store(args: StoreArgs) -> Result<(), Failure> {
 
 fn instantiate(args: InstantiateArgs) -> Result<(), Failure> {
     let msg = parse_msg(&args.msg)?;
+    if args.label.is_empty() || args.label.len() > veil_types::MAX_LABEL_BYTES {
+        return Err(usage(format!(
+            "--label must be 1 to {} bytes, got {}",
+            veil_types::MAX_LABEL_BYTES,
+            args.label.len()
+        )));
+    }
     let signer = Signer::open(&args.tx)?;
     let admin = match &args.admin {
         Some(admin) => Some(args.tx.keyring.resolve_address(admin)?.0),

@@ -490,6 +490,21 @@ fn cli_drives_a_dev_chain_end_to_end() {
     chain
         .veil(&["tx", "send", "alice", "10000000uveil", "--from", "dave"])
         .fails(1, &["insufficient funds"]);
+    // The whole balance leaves nothing for the fee: refused before sending (the simulation
+    // runs without a fee and cannot see it).
+    let balance_of_dave = chain
+        .veil(&["query", "account", "dave", "--output", "json"])
+        .ok()
+        .json()["balance"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    chain
+        .veil(&["tx", "send", "alice", &balance_of_dave, "--from", "dave"])
+        .fails(
+            1,
+            &["insufficient funds", "plus the fee", "nothing was sent"],
+        );
 
     // Unknown key, unknown recipient key, unknown contract.
     chain

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::Value;
 use veil_crypto::{encrypt_input, OsRng, OutputKind, TxKey, ENVELOPE_HEADER_LEN};
-use veil_types::{required_fee, Hash, Msg, Tx, TxBody};
+use veil_types::{required_fee, Hash, Msg, Tx, TxBody, DENOM};
 
 use crate::keys::KeyPair;
 use crate::rpc::{Client, ClientError, CommittedTx, Status};
@@ -173,7 +173,8 @@ impl<'a> Wallet<'a> {
 
     /// Signs `msg` with the next sequence, choosing gas and fee per `options`.
     pub fn sign(&self, msg: Msg, options: &TxOptions) -> Result<Tx, WalletError> {
-        let sequence = self.client.account(self.key.address())?.sequence;
+        let account = self.client.account(self.key.address())?;
+        let sequence = account.sequence;
         let body = |gas_limit: u64, fee: u128| TxBody {
             chain_id: self.status.chain_id.clone(),
             sequence,
@@ -205,6 +206,28 @@ impl<'a> Wallet<'a> {
         let fee = options
             .fee
             .unwrap_or_else(|| required_fee(gas_limit, self.fee_per_million_gas()));
+        // The simulation runs without a fee, so it cannot see that the amount and the fee
+        // together exceed the balance; the chain would charge the fee and fail the rest.
+        let spent = match &msg {
+            Msg::Send { amount, .. } => *amount,
+            Msg::Instantiate { funds, .. } | Msg::Execute { funds, .. } => *funds,
+            _ => 0,
+        };
+        let needed = spent.saturating_add(fee);
+        if account.balance < needed {
+            return Err(WalletError::Failed {
+                tx_hash: String::new(),
+                kind: "insufficient_funds".into(),
+                message: format!(
+                    "insufficient funds: {} has {}{DENOM}, needs {needed}{DENOM} ({spent}{DENOM} plus the fee {fee}{DENOM})",
+                    self.key.address(),
+                    account.balance
+                ),
+                gas_used: 0,
+                gas_limit,
+                contract_error: None,
+            });
+        }
         Ok(self.key.sign(body(gas_limit, fee)))
     }
 
