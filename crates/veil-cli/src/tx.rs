@@ -320,9 +320,6 @@ impl From<WalletError> for Failure {
                 ref contract_error,
             } => {
                 let mut text = e.to_string();
-                if kind == "out_of_gas" {
-                    text.push_str(" (raise --gas, or use --gas auto)");
-                }
                 if tx_hash.is_empty() {
                     if gas_limit > 0 {
                         text.push_str("; nothing was sent and no fee was charged");
@@ -331,6 +328,9 @@ impl From<WalletError> for Failure {
                     text.push_str(&format!(
                         "; transaction {tx_hash} was included in a block and failed (its fee was charged)"
                     ));
+                }
+                if kind == "out_of_gas" {
+                    text.push_str("; raise --gas, or use --gas auto");
                 }
                 let mut details = Map::new();
                 if !tx_hash.is_empty() {

@@ -96,7 +96,17 @@ fn failed_message(
     contract_error: &Option<String>,
 ) -> String {
     match (kind, contract_error) {
-        ("out_of_gas", _) => format!("out of gas: used {gas_used} of the gas limit {gas_limit}"),
+        ("out_of_gas", _) => {
+            let mut text = format!("out of gas: used {gas_used} of the gas limit {gas_limit}");
+            // The node may know how much the transaction needed.
+            if let Some(needs) = message
+                .strip_prefix("out of gas: ")
+                .filter(|m| m.contains("needs"))
+            {
+                text.push_str(&format!(" ({needs})"));
+            }
+            text
+        }
         // The enclave's message may already say so.
         (_, Some(error)) if error.starts_with("contract error") => error.clone(),
         (_, Some(error)) => format!("contract error: {error}"),
