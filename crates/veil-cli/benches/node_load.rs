@@ -2,10 +2,16 @@
 //! second with durable (fsync'd) block commits, time from submission to inclusion, and the
 //! node's memory.
 //!
-//! `cargo bench -p veil-cli --bench node_load` (release build). Bounded: `VEIL_LOAD_TXS`
-//! transfers (default 20000) from `VEIL_LOAD_SENDERS` accounts (default 8), at most
-//! `VEIL_LOAD_SECONDS` (default 180) seconds. Transactions are signed and encrypted before
-//! the clock starts; the clock measures the node (and the HTTP submissions).
+//! `cargo bench -p veil-cli --bench node_load` (release build). Two phases, each of
+//! `VEIL_LOAD_TXS` transfers (default 20000) from `VEIL_LOAD_SENDERS` accounts (default 8),
+//! each bounded by `VEIL_LOAD_SECONDS` (default 180):
+//! - saturation: every sender submits as fast as the node accepts — the most the node
+//!   sustains (inclusion times here are mostly queueing);
+//! - paced: `VEIL_LOAD_RATE` transfers per second (default 2000) — the time from submission
+//!   to inclusion at that rate.
+//! Transactions are signed and encrypted before the clock starts; the clock measures the
+//! node (and the HTTP submissions). The report is also written to
+//! `target/node-load-report.json`.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
@@ -59,7 +65,12 @@ fn start_node(home: &Path, port: u16) -> Node {
     let child = Command::new(env!("CARGO_BIN_EXE_veil"))
         .args(["dev", "--home"])
         .arg(home)
-        .args(["--rpc-addr", &format!("127.0.0.1:{port}"), "--block-time", "200ms"])
+        .args([
+            "--rpc-addr",
+            &format!("127.0.0.1:{port}"),
+            "--block-time",
+            "200ms",
+        ])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
@@ -67,7 +78,10 @@ fn start_node(home: &Path, port: u16) -> Node {
     let client = Client::new(&format!("http://127.0.0.1:{port}"));
     let started = Instant::now();
     while client.status().is_err() {
-        assert!(started.elapsed() < Duration::from_secs(60), "node did not start");
+        assert!(
+            started.elapsed() < Duration::from_secs(60),
+            "node did not start"
+        );
         std::thread::sleep(Duration::from_millis(50));
     }
     Node(child)
@@ -94,6 +108,7 @@ fn main() {
     let total = env_number("VEIL_LOAD_TXS", 20_000) as usize;
     let senders = env_number("VEIL_LOAD_SENDERS", 8).max(1) as usize;
     let limit = Duration::from_secs(env_number("VEIL_LOAD_SECONDS", 180));
+    let rate = env_number("VEIL_LOAD_RATE", 2_000).max(1);
     let per_sender = total.div_ceil(senders);
 
     eprintln!("load: building cw20-base 2.0.0 ...");
@@ -119,7 +134,9 @@ fn main() {
     let code = client
         .code(stored.committed.receipt.code_id.unwrap())
         .unwrap();
-    let keys: Vec<KeyPair> = (0..senders).map(|i| dev_key(&format!("load-{i}"))).collect();
+    let keys: Vec<KeyPair> = (0..senders)
+        .map(|i| dev_key(&format!("load-{i}")))
+        .collect();
     let init = json!({
         "name": "Load", "symbol": "LOAD", "decimals": 0,
         "initial_balances": keys.iter().map(|k| json!({"address": k.address(), "amount": "1000000000"})).collect::<Vec<_>>(),
@@ -173,7 +190,10 @@ fn main() {
     let gas_limit = probe.body.gas_limit;
     let fee = probe.body.fee;
 
-    eprintln!("load: signing and encrypting {} transfers ...", per_sender * senders);
+    eprintln!(
+        "load: signing and encrypting 2 × {} transfers ...",
+        per_sender * senders
+    );
     let chain_id = wallet.chain_id().to_string();
     let batches: Vec<Vec<(Hash, Vec<u8>)>> = std::thread::scope(|scope| {
         let handles: Vec<_> = keys
@@ -186,7 +206,7 @@ fn main() {
                 let chain_id = &chain_id;
                 scope.spawn(move || {
                     let w = Wallet::connect(client, key).unwrap();
-                    (0..per_sender as u64)
+                    (0..2 * per_sender as u64)
                         .map(|sequence| {
                             let (envelope, _) = w.encrypt(&code_hash, transfer).unwrap();
                             let tx = key.sign(TxBody {
@@ -210,16 +230,20 @@ fn main() {
             .collect();
         handles.into_iter().map(|h| h.join().unwrap()).collect()
     });
-    let expected = batches.iter().map(Vec::len).sum::<usize>();
 
     // Inclusion times from the node's WebSocket events.
     let (included_tx, included_rx) = mpsc::channel::<(Hash, bool, Instant)>();
-    let (mut socket, _) = tungstenite::connect(format!("ws://127.0.0.1:{port}/subscribe?events=txs")).unwrap();
+    let (mut socket, _) =
+        tungstenite::connect(format!("ws://127.0.0.1:{port}/subscribe?events=txs")).unwrap();
     std::thread::spawn(move || loop {
         let Ok(message) = socket.read() else { return };
         let now = Instant::now();
-        let Ok(text) = message.to_text() else { continue };
-        let Ok(event) = serde_json::from_str::<Value>(text) else { continue };
+        let Ok(text) = message.to_text() else {
+            continue;
+        };
+        let Ok(event) = serde_json::from_str::<Value>(text) else {
+            continue;
+        };
         if let Some(hash) = event["receipt"]["tx_hash"].as_str() {
             let hash = veil_types::serde_hash::parse_hex(hash).unwrap();
             let ok = event["receipt"]["ok"] == true;
@@ -229,16 +253,78 @@ fn main() {
         }
     });
 
-    eprintln!("load: submitting {expected} transfers from {senders} senders ...");
+    let (first, second): (Vec<_>, Vec<_>) = batches
+        .into_iter()
+        .map(|mut b| {
+            let rest = b.split_off(per_sender);
+            (b, rest)
+        })
+        .unzip();
+    eprintln!(
+        "load: saturation: {} transfers from {senders} senders, as fast as they go ...",
+        per_sender * senders
+    );
+    let saturated = run_phase(&url, &first, None, limit, &included_rx);
+    eprintln!(
+        "load: paced: {} transfers at {rate}/s ...",
+        per_sender * senders
+    );
+    let pace = Duration::from_secs_f64(senders as f64 / rate as f64);
+    let paced = run_phase(&url, &second, Some(pace), limit, &included_rx);
+    let report = json!({
+        "saturation": saturated,
+        "paced": paced,
+        "paced_target_per_second": rate,
+        "senders": senders,
+        "node_rss_mib": rss_kib(pid, "VmRSS:") as f64 / 1024.0,
+        "node_peak_rss_mib": rss_kib(pid, "VmHWM:") as f64 / 1024.0,
+        "gas_limit_per_transfer": gas_limit,
+        "block_time_ms": 200,
+    });
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/node-load-report.json");
+    let _ = std::fs::write(&out, serde_json::to_vec_pretty(&report).unwrap());
+    for (name, phase) in [("saturation", &saturated), ("paced", &paced)] {
+        eprintln!(
+            "load: {name}: {} confidential cw20 transfers in {:.1} s = {:.0}/s; inclusion p50 {:.0} ms, p99 {:.0} ms",
+            phase["included_ok"], phase["seconds"].as_f64().unwrap(), phase["per_second"].as_f64().unwrap(),
+            phase["inclusion_p50_ms"].as_f64().unwrap(), phase["inclusion_p99_ms"].as_f64().unwrap(),
+        );
+    }
+    eprintln!(
+        "load: node RSS {:.0} MiB (peak {:.0} MiB)",
+        report["node_rss_mib"].as_f64().unwrap(),
+        report["node_peak_rss_mib"].as_f64().unwrap()
+    );
+    let failed = saturated["failed"].as_u64().unwrap() + paced["failed"].as_u64().unwrap();
+    drop(node);
+    assert_eq!(failed, 0, "some transfers failed");
+}
+
+/// Submits every batch (one thread per sender, in sequence order), optionally one
+/// transaction per `pace` per sender, and waits for their inclusion events.
+fn run_phase(
+    url: &str,
+    batches: &[Vec<(Hash, Vec<u8>)>],
+    pace: Option<Duration>,
+    limit: Duration,
+    included: &mpsc::Receiver<(Hash, bool, Instant)>,
+) -> Value {
     let start = Instant::now();
     let submitted: Vec<(Hash, Instant)> = std::thread::scope(|scope| {
         let handles: Vec<_> = batches
             .iter()
             .map(|batch| {
-                let client = Client::new(&url);
+                let client = Client::new(url);
                 scope.spawn(move || {
                     let mut times = Vec::with_capacity(batch.len());
-                    for (hash, bytes) in batch {
+                    for (i, (hash, bytes)) in batch.iter().enumerate() {
+                        if let Some(pace) = pace {
+                            let due = start + pace * i as u32;
+                            if let Some(wait) = due.checked_duration_since(Instant::now()) {
+                                std::thread::sleep(wait);
+                            }
+                        }
                         loop {
                             if start.elapsed() > limit {
                                 return times;
@@ -260,17 +346,23 @@ fn main() {
                 })
             })
             .collect();
-        handles.into_iter().flat_map(|h| h.join().unwrap()).collect()
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap())
+            .collect()
     });
     let submit_done = start.elapsed();
     let submitted_at: HashMap<Hash, Instant> = submitted.iter().copied().collect();
-
-    let mut latencies = Vec::with_capacity(expected);
-    let mut failed = 0;
+    let mut latencies = Vec::with_capacity(submitted_at.len());
+    let mut failed = 0u64;
     let mut last = start;
-    while latencies.len() + failed < submitted_at.len() {
-        let remaining = limit.saturating_sub(start.elapsed()).max(Duration::from_secs(1));
-        let Ok((hash, ok, at)) = included_rx.recv_timeout(remaining) else { break };
+    while latencies.len() + (failed as usize) < submitted_at.len() {
+        let remaining = limit
+            .saturating_sub(start.elapsed())
+            .max(Duration::from_secs(1));
+        let Ok((hash, ok, at)) = included.recv_timeout(remaining) else {
+            break;
+        };
         if let Some(sent) = submitted_at.get(&hash) {
             if ok {
                 latencies.push(at.duration_since(*sent));
@@ -282,34 +374,14 @@ fn main() {
     }
     let elapsed = last.duration_since(start);
     latencies.sort();
-    let included = latencies.len();
-    let rate = included as f64 / elapsed.as_secs_f64();
-    let report = json!({
-        "transfers_submitted": submitted_at.len(),
-        "transfers_included_ok": included,
-        "transfers_failed": failed,
-        "senders": senders,
+    json!({
+        "submitted": submitted_at.len(),
+        "included_ok": latencies.len(),
+        "failed": failed,
         "seconds": elapsed.as_secs_f64(),
         "submission_seconds": submit_done.as_secs_f64(),
-        "transfers_per_second": rate,
+        "per_second": latencies.len() as f64 / elapsed.as_secs_f64(),
         "inclusion_p50_ms": percentile(&latencies, 0.50).as_secs_f64() * 1e3,
         "inclusion_p99_ms": percentile(&latencies, 0.99).as_secs_f64() * 1e3,
-        "node_rss_mib": rss_kib(pid, "VmRSS:") as f64 / 1024.0,
-        "node_peak_rss_mib": rss_kib(pid, "VmHWM:") as f64 / 1024.0,
-        "gas_limit_per_transfer": gas_limit,
-        "block_time_ms": 200,
-    });
-    println!("{}", serde_json::to_string_pretty(&report).unwrap());
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/node-load-report.json");
-    let _ = std::fs::write(&out, serde_json::to_vec_pretty(&report).unwrap());
-    eprintln!(
-        "load: {included} confidential cw20 transfers in {:.1} s = {rate:.0}/s; inclusion p50 {:.0} ms, p99 {:.0} ms; node RSS {:.0} MiB (peak {:.0} MiB)",
-        elapsed.as_secs_f64(),
-        report["inclusion_p50_ms"].as_f64().unwrap(),
-        report["inclusion_p99_ms"].as_f64().unwrap(),
-        report["node_rss_mib"].as_f64().unwrap(),
-        report["node_peak_rss_mib"].as_f64().unwrap(),
-    );
-    drop(node);
-    assert_eq!(failed, 0, "some transfers failed");
+    })
 }

@@ -128,11 +128,18 @@ fn median(id: &str, n: usize) -> Option<f64> {
     })
 }
 
-/// The confidential path: a host with an in-process enclave.
+fn signing_key(label: &str) -> veil_types::k256::ecdsa::SigningKey {
+    use sha2::Digest;
+    veil_types::k256::ecdsa::SigningKey::from_slice(&sha2::Sha256::digest(label)).unwrap()
+}
+
+/// The confidential path: a host with an in-process enclave (each transfer is a new
+/// signed transaction, as on a chain).
 struct ConfidentialSetup {
     host: veil_host::ConfidentialHost,
     token: String,
     transfer_envelope: Vec<u8>,
+    alice: veil_types::k256::ecdsa::SigningKey,
     _home: tempfile::TempDir,
 }
 
@@ -161,12 +168,20 @@ impl ConfidentialSetup {
             .unwrap()
             .0
         };
+        // The enclave runs calls only with their sender's signed transaction: alice and the
+        // creator get keys, and alice's initial balance moves to her key's address.
+        let alice = signing_key("alice");
+        let creator = signing_key("creator");
+        let instantiate_msg = String::from_utf8(fx.instantiate_msg.clone())
+            .unwrap()
+            .replace(&fx.alice, &veil_host::signer_address(&alice))
+            .into_bytes();
         let (token, response) = host
             .instantiate(
                 code_hash,
-                &account("creator"),
+                &creator,
                 "bench",
-                seal(&fx.instantiate_msg),
+                seal(&instantiate_msg),
                 vec![],
                 block_ref(),
                 GAS_LIMIT,
@@ -178,15 +193,16 @@ impl ConfidentialSetup {
             host,
             token,
             transfer_envelope,
+            alice,
             _home: home,
         }
     }
 
-    fn transfer(&self, fx: &Fixture) -> bool {
+    fn transfer(&self, _fx: &Fixture) -> bool {
         self.host
             .execute(
                 &self.token,
-                &fx.alice,
+                &self.alice,
                 self.transfer_envelope.clone(),
                 vec![],
                 block_ref(),

@@ -88,9 +88,10 @@ pub struct RunRequest {
     /// The contract's current state root, as the host claims it.
     pub state_root: Option<Hash>,
     pub gas_limit: u64,
-    /// The signed transaction (`veil-types` bytes) that asked for this call. Instantiate
-    /// takes the contract's admin from it and migrate checks its signer is that admin, so
-    /// the host cannot grant itself the right to swap a contract's code.
+    /// The signed transaction (`veil-types` bytes) that asked for this call; required for
+    /// every call but queries. The enclave verifies it itself: the sender is who signed,
+    /// the call is what was signed (contract, envelope, funds), and each sequence runs once.
+    /// Instantiate takes the contract's admin from it; migrate must be signed by that admin.
     pub tx: Option<Vec<u8>>,
     /// Run and report gas, but commit nothing (for gas estimation).
     pub simulate: bool,
@@ -166,6 +167,8 @@ pub enum ErrorKind {
     InvalidCode,
     StateIntegrity,
     StaleStateRoot,
+    /// A signed transaction the enclave has already run.
+    Replay,
     Host,
     Abi,
 }

@@ -50,6 +50,8 @@ struct SealedState {
     seal_generation: u64,
     /// What the enclave trusts about each contract, by address.
     contracts: Vec<(String, TrustedContract)>,
+    /// The lowest transaction sequence each sender may still use (replay guard).
+    senders: Vec<(String, u64)>,
 }
 
 /// The enclave's own record of a contract: the host's copy is only a claim.
@@ -85,6 +87,9 @@ pub struct Enclave {
     keys: Option<Keys>,
     /// Trusted contract records: a request whose root or code differs is refused.
     contracts: BTreeMap<String, TrustedContract>,
+    /// Per sender, the lowest sequence a signed transaction may still carry: a transaction
+    /// runs at most once, however often the host presents it.
+    next_sequences: BTreeMap<String, u64>,
     /// X25519 shared secrets of recent senders (one scalar multiplication per sender).
     senders: SharedSecretCache,
 }
@@ -108,6 +113,7 @@ impl Enclave {
             channel,
             keys: None,
             contracts: BTreeMap::new(),
+            next_sequences: BTreeMap::new(),
             senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
         }
     }
@@ -194,11 +200,13 @@ impl Enclave {
                 generation: FIRST_GENERATION,
                 seal_generation: request.min_seal_generation,
                 contracts: Vec::new(),
+                senders: Vec::new(),
             },
         };
         let seed = MasterSeed::from_bytes(state.seed);
         let io = IoKeypair::derive(&seed, state.generation);
         self.contracts = state.contracts.iter().cloned().collect();
+        self.next_sequences = state.senders.iter().cloned().collect();
         self.senders = SharedSecretCache::new(SENDER_CACHE_CAPACITY);
         self.keys = Some(Keys {
             seed,
@@ -227,6 +235,11 @@ impl Enclave {
                 .iter()
                 .map(|(k, v)| (k.clone(), v.clone()))
                 .collect(),
+            senders: self
+                .next_sequences
+                .iter()
+                .map(|(k, v)| (k.clone(), *v))
+                .collect(),
         };
         let plain = zeroize::Zeroizing::new(postcard::to_stdvec(&state).expect("serializable"));
         Ok(keys.sealer.seal(SEALED_STATE_AAD, &plain, &mut OsRng))
@@ -234,11 +247,40 @@ impl Enclave {
 
     /// Checks a request against the enclave's own record of the contract and returns the
     /// record the call runs under (for instantiate: the one it will create).
-    fn admit(&self, request: &RunRequest) -> EnclaveResult<TrustedContract> {
+    fn admit(
+        &self,
+        request: &RunRequest,
+    ) -> EnclaveResult<(TrustedContract, Option<veil_types::Tx>)> {
         let contract = &request.contract;
-        let tx = match &request.tx {
-            Some(bytes) => Some(verify_tx(bytes, request)?),
-            None => None,
+        let tx = match (&request.tx, request.entry) {
+            (None, EntryPoint::Query) => None,
+            (Some(_), EntryPoint::Query) => {
+                return Err(fail(ErrorKind::BadRequest, "a query takes no transaction"))
+            }
+            (None, _) => {
+                return Err(fail(
+                    ErrorKind::BadRequest,
+                    "a contract call needs the transaction its sender signed",
+                ))
+            }
+            (Some(bytes), _) => {
+                let tx = verify_tx(bytes, request)?;
+                let next = self
+                    .next_sequences
+                    .get(&request.sender)
+                    .copied()
+                    .unwrap_or(0);
+                if tx.body.sequence < next {
+                    return Err(fail(
+                        ErrorKind::Replay,
+                        format!(
+                            "transaction sequence {} of {} was already used (next is {next})",
+                            tx.body.sequence, request.sender
+                        ),
+                    ));
+                }
+                Some(tx)
+            }
         };
         let Some(trusted) = self.contracts.get(&contract.address) else {
             if request.entry != EntryPoint::Instantiate {
@@ -253,18 +295,20 @@ impl Enclave {
                     "a new contract cannot start with existing state",
                 ));
             }
-            // Without a signed transaction there is no admin: nobody can ever migrate.
-            let admin = match tx.map(|tx| tx.body.msg) {
-                Some(veil_types::Msg::Instantiate { admin, .. }) => admin,
+            let admin = match tx.as_ref().map(|tx| &tx.body.msg) {
+                Some(veil_types::Msg::Instantiate { admin, .. }) => admin.clone(),
                 _ => None,
             };
-            return Ok(TrustedContract {
-                root: None,
-                code_hash: contract.code_hash,
-                init_code_hash: contract.code_hash,
-                creator: contract.creator.clone(),
-                admin,
-            });
+            return Ok((
+                TrustedContract {
+                    root: None,
+                    code_hash: contract.code_hash,
+                    init_code_hash: contract.code_hash,
+                    creator: contract.creator.clone(),
+                    admin,
+                },
+                tx,
+            ));
         };
         if request.entry == EntryPoint::Instantiate {
             return Err(fail(
@@ -306,11 +350,11 @@ impl Enclave {
                 "code hash does not match the contract's code",
             ));
         }
-        Ok(trusted.clone())
+        Ok((trusted.clone(), tx))
     }
 
     fn run(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
-        let mut record = self.admit(&request)?;
+        let (mut record, tx) = self.admit(&request)?;
         let keys = self
             .keys
             .as_ref()
@@ -382,6 +426,16 @@ impl Enclave {
         };
         let checksum = veil_engine::Checksum(contract.code_hash);
         let (report, backend) = self.engine.call(&checksum, call, backend);
+        // The transaction ran (whatever its outcome): its sequence is used. Not so when the
+        // code was not loaded — the host loads it and presents the same transaction again.
+        let code_missing = matches!(
+            report.result,
+            Err(CallError::Vm(veil_engine::VmError::CodeNotFound(_)))
+        );
+        if let (Some(tx), false, false) = (&tx, request.simulate, code_missing) {
+            self.next_sequences
+                .insert(request.sender.clone(), tx.body.sequence + 1);
+        }
 
         let storage: Box<dyn std::any::Any + Send> = backend.storage;
         let storage = storage
@@ -483,8 +537,9 @@ fn contract_cipher(
     ))
 }
 
-/// Verifies the signed transaction behind an instantiate or migrate: signed by the
-/// request's sender and carrying exactly this call (contract and envelope).
+/// Verifies the signed transaction behind a contract call: signed by the request's sender,
+/// for this chain, and asking for exactly this call (entry point, contract, envelope,
+/// funds).
 fn verify_tx(bytes: &[u8], request: &RunRequest) -> EnclaveResult<veil_types::Tx> {
     let bad = |message: String| fail(ErrorKind::BadRequest, message);
     let tx = veil_types::Tx::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
@@ -492,12 +547,29 @@ fn verify_tx(bytes: &[u8], request: &RunRequest) -> EnclaveResult<veil_types::Tx
     if signer != request.sender {
         return Err(bad("transaction is not signed by the sender".into()));
     }
+    if tx.body.chain_id != request.block.chain_id {
+        return Err(bad("transaction is for another chain".into()));
+    }
+    let funds_match = |amount: &u128| match request.funds.as_slice() {
+        [] => *amount == 0,
+        [(denom, sent)] => denom == veil_types::DENOM && sent == amount && *amount > 0,
+        _ => false,
+    };
+    let address = &request.contract.address;
     let matches = match (&tx.body.msg, request.entry) {
-        (veil_types::Msg::Instantiate { msg, .. }, EntryPoint::Instantiate) => {
-            *msg == request.envelope
+        (veil_types::Msg::Instantiate { msg, funds, .. }, EntryPoint::Instantiate) => {
+            *msg == request.envelope && funds_match(funds)
         }
+        (
+            veil_types::Msg::Execute {
+                contract,
+                msg,
+                funds,
+            },
+            EntryPoint::Execute,
+        ) => contract == address && *msg == request.envelope && funds_match(funds),
         (veil_types::Msg::Migrate { contract, msg, .. }, EntryPoint::Migrate) => {
-            *contract == request.contract.address && *msg == request.envelope
+            contract == address && *msg == request.envelope && request.funds.is_empty()
         }
         _ => false,
     };

@@ -19,6 +19,8 @@ use veil_enclave_abi::{
     RunRequest, RunResponse, SealedCheckpoint,
 };
 use veil_engine::Querier;
+use veil_types::k256::ecdsa::SigningKey;
+use veil_types::{Msg, TxBody};
 
 /// Where the enclave runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -427,6 +429,8 @@ pub struct ConfidentialHost {
     generation: u32,
     codes: Mutex<HashMap<Hash, Vec<u8>>>,
     contracts: Mutex<HashMap<String, ContractRecord>>,
+    /// Next transaction sequence per sender (see [`ConfidentialHost::sign`]).
+    sequences: Mutex<HashMap<String, u64>>,
 }
 
 const MACHINE_SECRET_FILE: &str = "machine-secret";
@@ -459,6 +463,7 @@ impl ConfidentialHost {
             generation: 0,
             codes: Mutex::new(HashMap::new()),
             contracts: Mutex::new(HashMap::new()),
+            sequences: Mutex::new(HashMap::new()),
         };
         host.init()?;
         Ok(host)
@@ -547,7 +552,7 @@ impl ConfidentialHost {
     pub fn instantiate(
         &self,
         code_hash: Hash,
-        creator: &str,
+        signer: &SigningKey,
         label: &str,
         envelope: Vec<u8>,
         funds: Vec<(String, u128)>,
@@ -562,21 +567,34 @@ impl ConfidentialHost {
         {
             return Err(HostError::UnknownCode(hex(&code_hash)));
         }
-        let address = self.contract_address(&code_hash, creator, label);
+        let creator = signer_address(signer);
+        let address = self.contract_address(&code_hash, &creator, label);
         let record = ContractRecord {
             code_hash,
-            creator: creator.to_string(),
+            creator: creator.clone(),
             root: None,
         };
+        let tx = self.sign(
+            signer,
+            &block.chain_id,
+            Msg::Instantiate {
+                code_id: 0,
+                label: label.to_string(),
+                admin: None,
+                msg: envelope.clone(),
+                funds: uveil(&funds),
+            },
+        );
         let response = self.run(
             EntryPoint::Instantiate,
             &address,
             &record,
-            creator,
+            &creator,
             envelope,
             funds,
             block,
             gas_limit,
+            Some(tx),
         )?;
         if response.ok {
             let mut record = record;
@@ -593,7 +611,7 @@ impl ConfidentialHost {
     pub fn execute(
         &self,
         contract: &str,
-        sender: &str,
+        signer: &SigningKey,
         envelope: Vec<u8>,
         funds: Vec<(String, u128)>,
         block: BlockRef,
@@ -602,27 +620,26 @@ impl ConfidentialHost {
         let record = self
             .contract(contract)
             .ok_or_else(|| HostError::UnknownContract(contract.to_string()))?;
-        let response = self.run(
+        let tx = self.sign(
+            signer,
+            &block.chain_id,
+            Msg::Execute {
+                contract: contract.to_string(),
+                msg: envelope.clone(),
+                funds: uveil(&funds),
+            },
+        );
+        self.run(
             EntryPoint::Execute,
             contract,
             &record,
-            sender,
+            &signer_address(signer),
             envelope,
             funds,
             block,
             gas_limit,
-        )?;
-        if let Some(state) = &response.state {
-            if let Some(r) = self
-                .contracts
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get_mut(contract)
-            {
-                r.root = state.new_root;
-            }
-        }
-        Ok(response)
+            Some(tx),
+        )
     }
 
     pub fn query(
@@ -644,6 +661,7 @@ impl ConfidentialHost {
             Vec::new(),
             block,
             gas_limit,
+            None,
         )
     }
 
@@ -660,6 +678,7 @@ impl ConfidentialHost {
         funds: Vec<(String, u128)>,
         block: BlockRef,
         gas_limit: u64,
+        tx: Option<Vec<u8>>,
     ) -> Result<RunResponse, HostError> {
         let request = RunRequest {
             entry,
@@ -674,7 +693,7 @@ impl ConfidentialHost {
             envelope,
             state_root: record.root,
             gas_limit,
-            tx: None,
+            tx,
             simulate: false,
         };
         let response = self.enclave.run(request, |hash| {
@@ -689,11 +708,61 @@ impl ConfidentialHost {
                 self.services().tap("stored_node", blob);
                 self.nodes.insert(*id, blob.clone());
             }
+            // The enclave committed: its root is now the only one it accepts.
+            if let Some(record) = self
+                .contracts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(address)
+            {
+                record.root = state.new_root;
+            }
             let checkpoint = self.enclave.checkpoint()?;
             self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)?;
         }
         Ok(response)
     }
+}
+
+impl ConfidentialHost {
+    /// Signs a transaction carrying `msg` with the signer's next sequence (the enclave runs
+    /// contract calls only with the transaction their sender signed).
+    pub fn sign(&self, signer: &SigningKey, chain_id: &str, msg: Msg) -> Vec<u8> {
+        let sender = signer_address(signer);
+        let mut sequences = self.sequences.lock().unwrap_or_else(|p| p.into_inner());
+        // Without a chain to keep account sequences, use the clock: strictly increasing
+        // across calls and across restarts of this host, which is all the enclave asks.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let sequence = sequences.entry(sender).or_insert(0);
+        *sequence = (*sequence).max(now);
+        let tx = TxBody {
+            chain_id: chain_id.to_string(),
+            sequence: *sequence,
+            gas_limit: 0,
+            fee: 0,
+            memo: String::new(),
+            msg,
+        }
+        .sign(signer);
+        *sequence += 1;
+        tx.to_bytes()
+    }
+}
+
+/// The account address of a signing key.
+pub fn signer_address(signer: &SigningKey) -> String {
+    veil_types::account_address(&signer.verifying_key().to_sec1_bytes())
+}
+
+/// The uveil amount among `funds` (other denoms cannot be signed for).
+fn uveil(funds: &[(String, u128)]) -> u128 {
+    funds
+        .iter()
+        .filter(|(denom, _)| denom == veil_types::DENOM)
+        .map(|(_, amount)| amount)
+        .sum()
 }
 
 fn hex(bytes: &[u8]) -> String {

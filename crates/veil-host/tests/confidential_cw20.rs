@@ -107,7 +107,7 @@ impl<'a> Lockstep<'a> {
         let (address2, response) = host
             .instantiate(
                 code_hash,
-                creator,
+                &signer(creator),
                 "cw20",
                 envelope,
                 Vec::new(),
@@ -460,7 +460,7 @@ fn another_user_cannot_decrypt_the_senders_results() {
         let response = host
             .execute(
                 &token.address,
-                &a.alice,
+                &signer(&a.alice),
                 envelope.clone(),
                 Vec::new(),
                 block(),
@@ -510,7 +510,7 @@ fn another_user_cannot_decrypt_the_senders_results() {
         let response = host
             .execute(
                 &token.address,
-                &a.bob,
+                &signer(&a.bob),
                 envelope.clone(),
                 Vec::new(),
                 block(),

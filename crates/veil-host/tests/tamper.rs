@@ -6,8 +6,10 @@
 
 mod common;
 
-use veil_host::NodeStore;
 use std::collections::BTreeMap;
+
+use veil_host::NodeStore;
+use veil_types::Msg;
 
 use common::*;
 use serde_json::{json, Value};
@@ -89,7 +91,7 @@ impl Fixture {
     fn execute_envelope(&self, envelope: Vec<u8>) -> Result<RunResponse, veil_host::HostError> {
         self.host.execute(
             &self.token.address,
-            &self.alice_addr,
+            &signer(&self.alice_addr),
             envelope,
             Vec::new(),
             block(),
@@ -109,10 +111,11 @@ impl Fixture {
         record: &ContractRecord,
         envelope: Vec<u8>,
     ) -> Result<RunResponse, veil_host::HostError> {
-        let sender = if entry == EntryPoint::Query {
-            ""
+        let (sender, tx) = if entry == EntryPoint::Query {
+            ("", None)
         } else {
-            self.alice_addr.as_str()
+            let tx = self.signed_execute(&envelope);
+            (self.alice_addr.as_str(), Some(tx))
         };
         self.host.run(
             entry,
@@ -123,6 +126,20 @@ impl Fixture {
             Vec::new(),
             block(),
             GAS_LIMIT,
+            tx,
+        )
+    }
+
+    /// Alice's signed transaction executing `envelope` on the token.
+    fn signed_execute(&self, envelope: &[u8]) -> Vec<u8> {
+        self.host.sign(
+            &signer(&self.alice_addr),
+            CHAIN_ID,
+            Msg::Execute {
+                contract: self.token.address.clone(),
+                msg: envelope.to_vec(),
+                funds: 0,
+            },
         )
     }
 
@@ -341,7 +358,7 @@ fn envelope_replayed_into_a_contract_with_other_code_is_refused() {
         let case = format!("{}: replay into other code", mode_name(&mode));
         let replayed = f.host.execute(
             &sink.address,
-            &f.alice_addr,
+            &signer(&f.alice_addr),
             envelope.clone(),
             Vec::new(),
             block(),
@@ -375,6 +392,124 @@ fn envelope_replayed_into_a_contract_with_other_code_is_refused() {
 // ---------------------------------------------------------------------------------------
 // State roots and nodes
 // ---------------------------------------------------------------------------------------
+
+#[test]
+fn calls_run_only_with_their_senders_signed_transaction_and_only_once() {
+    for mode in modes() {
+        let f = setup(&mode);
+        let name = mode_name(&mode);
+        let root = f.root();
+        let record = f.record();
+        let run = |sender: &str, envelope: Vec<u8>, tx: Option<Vec<u8>>| {
+            f.host.run(
+                EntryPoint::Execute,
+                &f.token.address,
+                &record,
+                sender,
+                envelope,
+                Vec::new(),
+                block(),
+                GAS_LIMIT,
+                tx,
+            )
+        };
+
+        // No transaction: the host cannot act for a sender on its own word.
+        let envelope = f.transfer_envelope(1);
+        let case = format!("{name}: no transaction");
+        expect_error(
+            run(&f.alice_addr, envelope.clone(), None),
+            ErrorKind::BadRequest,
+            "signed",
+            &case,
+        );
+        f.assert_unchanged(root, "1000", &case);
+
+        // Signed by someone else (the host's own key) but claiming to be alice.
+        let mallory = account("mallory");
+        let forged = f.host.sign(
+            &signer(&mallory),
+            CHAIN_ID,
+            Msg::Execute {
+                contract: f.token.address.clone(),
+                msg: envelope.clone(),
+                funds: 0,
+            },
+        );
+        let case = format!("{name}: forged sender");
+        expect_error(
+            run(&f.alice_addr, envelope.clone(), Some(forged)),
+            ErrorKind::BadRequest,
+            "not signed by the sender",
+            &case,
+        );
+        f.assert_unchanged(root, "1000", &case);
+
+        // Alice's transaction, with another envelope (or for another contract) put in.
+        let signed = f.signed_execute(&envelope);
+        let other_envelope = f.transfer_envelope(2);
+        let case = format!("{name}: transaction for another call");
+        expect_error(
+            run(&f.alice_addr, other_envelope, Some(signed.clone())),
+            ErrorKind::BadRequest,
+            "does not ask for this call",
+            &case,
+        );
+        let mut flipped = signed.clone();
+        let last = flipped.len() - 1;
+        flipped[last] ^= 1;
+        expect_error(
+            run(&f.alice_addr, envelope.clone(), Some(flipped)),
+            ErrorKind::BadRequest,
+            "transaction",
+            &case,
+        );
+        f.assert_unchanged(root, "1000", &case);
+
+        // The real thing runs once; presenting it again is a replay.
+        let response = run(&f.alice_addr, envelope.clone(), Some(signed.clone())).unwrap();
+        assert!(response.ok, "{name}: alice's signed transfer");
+        let mut record = f.record();
+        let after = f.root();
+        assert_ne!(after, root);
+        assert_eq!(f.alice_balance(), json!({"balance": "999"}));
+        let case = format!("{name}: replayed transaction");
+        let replay = f.host.run(
+            EntryPoint::Execute,
+            &f.token.address,
+            &record,
+            &f.alice_addr,
+            envelope.clone(),
+            Vec::new(),
+            block(),
+            GAS_LIMIT,
+            Some(signed.clone()),
+        );
+        expect_error(replay, ErrorKind::Replay, "already used", &case);
+        f.assert_unchanged(after, "999", &case);
+        // ... also after the enclave restarts from its sealed checkpoint.
+        let mut host = f.host;
+        host.restart_enclave().unwrap();
+        record.root = after;
+        let replay = host.run(
+            EntryPoint::Execute,
+            &f.token.address,
+            &record,
+            &f.alice_addr,
+            envelope,
+            Vec::new(),
+            block(),
+            GAS_LIMIT,
+            Some(signed),
+        );
+        expect_error(
+            replay,
+            ErrorKind::Replay,
+            "already used",
+            &format!("{case} after restart"),
+        );
+    }
+}
 
 #[test]
 fn stale_state_root_is_refused() {
@@ -437,6 +572,17 @@ fn stale_state_root_is_refused() {
             .contract_address(&f.token.code_hash, &f.alice_addr, "fresh");
         let msg = json!({"name": "Fresh", "symbol": "FRS", "decimals": 0, "initial_balances": [], "mint": null});
         let envelope = f.alice.encrypt(&f.host, &f.token.code_hash, &msg).0;
+        let tx = f.host.sign(
+            &signer(&f.alice_addr),
+            CHAIN_ID,
+            Msg::Instantiate {
+                code_id: 1,
+                label: "fresh".into(),
+                admin: None,
+                msg: envelope.clone(),
+                funds: 0,
+            },
+        );
         let result = f.host.run(
             EntryPoint::Instantiate,
             &address,
@@ -446,6 +592,7 @@ fn stale_state_root_is_refused() {
             Vec::new(),
             block(),
             GAS_LIMIT,
+            Some(tx),
         );
         expect_error(result, ErrorKind::StaleStateRoot, "existing state", &case);
         assert!(f.host.contract(&address).is_none());
@@ -786,6 +933,7 @@ fn forged_contract_record_cannot_open_the_state() {
             Vec::new(),
             block(),
             GAS_LIMIT,
+            None,
         );
         let err = enclave_error(result);
         assert!(

@@ -826,8 +826,7 @@ impl App {
             envelope: envelope.to_vec(),
             state_root: info.state_root,
             gas_limit: meter.remaining().saturating_mul(GAS_MULTIPLIER),
-            tx: matches!(entry, EntryPoint::Instantiate | EntryPoint::Migrate)
-                .then(|| context.bytes.to_vec()),
+            tx: Some(context.bytes.to_vec()),
             simulate: self.simulating,
         };
         let result = self.run_in_enclave(request);
@@ -1037,6 +1036,7 @@ fn enclave_failure(e: HostError) -> Failure {
                 ErrorKind::Envelope => "envelope",
                 ErrorKind::StateIntegrity | ErrorKind::StaleStateRoot => "state_integrity",
                 ErrorKind::BadRequest => "bad_request",
+                ErrorKind::Replay => "replay",
                 _ => "enclave",
             },
             message.clone(),

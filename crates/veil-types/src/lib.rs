@@ -14,6 +14,8 @@ use k256::ecdsa::{Signature, SigningKey, VerifyingKey};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+pub use k256;
+
 pub mod serde_bytes_b64;
 pub mod serde_hash;
 

@@ -3,6 +3,7 @@
 //! from source.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::{Arc, Mutex, OnceLock};
@@ -13,8 +14,8 @@ use sha2::Digest;
 use veil_crypto::x25519_dalek::{PublicKey, StaticSecret};
 use veil_crypto::{CryptoError, OsRng, OutputKind, TxKey};
 use veil_enclave_abi::{BlockRef, EnclaveError, ErrorKind, Hash, RunResponse};
-use veil_engine::Api;
 use veil_host::{ConfidentialHost, EnclaveMode, HostConfig, HostError, Tap};
+use veil_types::k256::ecdsa::SigningKey;
 
 pub const B64: base64::engine::GeneralPurpose = base64::engine::general_purpose::STANDARD;
 
@@ -198,12 +199,34 @@ pub fn block_context() -> veil_engine::BlockContext {
     }
 }
 
-/// A deterministic 20-byte account address (`veil1…`) for `label`.
-pub fn account(label: &str) -> String {
+/// The signing key of account `label` (same key in every run).
+pub fn account_key(label: &str) -> SigningKey {
     let hash = sha2::Sha256::digest(format!("account/{label}"));
-    veil_engine::Bech32Api::default()
-        .addr_humanize(&hash[..20])
-        .expect("20 bytes is an address")
+    SigningKey::from_slice(&hash).expect("a valid secp256k1 secret")
+}
+
+fn signers() -> &'static Mutex<HashMap<String, SigningKey>> {
+    static SIGNERS: OnceLock<Mutex<HashMap<String, SigningKey>>> = OnceLock::new();
+    SIGNERS.get_or_init(Default::default)
+}
+
+/// A deterministic account address (`veil1…`) for `label`: the address of
+/// [`account_key`], remembered so [`signer`] can sign for it.
+pub fn account(label: &str) -> String {
+    let key = account_key(label);
+    let address = veil_host::signer_address(&key);
+    signers().lock().unwrap().insert(address.clone(), key);
+    address
+}
+
+/// The key that signs for an address made by [`account`].
+pub fn signer(address: &str) -> SigningKey {
+    signers()
+        .lock()
+        .unwrap()
+        .get(address)
+        .cloned()
+        .unwrap_or_else(|| panic!("{address} was not made by account()"))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -338,7 +361,7 @@ impl Contract {
         let (address, response) = host
             .instantiate(
                 code_hash,
-                creator,
+                &signer(creator),
                 label,
                 envelope,
                 Vec::new(),
@@ -364,7 +387,7 @@ impl Contract {
         let response = host
             .execute(
                 &self.address,
-                sender,
+                &signer(sender),
                 envelope,
                 Vec::new(),
                 block(),
