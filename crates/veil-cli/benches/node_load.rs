@@ -9,6 +9,7 @@
 //!   sustains (inclusion times here are mostly queueing);
 //! - paced: `VEIL_LOAD_RATE` transfers per second (default 2000) — the time from submission
 //!   to inclusion at that rate.
+//!
 //! Transactions are signed and encrypted before the clock starts; the clock measures the
 //! node (and the HTTP submissions). The report is also written to
 //! `target/node-load-report.json`.

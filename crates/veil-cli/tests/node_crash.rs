@@ -93,7 +93,7 @@ fn sigkill_during_block_production_loses_nothing_committed() {
         let mut sequence = client.account(alice.address()).unwrap().sequence;
         let mut i = 0u64;
         while Instant::now() < deadline {
-            let msg = if i % 3 == 0 {
+            let msg = if i.is_multiple_of(3) {
                 let (envelope, _) = wallet
                     .encrypt(&counter.1, &json!({"increment": {}}))
                     .unwrap();
@@ -122,7 +122,7 @@ fn sigkill_during_block_production_loses_nothing_committed() {
                 Err(e) => panic!("round {round}: submit: {e}"),
             }
             i += 1;
-            if i % 8 == 0 {
+            if i.is_multiple_of(8) {
                 // What the node reports committed now must survive the kill.
                 let status = client.status().unwrap();
                 let block = client.block(Some(status.height)).unwrap();
