@@ -145,13 +145,17 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
             }
         }
         eprintln!("  {name:<6} {}", key.address());
+        eprintln!(
+            "         mnemonic: {}",
+            veil_client::keys::dev_mnemonic(name).phrase().as_str()
+        );
         accounts.push(GenesisAccount {
             address: key.address().to_string(),
             balance: DEV_BALANCE,
         });
     }
     eprintln!(
-        "veil: WARNING: these keys are public (their mnemonics derive from their names); never use them outside a dev chain"
+        "veil: WARNING: these keys are public (anyone can derive them from their names); never use them outside a dev chain"
     );
     if !node_dir.join("chain.redb").exists() {
         let genesis = Genesis {

@@ -9,6 +9,7 @@ use std::time::Duration;
 use anyhow::anyhow;
 use base64::Engine as _;
 use serde_json::{json, Map, Value};
+use sha2::Digest;
 use veil_client::keyring::{validate_name, Backend, Keyring, KeyringError};
 use veil_client::keys::KeyPair;
 use veil_client::rpc::{Client, ClientError, DEFAULT_NODE_URL};
@@ -517,18 +518,8 @@ pub(crate) fn print_receipt(receipt: &Receipt) {
     ]);
 }
 
-/// An attribute of the receipt's public events.
-fn event_attribute(receipt: &Receipt, key: &str) -> Option<String> {
-    receipt
-        .events
-        .iter()
-        .flat_map(|e| e.attributes.iter())
-        .find(|(k, _)| k == key)
-        .map(|(_, v)| v.clone())
-}
-
 pub(crate) fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    hex::encode(bytes)
 }
 
 // ---------------------------------------------------------------------------------------
@@ -643,6 +634,10 @@ pub struct InstantiateArgs {
     /// uveil to send to the contract with the call.
     #[arg(long, value_name = "AMOUNT", value_parser = parse_amount, default_value = "0")]
     amount: u128,
+    /// Refuse unless the contract's code has this hash (64 hex digits): what you audited
+    /// is what your message is encrypted for.
+    #[arg(long, value_name = "HEX", value_parser = parse_code_hash)]
+    pub(crate) code_hash: Option<[u8; 32]>,
     #[command(flatten)]
     tx: TxOpts,
 }
@@ -658,6 +653,10 @@ pub struct ExecuteArgs {
     /// uveil to send to the contract with the call.
     #[arg(long, value_name = "AMOUNT", value_parser = parse_amount, default_value = "0")]
     amount: u128,
+    /// Refuse unless the contract's code has this hash (64 hex digits): what you audited
+    /// is what your message is encrypted for.
+    #[arg(long, value_name = "HEX", value_parser = parse_code_hash)]
+    pub(crate) code_hash: Option<[u8; 32]>,
     #[command(flatten)]
     tx: TxOpts,
 }
@@ -673,6 +672,10 @@ pub struct MigrateArgs {
     /// The migrate message (JSON).
     #[arg(value_name = "MSG")]
     msg: String,
+    /// Refuse unless the contract's code has this hash (64 hex digits): what you audited
+    /// is what your message is encrypted for.
+    #[arg(long, value_name = "HEX", value_parser = parse_code_hash)]
+    pub(crate) code_hash: Option<[u8; 32]>,
     #[command(flatten)]
     tx: TxOpts,
 }
@@ -837,15 +840,20 @@ fn store(args: StoreArgs) -> Result<(), Failure> {
         args.file.display(),
         human_size(wasm.len())
     ));
+    let uploaded = wasm.clone();
     let outcome = broadcast(&wallet, &args.tx, Msg::StoreCode { wasm })?;
     let receipt = &outcome.committed.receipt;
     let code_id = receipt
         .code_id
         .ok_or_else(|| failed("bad_answer", "the receipt names no code id"))?;
-    let code_hash = match event_attribute(receipt, "code_hash") {
-        Some(hash) => hash,
-        None => hex_encode(&signer.client.code(code_id)?.code_hash),
-    };
+    let code_hash = hex_encode(&signer.client.code(code_id)?.code_hash);
+    // The node must have stored exactly what was uploaded.
+    if code_hash != hex_encode(&sha2::Sha256::digest(&uploaded)) {
+        return Err(failed(
+            "code_hash_mismatch",
+            format!("the node stored code {code_hash} under code id {code_id}, which is not the file uploaded"),
+        ));
+    }
     report(
         &args.tx,
         &outcome,
@@ -870,6 +878,11 @@ fn instantiate(args: InstantiateArgs) -> Result<(), Failure> {
     };
     let wallet = signer.wallet()?;
     let code = signer.client.code(args.code_id)?;
+    check_pinned(
+        args.code_hash.as_ref(),
+        &code.code_hash,
+        &format!("code {}", args.code_id),
+    )?;
     let (envelope, _) = wallet.encrypt(&code.code_hash, &msg)?;
     let outcome = broadcast(
         &wallet,
@@ -906,7 +919,7 @@ fn execute(args: ExecuteArgs) -> Result<(), Failure> {
     let signer = Signer::open(&args.tx)?;
     let (contract, _) = args.tx.keyring.resolve_address(&args.contract)?;
     let wallet = signer.wallet()?;
-    let code_hash = wallet.contract_code_hash(&contract, None)?;
+    let code_hash = wallet.contract_code_hash(&contract, args.code_hash.as_ref())?;
     let (envelope, _) = wallet.encrypt(&code_hash, &msg)?;
     let outcome = broadcast(
         &wallet,
@@ -929,6 +942,11 @@ fn migrate(args: MigrateArgs) -> Result<(), Failure> {
     // Make sure the contract exists (a clear error), then encrypt for the new code.
     wallet.contract_code_hash(&contract, None)?;
     let code = signer.client.code(args.code_id)?;
+    check_pinned(
+        args.code_hash.as_ref(),
+        &code.code_hash,
+        &format!("code {}", args.code_id),
+    )?;
     let (envelope, _) = wallet.encrypt(&code.code_hash, &msg)?;
     let outcome = broadcast(
         &wallet,
@@ -949,6 +967,26 @@ fn migrate(args: MigrateArgs) -> Result<(), Failure> {
         ],
     );
     Ok(())
+}
+
+/// Parses `--code-hash`.
+pub(crate) fn parse_code_hash(text: &str) -> Result<[u8; 32], String> {
+    veil_types::serde_hash::parse_hex(text.trim())
+}
+
+/// Refuses code other than the pinned one.
+fn check_pinned(pinned: Option<&[u8; 32]>, actual: &[u8; 32], what: &str) -> Result<(), Failure> {
+    match pinned {
+        Some(pinned) if pinned != actual => Err(failed(
+            "code_hash_mismatch",
+            format!(
+                "{what} has code hash {}, not the expected {}; nothing was sent",
+                hex_encode(actual),
+                hex_encode(pinned)
+            ),
+        )),
+        _ => Ok(()),
+    }
 }
 
 /// Base64 of bytes (for JSON output of public byte strings).

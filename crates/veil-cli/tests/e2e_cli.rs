@@ -516,6 +516,30 @@ fn cli_drives_a_dev_chain_end_to_end() {
     chain
         .veil(&["tx", "execute", &alice, "{}", "--from", "alice"])
         .fails(1, &["no contract at"]);
+    // A pinned code hash that is not the contract's: nothing is sent.
+    let other_hash = "00".repeat(32);
+    chain
+        .veil(&[
+            "tx",
+            "execute",
+            &token,
+            &transfer,
+            "--from",
+            "alice",
+            "--code-hash",
+            &other_hash,
+        ])
+        .fails(1, &["not the expected", &other_hash]);
+    chain
+        .veil(&[
+            "query",
+            "contract",
+            &token,
+            r#"{"token_info":{}}"#,
+            "--code-hash",
+            &other_hash,
+        ])
+        .fails(1, &["not the expected"]);
     // The file backend does not have the dev keys: say where they are.
     chain
         .veil(&[
