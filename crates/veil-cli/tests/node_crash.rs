@@ -2,7 +2,9 @@
 //!
 //! A dev node makes small blocks quickly while a client keeps sending transfers and a
 //! contract call, so most of the node's time goes to executing and committing blocks. It
-//! is killed with SIGKILL at random moments, restarted, and checked each time:
+//! is killed with SIGKILL — in most rounds at the moment its block producer is inside a
+//! write or sync system call of the block commit (read from `/proc/<pid>/task/*/syscall`),
+//! otherwise at a random moment — restarted, and checked each time:
 //! - every block the node had reported committed is still there, unchanged;
 //! - the chain links up (previous hashes, transaction hashes, one receipt per transaction);
 //! - the state matches the blocks: balances equal genesis plus every receipt's effects,
@@ -85,6 +87,7 @@ fn sigkill_during_block_production_loses_nothing_committed() {
 
     let mut seed = (std::process::id() as u64) << 20 | 0x9e37_79b9;
     let mut seen_blocks: HashMap<u64, String> = HashMap::new();
+    let mut kills_in_commit = 0;
     for round in 0..KILLS {
         // Keep the node busy: a stream of transfers and increments until the kill.
         let deadline = Instant::now() + jitter(&mut seed, 300, 1500);
@@ -129,7 +132,11 @@ fn sigkill_during_block_production_loses_nothing_committed() {
                 seen_blocks.insert(status.height, block.hash);
             }
         }
-        node.kill();
+        if round % 4 == 3 {
+            node.kill();
+        } else if kill_during_commit(&mut node) {
+            kills_in_commit += 1;
+        }
         node.spawn();
         let client = node.client();
         let status = client.status().unwrap();
@@ -147,6 +154,54 @@ fn sigkill_during_block_production_loses_nothing_committed() {
         }
         check_chain(&client, &alice, &bob, &counter, round);
     }
+    assert!(
+        kills_in_commit >= KILLS / 2,
+        "only {kills_in_commit} of {KILLS} kills landed inside a block commit"
+    );
+}
+
+/// System calls a block commit writes and syncs with (x86_64 and aarch64 numbers).
+fn is_commit_syscall(number: u64) -> bool {
+    if cfg!(target_arch = "x86_64") {
+        // write, pwrite64, writev, pwritev, fsync, fdatasync, msync
+        matches!(number, 1 | 18 | 20 | 296 | 74 | 75 | 26)
+    } else {
+        // write, writev, pwrite64, pwritev, fsync, fdatasync, msync
+        matches!(number, 64 | 66 | 68 | 70 | 82 | 83 | 227)
+    }
+}
+
+/// Waits (up to 5 s) until the node's block producer is inside a write or sync system
+/// call, then SIGKILLs the node. Returns whether it caught the producer there (else it
+/// kills anyway).
+fn kill_during_commit(node: &mut DevNode) -> bool {
+    let pid = node.pid();
+    let producer = std::fs::read_dir(format!("/proc/{pid}/task"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .find(|task| {
+            std::fs::read_to_string(task.join("comm")).is_ok_and(|c| c.trim() == "veil-producer")
+        });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let mut caught = false;
+    if let Some(task) = producer {
+        let syscall = task.join("syscall");
+        while Instant::now() < deadline {
+            let now = std::fs::read_to_string(&syscall).unwrap_or_default();
+            let mut fields = now.split_whitespace();
+            let number = fields.next().and_then(|n| n.parse().ok());
+            // Not the producer's log lines on stdout/stderr.
+            let to_terminal = matches!(fields.next(), Some("0x1" | "0x2"));
+            if number.is_some_and(is_commit_syscall) && !to_terminal {
+                caught = true;
+                break;
+            }
+        }
+    }
+    node.kill();
+    caught
 }
 
 /// Walks every block: links, receipts, and the state they imply.
