@@ -12,7 +12,7 @@ use veil_client::rpc::{Client, ClientError};
 use veil_client::tx::{Gas, TxOptions, Wallet};
 use veil_types::{Msg, TxBody, MAX_TX_BYTES};
 
-use common::{counter_wasm, DevNode};
+use common::{build_enclave_executable, counter_wasm, DevNode};
 
 fn options() -> TxOptions {
     TxOptions {
@@ -437,4 +437,84 @@ fn a_home_with_another_chain_is_not_overwritten() {
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/genesis.json"));
     node.spawn();
     assert_eq!(node.client().block(Some(0)).unwrap().hash, genesis.hash);
+}
+
+#[test]
+fn dev_chain_runs_with_the_enclave_as_a_separate_process() {
+    build_enclave_executable();
+    let home = tempfile::tempdir().unwrap();
+    let mut node = DevNode::start_with(home.path(), "100ms", &["--enclave", "process"]);
+    let client = node.client();
+    let alice = dev_key("alice");
+    let wallet = Wallet::connect(&client, &alice).unwrap();
+    let stored = wallet
+        .broadcast(
+            Msg::StoreCode {
+                wasm: counter_wasm(),
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap();
+    let code = client
+        .code(stored.committed.receipt.code_id.unwrap())
+        .unwrap();
+    let (envelope, _) = wallet
+        .encrypt(&code.code_hash, &json!({"count": 7}))
+        .unwrap();
+    let counter = wallet
+        .broadcast(
+            Msg::Instantiate {
+                code_id: code.code_id,
+                label: "process".into(),
+                admin: None,
+                msg: envelope,
+                funds: 0,
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap()
+        .committed
+        .receipt
+        .contract_address
+        .unwrap();
+    let (envelope, _) = wallet
+        .encrypt(&code.code_hash, &json!({"increment": {}}))
+        .unwrap();
+    wallet
+        .broadcast(
+            Msg::Execute {
+                contract: counter.clone(),
+                msg: envelope,
+                funds: 0,
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap();
+    assert_eq!(
+        wallet
+            .query(&counter, &json!({"get_count": {}}), None)
+            .unwrap(),
+        json!({"count": 8})
+    );
+    // The enclave is a child process of the node.
+    let children = std::fs::read_to_string(format!("/proc/{0}/task/{0}/children", node.pid()))
+        .unwrap_or_default();
+    assert!(
+        !children.trim().is_empty(),
+        "no enclave process under the node"
+    );
+    // Restart in process mode: the enclave resumes from the committed checkpoint.
+    node.stop();
+    node.spawn();
+    let client = node.client();
+    let wallet = Wallet::connect(&client, &alice).unwrap();
+    assert_eq!(
+        wallet
+            .query(&counter, &json!({"get_count": {}}), None)
+            .unwrap(),
+        json!({"count": 8})
+    );
 }

@@ -12,6 +12,8 @@ pub struct DevNode {
     pub home: PathBuf,
     pub port: u16,
     pub block_time: &'static str,
+    /// More `veil dev` arguments.
+    pub extra_args: Vec<String>,
     child: Option<Child>,
     log: PathBuf,
     starts: u32,
@@ -27,10 +29,15 @@ pub fn free_port() -> u16 {
 impl DevNode {
     /// Starts `veil dev` in `home` and waits until its RPC answers.
     pub fn start(home: &Path, block_time: &'static str) -> Self {
+        Self::start_with(home, block_time, &[])
+    }
+
+    pub fn start_with(home: &Path, block_time: &'static str, extra_args: &[&str]) -> Self {
         let mut node = Self {
             home: home.to_path_buf(),
             port: free_port(),
             block_time,
+            extra_args: extra_args.iter().map(|a| a.to_string()).collect(),
             child: None,
             log: home.join("node-test.log"),
             starts: 0,
@@ -65,6 +72,7 @@ impl DevNode {
             .arg(&self.home)
             .args(["--rpc-addr", &format!("127.0.0.1:{}", self.port)])
             .args(["--block-time", self.block_time])
+            .args(&self.extra_args)
             .stdout(Stdio::null())
             .stderr(log)
             .spawn()
@@ -164,4 +172,25 @@ pub fn counter_wasm() -> Vec<u8> {
     )
     .expect("counter builds");
     std::fs::read(path).unwrap()
+}
+
+/// Builds the `veil-enclave` executable next to `veil` (what `--enclave process` runs).
+pub fn build_enclave_executable() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let output = Command::new(env!("CARGO"))
+        .args(["build", "-p", "veil-enclave", "--bin", "veil-enclave"])
+        .current_dir(&root)
+        .output()
+        .expect("running cargo build");
+    assert!(
+        output.status.success(),
+        "building veil-enclave failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let veil = PathBuf::from(env!("CARGO_BIN_EXE_veil"));
+    assert!(
+        veil.with_file_name("veil-enclave").is_file(),
+        "veil-enclave is not next to {}",
+        veil.display()
+    );
 }
