@@ -120,6 +120,15 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     let home = home_of(&args.node)?;
     let node_dir = home.join("node");
     if args.reset && node_dir.exists() {
+        // Never delete a chain from under a running node (redb holds a lock on its file).
+        if let Err(e) = veil_node::store::Store::open(&node_dir.join("chain.redb")) {
+            if e.to_string().contains("already open") {
+                bail!(
+                    "a node is running on {}; stop it before --reset",
+                    home.display()
+                );
+            }
+        }
         std::fs::remove_dir_all(&node_dir)
             .with_context(|| format!("removing {}", node_dir.display()))?;
         eprintln!("veil: removed the old chain in {}", node_dir.display());

@@ -435,8 +435,66 @@ fn a_home_with_another_chain_is_not_overwritten() {
         .unwrap();
     assert!(!output.status.success());
     assert!(String::from_utf8_lossy(&output.stderr).contains("/nonexistent/genesis.json"));
+    // Another genesis for the same home is refused, naming the chain it holds.
+    let other = home.path().join("other-genesis.json");
+    std::fs::write(
+        &other,
+        r#"{"chain_id": "veil-other", "genesis_time_nanos": 1, "accounts": []}"#,
+    )
+    .unwrap();
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(["node", "start", "--home"])
+        .arg(home.path())
+        .args(["--rpc-addr", "127.0.0.1:0", "--genesis"])
+        .arg(&other)
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("another genesis") && stderr.contains("veil-dev"),
+        "{stderr}"
+    );
+
     node.spawn();
     assert_eq!(node.client().block(Some(0)).unwrap().hash, genesis.hash);
+    // A second node on the same home while the first runs: a clear error, no damage.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(["dev", "--home"])
+        .arg(home.path())
+        .args(["--rpc-addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("already open"), "{stderr}");
+    // Nor may --reset delete the chain from under it.
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(["dev", "--reset", "--home"])
+        .arg(home.path())
+        .args(["--rpc-addr", "127.0.0.1:0"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("stop it before --reset"), "{stderr}");
+    assert!(node.client().status().is_ok());
+    assert_eq!(node.client().block(Some(0)).unwrap().hash, genesis.hash);
+    node.stop();
+
+    // --reset starts a new chain; the keys stay.
+    node.extra_args = vec!["--reset".into()];
+    node.spawn();
+    let reset = node.client().block(Some(0)).unwrap();
+    assert_ne!(reset.hash, genesis.hash);
+    assert!(home.path().join("keyring-test/alice.json").is_file());
+    assert_eq!(
+        node.client()
+            .account(dev_key("alice").address())
+            .unwrap()
+            .balance,
+        1_000_000_000_000
+    );
 }
 
 #[test]
