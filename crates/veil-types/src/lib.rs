@@ -9,8 +9,7 @@
 //! JSON (the RPC) shows byte strings as base64, hashes as lowercase hex and token amounts
 //! as decimal strings (they are u128).
 
-use k256::ecdsa::signature::hazmat::PrehashVerifier;
-use k256::ecdsa::{Signature, SigningKey, VerifyingKey};
+use k256::ecdsa::SigningKey;
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -166,18 +165,21 @@ impl Tx {
 
     /// Checks the signature and returns the signer's address.
     pub fn verify(&self) -> Result<String, TxError> {
+        use secp256k1::{ecdsa, Message, PublicKey, SECP256K1};
         if self.public_key.len() != 33 {
             return Err(TxError::BadPublicKey);
         }
-        let key =
-            VerifyingKey::from_sec1_bytes(&self.public_key).map_err(|_| TxError::BadPublicKey)?;
+        let key = PublicKey::from_slice(&self.public_key).map_err(|_| TxError::BadPublicKey)?;
         let signature =
-            Signature::from_slice(&self.signature).map_err(|_| TxError::BadSignature)?;
-        if signature.normalize_s().is_some() {
+            ecdsa::Signature::from_compact(&self.signature).map_err(|_| TxError::BadSignature)?;
+        let mut normalized = signature;
+        normalized.normalize_s();
+        if normalized != signature {
             return Err(TxError::HighS);
         }
-        let digest = Sha256::digest(self.body.sign_bytes());
-        key.verify_prehash(&digest, &signature)
+        let digest: [u8; 32] = Sha256::digest(self.body.sign_bytes()).into();
+        SECP256K1
+            .verify_ecdsa(Message::from_digest(digest), &signature, &key)
             .map_err(|_| TxError::BadSignature)?;
         Ok(account_address(&self.public_key))
     }

@@ -1,4 +1,5 @@
 use super::*;
+use k256::ecdsa::Signature;
 
 fn key(byte: u8) -> SigningKey {
     SigningKey::from_slice(&[byte; 32]).unwrap()
