@@ -69,9 +69,8 @@ pub struct ContractArgs {
     /// Encrypt the query with this key from the keyring [default: a fresh throwaway key].
     #[arg(long, value_name = "KEY")]
     from: Option<String>,
-    /// Refuse unless the contract's code has this hash (64 hex digits).
-    #[arg(long, value_name = "HEX", value_parser = crate::tx::parse_code_hash)]
-    code_hash: Option<[u8; 32]>,
+    #[command(flatten)]
+    pin: crate::tx::CodePin,
     #[command(flatten)]
     keyring: KeyringOpts,
     #[command(flatten)]
@@ -205,7 +204,7 @@ fn contract(args: ContractArgs) -> Result<(), Failure> {
     let (address, _) = args.keyring.resolve_address(&args.contract)?;
     let client = args.node.client();
     let wallet = Wallet::connect(&client, &key)?;
-    let answer = wallet.query(&address, &msg, args.code_hash.as_ref())?;
+    let answer = wallet.query(&address, &msg, args.pin.code_hash.as_ref())?;
     // Text and JSON alike: the contract's answer is JSON.
     print_json(&answer);
     Ok(())

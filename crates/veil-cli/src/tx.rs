@@ -634,12 +634,19 @@ pub struct InstantiateArgs {
     /// uveil to send to the contract with the call.
     #[arg(long, value_name = "AMOUNT", value_parser = parse_amount, default_value = "0")]
     amount: u128,
+    #[command(flatten)]
+    pin: CodePin,
+    #[command(flatten)]
+    tx: TxOpts,
+}
+
+/// `--code-hash`: the code a message may be encrypted for.
+#[derive(clap::Args)]
+pub(crate) struct CodePin {
     /// Refuse unless the contract's code has this hash (64 hex digits): what you audited
     /// is what your message is encrypted for.
     #[arg(long, value_name = "HEX", value_parser = parse_code_hash)]
     pub(crate) code_hash: Option<[u8; 32]>,
-    #[command(flatten)]
-    tx: TxOpts,
 }
 
 #[derive(clap::Args)]
@@ -653,10 +660,8 @@ pub struct ExecuteArgs {
     /// uveil to send to the contract with the call.
     #[arg(long, value_name = "AMOUNT", value_parser = parse_amount, default_value = "0")]
     amount: u128,
-    /// Refuse unless the contract's code has this hash (64 hex digits): what you audited
-    /// is what your message is encrypted for.
-    #[arg(long, value_name = "HEX", value_parser = parse_code_hash)]
-    pub(crate) code_hash: Option<[u8; 32]>,
+    #[command(flatten)]
+    pin: CodePin,
     #[command(flatten)]
     tx: TxOpts,
 }
@@ -672,10 +677,8 @@ pub struct MigrateArgs {
     /// The migrate message (JSON).
     #[arg(value_name = "MSG")]
     msg: String,
-    /// Refuse unless the contract's code has this hash (64 hex digits): what you audited
-    /// is what your message is encrypted for.
-    #[arg(long, value_name = "HEX", value_parser = parse_code_hash)]
-    pub(crate) code_hash: Option<[u8; 32]>,
+    #[command(flatten)]
+    pin: CodePin,
     #[command(flatten)]
     tx: TxOpts,
 }
@@ -879,7 +882,7 @@ fn instantiate(args: InstantiateArgs) -> Result<(), Failure> {
     let wallet = signer.wallet()?;
     let code = signer.client.code(args.code_id)?;
     check_pinned(
-        args.code_hash.as_ref(),
+        args.pin.code_hash.as_ref(),
         &code.code_hash,
         &format!("code {}", args.code_id),
     )?;
@@ -919,7 +922,7 @@ fn execute(args: ExecuteArgs) -> Result<(), Failure> {
     let signer = Signer::open(&args.tx)?;
     let (contract, _) = args.tx.keyring.resolve_address(&args.contract)?;
     let wallet = signer.wallet()?;
-    let code_hash = wallet.contract_code_hash(&contract, args.code_hash.as_ref())?;
+    let code_hash = wallet.contract_code_hash(&contract, args.pin.code_hash.as_ref())?;
     let (envelope, _) = wallet.encrypt(&code_hash, &msg)?;
     let outcome = broadcast(
         &wallet,
@@ -943,7 +946,7 @@ fn migrate(args: MigrateArgs) -> Result<(), Failure> {
     wallet.contract_code_hash(&contract, None)?;
     let code = signer.client.code(args.code_id)?;
     check_pinned(
-        args.code_hash.as_ref(),
+        args.pin.code_hash.as_ref(),
         &code.code_hash,
         &format!("code {}", args.code_id),
     )?;
@@ -970,7 +973,7 @@ fn migrate(args: MigrateArgs) -> Result<(), Failure> {
 }
 
 /// Parses `--code-hash`.
-pub(crate) fn parse_code_hash(text: &str) -> Result<[u8; 32], String> {
+fn parse_code_hash(text: &str) -> Result<[u8; 32], String> {
     veil_types::serde_hash::parse_hex(text.trim())
 }
 

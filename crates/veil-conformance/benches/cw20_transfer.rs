@@ -3,10 +3,12 @@
 //! 1. `veil_engine`: Veil's wasmi engine, `MemoryStorage`, module compiled and cached.
 //! 2. `cosmwasm_vm`: cosmwasm-vm 3 (wasmer singlepass), module pinned in its in-memory
 //!    cache; each call gets a fresh instance from the cache, as wasmd does.
-//! 2b. `veil_confidential`: the same transfer through the enclave (in-process, simulation):
-//!    decrypt the envelope, run on encrypted verified state, commit the new encrypted nodes,
-//!    encrypt the result. The envelope is encrypted once, outside the timed loop.
-//! 3. `native`: cw20-base's own Rust code (cosmwasm-std 2 `mock_dependencies`), including
+//! 3. `veil_confidential`: the same transfer through the enclave (in-process, simulation):
+//!    a new signed transaction (signed, then verified inside the enclave), decrypt the
+//!    envelope, run on encrypted verified state, commit the new encrypted nodes, encrypt the
+//!    result, write the sealed checkpoint. The envelope is encrypted once, outside the
+//!    timed loop.
+//! 4. `native`: cw20-base's own Rust code (cosmwasm-std 2 `mock_dependencies`), including
 //!    the JSON parse of the message and serialization of the result that the VMs do too.
 //!
 //! The state is not reset between iterations: every iteration moves 1 token from A to B,
@@ -18,7 +20,6 @@
 //! Run: `cargo bench -p veil-conformance --bench cw20_transfer`
 
 #[path = "../tests/common/vm.rs"]
-#[allow(dead_code)]
 mod vm;
 
 use std::collections::BTreeMap;
@@ -121,7 +122,7 @@ fn median(id: &str, n: usize) -> Option<f64> {
     let mut last: Vec<f64> = all[all.len().saturating_sub(n)..].to_vec();
     last.sort_by(|a, b| a.partial_cmp(b).unwrap());
     let mid = last.len() / 2;
-    Some(if last.len() % 2 == 0 {
+    Some(if last.len().is_multiple_of(2) {
         (last[mid - 1] + last[mid]) / 2.0
     } else {
         last[mid]

@@ -23,6 +23,8 @@ pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
 pub type Hash = [u8; 32];
 
 /// Calls into the enclave.
+// Each call is encoded as soon as it is made: its size in memory does not matter.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Ecall {
     /// Start the enclave: unseal its state, or generate a new master seed when there is none.

@@ -670,12 +670,17 @@ pub(crate) fn link(linker: &mut Linker<HostState>) -> Result<(), wasmi::Error> {
     Ok(())
 }
 
+/// A curve's ECDSA verification: (message hash, signature, public key).
+type EcdsaVerify = fn(&[u8], &[u8], &[u8]) -> Result<bool, CryptoError>;
+/// A curve's public key recovery: (message hash, signature, recovery param).
+type EcdsaRecover = fn(&[u8], &[u8], u8) -> Result<Vec<u8>, CryptoError>;
+
 /// `secp256k1_verify` / `secp256r1_verify`: 0 valid, 1 invalid, else a crypto error code.
 fn ecdsa_verify(
     mut c: Ctx<'_>,
     [hash_ptr, sig_ptr, pubkey_ptr]: [u32; 3],
     price: fn(&GasCosts) -> u64,
-    verify: fn(&[u8], &[u8], &[u8]) -> Result<bool, CryptoError>,
+    verify: EcdsaVerify,
 ) -> HostResult<u32> {
     charge_by(&mut c, |g| g.host_call)?;
     let hash = read_region(&mut c, hash_ptr, MESSAGE_HASH_MAX_LEN)?;
@@ -692,7 +697,7 @@ fn ecdsa_recover(
     [hash_ptr, sig_ptr]: [u32; 2],
     param: u32,
     price: fn(&GasCosts) -> u64,
-    recover: fn(&[u8], &[u8], u8) -> Result<Vec<u8>, CryptoError>,
+    recover: EcdsaRecover,
 ) -> HostResult<u64> {
     charge_by(&mut c, |g| g.host_call)?;
     let hash = read_region(&mut c, hash_ptr, MESSAGE_HASH_MAX_LEN)?;

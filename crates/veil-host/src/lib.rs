@@ -243,15 +243,15 @@ impl Drop for ProcessLink {
 }
 
 enum Link {
-    InProcess(Mutex<Enclave>),
+    InProcess(Box<Mutex<Enclave>>),
     Process(Mutex<ProcessLink>),
 }
 
 impl Link {
     fn open(mode: &EnclaveMode, services: &Arc<HostServices>) -> Result<Self, HostError> {
         Ok(match mode {
-            EnclaveMode::InProcess => Link::InProcess(Mutex::new(Enclave::new(Arc::new(
-                ServicesChannel(services.clone()),
+            EnclaveMode::InProcess => Link::InProcess(Box::new(Mutex::new(Enclave::new(
+                Arc::new(ServicesChannel(services.clone())),
             )))),
             EnclaveMode::Process(path) => {
                 let mut child = Command::new(path)

@@ -82,13 +82,16 @@ impl BackendApi for PricedApi {
     }
 }
 
+/// An open iterator: (start, end, descending).
+type OpenRange = (Option<Vec<u8>>, Option<Vec<u8>>, bool);
+
 /// `MockStorage` that logs every access and charges Veil's storage prices as externally
 /// used gas (as wasmd's Go-side KV gas meter would).
 pub struct PricedStorage {
     pub inner: MockStorage,
     pub log: OpLog,
     costs: GasCosts,
-    ranges: HashMap<u32, (Option<Vec<u8>>, Option<Vec<u8>>, bool)>,
+    ranges: HashMap<u32, OpenRange>,
 }
 
 impl PricedStorage {
