@@ -35,18 +35,12 @@ fn env_number(name: &str, default: u64) -> u64 {
 
 fn cw20_wasm() -> Vec<u8> {
     use veil_contract_build as build;
-    build::ensure_toolchain(false).expect("wasm toolchain");
-    let src = build::fetch_crate_source("cw20-base", "2.0.0", &build::workspace_contract_cache())
-        .expect("cw20-base source");
-    let path = build::build_contract(
-        &src,
-        &build::BuildOptions {
-            mvp: true,
-            out_dir: None,
-            quiet: true,
-        },
-    )
-    .expect("cw20-base builds");
+    let options = build::BuildOptions {
+        mvp: true,
+        out_dir: None,
+        quiet: true,
+    };
+    let path = build::build_published("cw20-base", "2.0.0", &options).expect("cw20-base builds");
     std::fs::read(path).unwrap()
 }
 

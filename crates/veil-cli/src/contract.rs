@@ -2,9 +2,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use anyhow::Context;
-use veil_contract_build::{
-    build_contract, ensure_toolchain, fetch_crate_source, workspace_contract_cache, BuildOptions,
-};
+use veil_contract_build::{build_contract, build_published, ensure_toolchain, BuildOptions};
 
 #[derive(clap::Args)]
 pub struct BuildArgs {
@@ -26,23 +24,27 @@ pub struct BuildArgs {
 }
 
 pub fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
-    ensure_toolchain(args.quiet)?;
-    let crate_dir = match (&args.crate_spec, &args.path) {
-        (Some(spec), _) => {
-            let (name, version) = spec
-                .split_once('@')
-                .with_context(|| format!("--crate takes NAME@VERSION, got {spec:?}"))?;
-            fetch_crate_source(name, version, &workspace_contract_cache())?
-        }
-        (None, Some(path)) => crate::absolute(path),
-        (None, None) => std::env::current_dir()?,
-    };
     let opts = BuildOptions {
         mvp: !args.no_mvp,
         out_dir: args.out_dir.clone(),
         quiet: args.quiet,
     };
-    let wasm = build_contract(&crate_dir, &opts)?;
+    let wasm = match (&args.crate_spec, &args.path) {
+        (Some(spec), _) => {
+            let (name, version) = spec
+                .split_once('@')
+                .with_context(|| format!("--crate takes NAME@VERSION, got {spec:?}"))?;
+            build_published(name, version, &opts)?
+        }
+        (None, path) => {
+            ensure_toolchain(args.quiet)?;
+            let dir = match path {
+                Some(path) => crate::absolute(path),
+                None => std::env::current_dir()?,
+            };
+            build_contract(&dir, &opts)?
+        }
+    };
     println!("{}", wasm.display());
     Ok(ExitCode::SUCCESS)
 }

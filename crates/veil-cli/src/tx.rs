@@ -880,13 +880,7 @@ fn instantiate(args: InstantiateArgs) -> Result<(), Failure> {
         None => None,
     };
     let wallet = signer.wallet()?;
-    let code = signer.client.code(args.code_id)?;
-    check_pinned(
-        args.pin.code_hash.as_ref(),
-        &code.code_hash,
-        &format!("code {}", args.code_id),
-    )?;
-    let (envelope, _) = wallet.encrypt(&code.code_hash, &msg)?;
+    let (_, envelope) = encrypt_for_code(&signer, &wallet, args.code_id, &args.pin, &msg)?;
     let outcome = broadcast(
         &wallet,
         &args.tx,
@@ -944,13 +938,7 @@ fn migrate(args: MigrateArgs) -> Result<(), Failure> {
     let wallet = signer.wallet()?;
     // Make sure the contract exists (a clear error), then encrypt for the new code.
     wallet.contract_code_hash(&contract, None)?;
-    let code = signer.client.code(args.code_id)?;
-    check_pinned(
-        args.pin.code_hash.as_ref(),
-        &code.code_hash,
-        &format!("code {}", args.code_id),
-    )?;
-    let (envelope, _) = wallet.encrypt(&code.code_hash, &msg)?;
+    let (code, envelope) = encrypt_for_code(&signer, &wallet, args.code_id, &args.pin, &msg)?;
     let outcome = broadcast(
         &wallet,
         &args.tx,
@@ -977,19 +965,27 @@ fn parse_code_hash(text: &str) -> Result<[u8; 32], String> {
     veil_types::serde_hash::parse_hex(text.trim())
 }
 
-/// Refuses code other than the pinned one.
-fn check_pinned(pinned: Option<&[u8; 32]>, actual: &[u8; 32], what: &str) -> Result<(), Failure> {
-    match pinned {
-        Some(pinned) if pinned != actual => Err(failed(
+/// Encrypts `msg` for code `code_id`, refusing code other than the pinned one.
+fn encrypt_for_code(
+    signer: &Signer,
+    wallet: &Wallet,
+    code_id: u64,
+    pin: &CodePin,
+    msg: &Value,
+) -> Result<(veil_types::CodeInfo, Vec<u8>), Failure> {
+    let code = signer.client.code(code_id)?;
+    if let Some(pinned) = pin.code_hash.filter(|p| *p != code.code_hash) {
+        return Err(failed(
             "code_hash_mismatch",
             format!(
-                "{what} has code hash {}, not the expected {}; nothing was sent",
-                hex_encode(actual),
-                hex_encode(pinned)
+                "code {code_id} has code hash {}, not the expected {}; nothing was sent",
+                hex_encode(&code.code_hash),
+                hex_encode(&pinned)
             ),
-        )),
-        _ => Ok(()),
+        ));
     }
+    let (envelope, _) = wallet.encrypt(&code.code_hash, msg)?;
+    Ok((code, envelope))
 }
 
 /// Base64 of bytes (for JSON output of public byte strings).

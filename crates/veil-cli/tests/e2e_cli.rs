@@ -174,22 +174,12 @@ fn run_veil(args: &[&str], env: &[(&str, &str)], home: &Path) -> Out {
 /// cw20-base 2.0.0, unchanged from crates.io, built for the MVP target (cached).
 fn cw20_wasm() -> PathBuf {
     use veil_contract_build as build;
-    build::ensure_toolchain(true).expect("wasm toolchain");
-    let src = build::fetch_crate_source(
-        "cw20-base",
-        CW20_BASE_VERSION,
-        &build::workspace_contract_cache(),
-    )
-    .expect("fetch cw20-base source");
-    build::build_contract(
-        &src,
-        &build::BuildOptions {
-            mvp: true,
-            out_dir: None,
-            quiet: true,
-        },
-    )
-    .expect("build cw20-base")
+    let options = build::BuildOptions {
+        mvp: true,
+        out_dir: None,
+        quiet: true,
+    };
+    build::build_published("cw20-base", CW20_BASE_VERSION, &options).expect("build cw20-base")
 }
 
 fn timed<T>(name: &str, f: impl FnOnce() -> T) -> T {

@@ -12,7 +12,7 @@ use veil_client::rpc::{Client, ClientError};
 use veil_client::tx::{Gas, TxOptions, Wallet};
 use veil_types::{Msg, TxBody, MAX_TX_BYTES};
 
-use common::{build_enclave_executable, counter_wasm, DevNode};
+use common::{build_enclave_executable, counter_wasm, deploy_counter, DevNode};
 
 fn options() -> TxOptions {
     TxOptions {
@@ -505,40 +505,9 @@ fn dev_chain_runs_with_the_enclave_as_a_separate_process() {
     let client = node.client();
     let alice = dev_key("alice");
     let wallet = Wallet::connect(&client, &alice).unwrap();
-    let stored = wallet
-        .broadcast(
-            Msg::StoreCode {
-                wasm: counter_wasm(),
-            },
-            &options(),
-            |_| {},
-        )
-        .unwrap();
-    let code = client
-        .code(stored.committed.receipt.code_id.unwrap())
-        .unwrap();
+    let (counter, code_hash) = deploy_counter(&wallet, "process", 7);
     let (envelope, _) = wallet
-        .encrypt(&code.code_hash, &json!({"count": 7}))
-        .unwrap();
-    let counter = wallet
-        .broadcast(
-            Msg::Instantiate {
-                code_id: code.code_id,
-                label: "process".into(),
-                admin: None,
-                msg: envelope,
-                funds: 0,
-            },
-            &options(),
-            |_| {},
-        )
-        .unwrap()
-        .committed
-        .receipt
-        .contract_address
-        .unwrap();
-    let (envelope, _) = wallet
-        .encrypt(&code.code_hash, &json!({"increment": {}}))
+        .encrypt(&code_hash, &json!({"increment": {}}))
         .unwrap();
     wallet
         .broadcast(

@@ -20,10 +20,10 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 use veil_client::dev_key;
 use veil_client::rpc::Client;
-use veil_client::tx::{TxOptions, Wallet};
+use veil_client::tx::Wallet;
 use veil_types::{Msg, TxBody};
 
-use common::{counter_wasm, DevNode};
+use common::{deploy_counter, DevNode};
 
 const KILLS: u32 = 8;
 const GENESIS_BALANCE: u128 = 1_000_000_000_000;
@@ -47,42 +47,7 @@ fn sigkill_during_block_production_loses_nothing_committed() {
     let counter = {
         let client = node.client();
         let wallet = Wallet::connect(&client, &alice).unwrap();
-        let options = TxOptions {
-            timeout: Duration::from_secs(30),
-            ..TxOptions::default()
-        };
-        let stored = wallet
-            .broadcast(
-                Msg::StoreCode {
-                    wasm: counter_wasm(),
-                },
-                &options,
-                |_| {},
-            )
-            .unwrap();
-        let code = client
-            .code(stored.committed.receipt.code_id.unwrap())
-            .unwrap();
-        let (envelope, _) = wallet
-            .encrypt(&code.code_hash, &json!({"count": 0}))
-            .unwrap();
-        let created = wallet
-            .broadcast(
-                Msg::Instantiate {
-                    code_id: code.code_id,
-                    label: "crash".into(),
-                    admin: None,
-                    msg: envelope,
-                    funds: 0,
-                },
-                &options,
-                |_| {},
-            )
-            .unwrap();
-        (
-            created.committed.receipt.contract_address.unwrap(),
-            code.code_hash,
-        )
+        deploy_counter(&wallet, "crash", 0)
     };
 
     let mut seed = (std::process::id() as u64) << 20 | 0x9e37_79b9;

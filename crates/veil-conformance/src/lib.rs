@@ -46,22 +46,12 @@ pub fn cw20_base_wasm_path() -> PathBuf {
             }
         }
         use veil_contract_build as build;
-        build::ensure_toolchain(true).expect("wasm toolchain");
-        let src = build::fetch_crate_source(
-            "cw20-base",
-            CW20_BASE_VERSION,
-            &build::workspace_contract_cache(),
-        )
-        .expect("fetch cw20-base source");
-        build::build_contract(
-            &src,
-            &build::BuildOptions {
-                mvp: true,
-                out_dir: None,
-                quiet: true,
-            },
-        )
-        .expect("build cw20-base")
+        let options = build::BuildOptions {
+            mvp: true,
+            out_dir: None,
+            quiet: true,
+        };
+        build::build_published("cw20-base", CW20_BASE_VERSION, &options).expect("build cw20-base")
     })
     .clone()
 }

@@ -644,6 +644,19 @@ fn valid_ident(s: &str, extra: &[char]) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_' || extra.contains(&c))
 }
 
+/// Builds a published contract crate, unchanged: installs the toolchain if missing,
+/// fetches `name@version` into the workspace's contract cache ([`fetch_crate_source`]) and
+/// builds it ([`build_contract`]). Returns the `.wasm` path.
+pub fn build_published(
+    name: &str,
+    version: &str,
+    options: &BuildOptions,
+) -> Result<PathBuf, BuildError> {
+    ensure_toolchain(options.quiet)?;
+    let src = fetch_crate_source(name, version, &workspace_contract_cache())?;
+    build_contract(&src, options)
+}
+
 /// Fetches the unchanged source of the published crate `name` `=version` from
 /// crates.io into `<cache_root>/src/<name>-<version>` and returns that dir.
 ///

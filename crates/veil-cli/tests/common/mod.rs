@@ -194,3 +194,52 @@ pub fn build_enclave_executable() {
         veil.display()
     );
 }
+
+/// Stores the counter contract and instantiates it at `count`, as the wallet's key.
+/// Returns the contract's address and its code hash.
+pub fn deploy_counter(
+    wallet: &veil_client::tx::Wallet,
+    label: &str,
+    count: u64,
+) -> (String, veil_types::Hash) {
+    use veil_types::Msg;
+    let options = veil_client::tx::TxOptions {
+        timeout: Duration::from_secs(30),
+        ..Default::default()
+    };
+    let stored = wallet
+        .broadcast(
+            Msg::StoreCode {
+                wasm: counter_wasm(),
+            },
+            &options,
+            |_| {},
+        )
+        .expect("store the counter");
+    let code = wallet
+        .client()
+        .code(stored.committed.receipt.code_id.expect("a code id"))
+        .expect("the stored code");
+    let (envelope, _) = wallet
+        .encrypt(&code.code_hash, &serde_json::json!({ "count": count }))
+        .unwrap();
+    let created = wallet
+        .broadcast(
+            Msg::Instantiate {
+                code_id: code.code_id,
+                label: label.into(),
+                admin: None,
+                msg: envelope,
+                funds: 0,
+            },
+            &options,
+            |_| {},
+        )
+        .expect("instantiate the counter");
+    let address = created
+        .committed
+        .receipt
+        .contract_address
+        .expect("an address");
+    (address, code.code_hash)
+}

@@ -448,22 +448,13 @@ pub fn cw20_wasm() -> &'static [u8] {
     static WASM: OnceLock<Vec<u8>> = OnceLock::new();
     WASM.get_or_init(|| {
         use veil_contract_build as build;
-        build::ensure_toolchain(true).expect("wasm toolchain");
-        let src = build::fetch_crate_source(
-            "cw20-base",
-            CW20_BASE_VERSION,
-            &build::workspace_contract_cache(),
-        )
-        .expect("fetch cw20-base source");
-        let path = build::build_contract(
-            &src,
-            &build::BuildOptions {
-                mvp: true,
-                out_dir: None,
-                quiet: true,
-            },
-        )
-        .expect("build cw20-base");
+        let options = build::BuildOptions {
+            mvp: true,
+            out_dir: None,
+            quiet: true,
+        };
+        let path = build::build_published("cw20-base", CW20_BASE_VERSION, &options)
+            .expect("build cw20-base");
         std::fs::read(&path).unwrap_or_else(|e| panic!("reading {}: {e}", path.display()))
     })
 }
