@@ -53,6 +53,7 @@ fn sigkill_during_block_production_loses_nothing_committed() {
     let mut seed = (std::process::id() as u64) << 20 | 0x9e37_79b9;
     let mut seen_blocks: HashMap<u64, String> = HashMap::new();
     let mut kills_in_commit = 0;
+    let mut aimed_kills = 0;
     for round in 0..KILLS {
         // Keep the node busy: a stream of transfers and increments until the kill.
         let deadline = Instant::now() + jitter(&mut seed, 300, 1500);
@@ -99,8 +100,15 @@ fn sigkill_during_block_production_loses_nothing_committed() {
         }
         if round % 4 == 3 {
             node.kill();
-        } else if kill_during_commit(&mut node) {
-            kills_in_commit += 1;
+        } else {
+            match kill_during_commit(&mut node) {
+                Aim::Caught => {
+                    aimed_kills += 1;
+                    kills_in_commit += 1;
+                }
+                Aim::Missed => aimed_kills += 1,
+                Aim::Unobservable => {}
+            }
         }
         node.spawn();
         let client = node.client();
@@ -119,10 +127,26 @@ fn sigkill_during_block_production_loses_nothing_committed() {
         }
         check_chain(&client, &alice, &bob, &counter, round);
     }
-    assert!(
-        kills_in_commit >= KILLS / 2,
-        "only {kills_in_commit} of {KILLS} kills landed inside a block commit"
-    );
+    if aimed_kills == 0 {
+        // Where /proc/<pid>/task/*/syscall cannot be read (ptrace restricted), every kill
+        // landed at a random moment; the checks above still ran after each one.
+        eprintln!("note: producer system calls not observable here; all {KILLS} kills were random");
+    } else {
+        assert!(
+            kills_in_commit * 3 >= aimed_kills * 2,
+            "only {kills_in_commit} of {aimed_kills} aimed kills landed inside a block commit"
+        );
+    }
+}
+
+/// Where an aimed kill landed.
+enum Aim {
+    /// Inside a write or sync system call of the block producer.
+    Caught,
+    /// Not seen inside one within the time limit; killed anyway.
+    Missed,
+    /// The producer's system calls cannot be read here; killed anyway.
+    Unobservable,
 }
 
 /// System calls a block commit writes and syncs with (x86_64 and aarch64 numbers).
@@ -137,9 +161,8 @@ fn is_commit_syscall(number: u64) -> bool {
 }
 
 /// Waits (up to 5 s) until the node's block producer is inside a write or sync system
-/// call, then SIGKILLs the node. Returns whether it caught the producer there (else it
-/// kills anyway).
-fn kill_during_commit(node: &mut DevNode) -> bool {
+/// call, then SIGKILLs the node (also when it did not catch it there).
+fn kill_during_commit(node: &mut DevNode) -> Aim {
     let pid = node.pid();
     let producer = std::fs::read_dir(format!("/proc/{pid}/task"))
         .into_iter()
@@ -150,23 +173,26 @@ fn kill_during_commit(node: &mut DevNode) -> bool {
             std::fs::read_to_string(task.join("comm")).is_ok_and(|c| c.trim() == "veil-producer")
         });
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut caught = false;
+    let mut aim = Aim::Unobservable;
     if let Some(task) = producer {
         let syscall = task.join("syscall");
         while Instant::now() < deadline {
-            let now = std::fs::read_to_string(&syscall).unwrap_or_default();
+            let Ok(now) = std::fs::read_to_string(&syscall) else {
+                break;
+            };
+            aim = Aim::Missed;
             let mut fields = now.split_whitespace();
             let number = fields.next().and_then(|n| n.parse().ok());
             // Not the producer's log lines on stdout/stderr.
             let to_terminal = matches!(fields.next(), Some("0x1" | "0x2"));
             if number.is_some_and(is_commit_syscall) && !to_terminal {
-                caught = true;
+                aim = Aim::Caught;
                 break;
             }
         }
     }
     node.kill();
-    caught
+    aim
 }
 
 /// Walks every block: links, receipts, and the state they imply.
