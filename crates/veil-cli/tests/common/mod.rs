@@ -178,7 +178,10 @@ pub fn counter_wasm() -> Vec<u8> {
 pub fn build_enclave_executable() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
     let output = Command::new(env!("CARGO"))
-        .args(["build", "-p", "veil-enclave", "--bin", "veil-enclave"])
+        // The same selection as `cargo test --workspace` resolves features the same way,
+        // so this only links the executable; `-p veil-enclave` alone would compile ~40
+        // crates again with other features (minutes and half a GB on CI).
+        .args(["build", "--workspace", "--bins", "--tests"])
         .current_dir(&root)
         .output()
         .expect("running cargo build");

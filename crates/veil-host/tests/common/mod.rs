@@ -54,7 +54,10 @@ pub fn enclave_exe() -> &'static Path {
     static EXE: OnceLock<PathBuf> = OnceLock::new();
     EXE.get_or_init(|| {
         let output = Command::new(env!("CARGO"))
-            .args(["build", "-p", "veil-enclave", "--bin", "veil-enclave"])
+            // The same selection as `cargo test --workspace` resolves features the same way,
+            // so this only links the executable; `-p veil-enclave` alone would compile ~40
+            // crates again with other features (minutes and half a GB on CI).
+            .args(["build", "--workspace", "--bins", "--tests"])
             .current_dir(workspace_root())
             .output()
             .expect("running cargo build for veil-enclave");
