@@ -187,6 +187,7 @@ fn status_inner(args: StatusArgs) -> Result<(), Failure> {
                 ),
             ),
             ("mempool_size", status.mempool_size.to_string()),
+            ("state_nodes", status.state_nodes.to_string()),
             ("params", status.params.to_string()),
             ("node_version", status.node_version.clone()),
         ]);

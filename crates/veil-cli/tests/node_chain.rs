@@ -223,6 +223,8 @@ fn dev_chain_runs_contracts_refuses_bad_input_and_resumes_after_restart() {
     // Nothing the host stores or serves shows the count in plaintext.
     let receipt_json = serde_json::to_string(&executed.committed.receipt).unwrap();
     assert!(!receipt_json.contains("increment"));
+    let state_nodes = client.status().unwrap().state_nodes;
+    assert!(state_nodes > 0, "the counter's state is stored");
 
     // Bad input: each a clear error, nothing changes, the node keeps running.
     let status = client.status().unwrap();
@@ -408,6 +410,8 @@ fn dev_chain_runs_contracts_refuses_bad_input_and_resumes_after_restart() {
             .unwrap(),
         json!({"count": 43})
     );
+    // The increment replaced the counter's state nodes: the store kept the new ones only.
+    assert_eq!(client.status().unwrap().state_nodes, state_nodes);
 }
 
 #[test]

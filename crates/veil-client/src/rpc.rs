@@ -51,6 +51,9 @@ pub struct Status {
     pub network_key: String,
     pub key_generation: u32,
     pub mempool_size: usize,
+    /// Encrypted contract state nodes in the node's store (what the contracts' current
+    /// roots use).
+    pub state_nodes: u64,
     pub params: Value,
     pub node_version: String,
 }

@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the messages below.
-pub const ABI_VERSION: u16 = 2;
+pub const ABI_VERSION: u16 = 3;
 
 /// Largest frame either side accepts (code uploads are the biggest messages).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
@@ -139,6 +139,9 @@ pub struct StateUpdate {
     pub new_root: Option<Hash>,
     /// New encrypted nodes, sorted by id: the order says nothing about keys.
     pub new_nodes: Vec<(Hash, Vec<u8>)>,
+    /// Nodes of the previous root the new one no longer uses, sorted by id: the host may
+    /// delete them when it commits the new root (nothing reads an older root).
+    pub released_nodes: Vec<Hash>,
 }
 
 /// The enclave's sealed state at a checkpoint.

@@ -505,6 +505,7 @@ impl Enclave {
                     .into_iter()
                     .map(|(id, blob)| (id.0, blob))
                     .collect(),
+                released_nodes: commit.released.into_iter().map(|id| id.0).collect(),
             })
         };
         Ok(RunResponse {

@@ -115,6 +115,11 @@ impl MemoryNodes {
             .insert(id, blob);
     }
 
+    /// Deletes a node the enclave released.
+    pub fn remove(&self, id: &Hash) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+    }
+
     /// Replaces or removes a stored node blob: how tests play a malicious host.
     pub fn overwrite_node(&self, id: Hash, blob: Option<Vec<u8>>) {
         let mut store = self.0.lock().unwrap_or_else(|p| p.into_inner());
@@ -707,6 +712,9 @@ impl ConfidentialHost {
             for (id, blob) in &state.new_nodes {
                 self.services().tap("stored_node", blob);
                 self.nodes.insert(*id, blob.clone());
+            }
+            for id in &state.released_nodes {
+                self.nodes.remove(id);
             }
             // The enclave committed: its root is now the only one it accepts.
             if let Some(record) = self

@@ -2,13 +2,13 @@
 //! finalize block, commit, query) so that a BFT engine can drive it instead of the
 //! built-in block producer.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use veil_enclave_abi::{
     BlockRef, ContractRef, EnclaveError, EntryPoint, ErrorKind, InitRequest, RunRequest,
-    RunResponse, SealedCheckpoint,
+    RunResponse, SealedCheckpoint, StateUpdate,
 };
 use veil_engine::cosmwasm_std::{BankQuery, Binary, ContractResult, QueryRequest, SystemResult};
 use veil_engine::{BankQuerier, Querier};
@@ -61,27 +61,42 @@ pub fn reject(kind: &'static str, message: impl Into<String>) -> Rejection {
     }
 }
 
-/// State nodes written by the block being executed, then the committed ones.
+/// State nodes written and released by the block being executed, then the committed ones.
 pub struct PendingNodes {
-    pending: Mutex<HashMap<Hash, Vec<u8>>>,
+    pending: Mutex<NodeWrites>,
     store: Store,
 }
 
+/// A block's changes to the stored nodes, in effect after the calls so far: a node
+/// released by one call and recreated by a later one is kept, and one created and released
+/// within the block is never written.
+#[derive(Default)]
+struct NodeWrites {
+    added: HashMap<Hash, Vec<u8>>,
+    released: HashSet<Hash>,
+}
+
 impl PendingNodes {
-    fn insert(&self, id: Hash, blob: Vec<u8>) {
-        self.pending
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(id, blob);
+    fn apply(&self, update: &StateUpdate) {
+        let mut writes = self.pending.lock().unwrap_or_else(|p| p.into_inner());
+        for (id, blob) in &update.new_nodes {
+            writes.released.remove(id);
+            writes.added.insert(*id, blob.clone());
+        }
+        for id in &update.released_nodes {
+            writes.added.remove(id);
+            writes.released.insert(*id);
+        }
     }
 
-    fn take(&self) -> Vec<(Hash, Vec<u8>)> {
-        let mut nodes: Vec<_> =
-            std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()))
-                .into_iter()
-                .collect();
-        nodes.sort_unstable_by_key(|a| a.0);
-        nodes
+    /// The block's node writes (sorted by id) and deletions.
+    fn take(&self) -> (Vec<(Hash, Vec<u8>)>, Vec<Hash>) {
+        let writes = std::mem::take(&mut *self.pending.lock().unwrap_or_else(|p| p.into_inner()));
+        let mut added: Vec<_> = writes.added.into_iter().collect();
+        added.sort_unstable_by_key(|a| a.0);
+        let mut released: Vec<_> = writes.released.into_iter().collect();
+        released.sort_unstable();
+        (added, released)
     }
 }
 
@@ -91,6 +106,7 @@ impl NodeStore for PendingNodes {
             .pending
             .lock()
             .unwrap_or_else(|p| p.into_inner())
+            .added
             .get(id)
         {
             return Some(blob.clone());
@@ -248,7 +264,7 @@ impl App {
         };
         let state = Arc::new(Mutex::new(store.load_state()?));
         let nodes = Arc::new(PendingNodes {
-            pending: Mutex::new(HashMap::new()),
+            pending: Mutex::new(NodeWrites::default()),
             store: store.clone(),
         });
         let services = Arc::new(HostServices::new(
@@ -342,6 +358,7 @@ impl App {
                 wasm: Vec::new(),
                 contracts: Vec::new(),
                 nodes: Vec::new(),
+                released_nodes: Vec::new(),
                 checkpoint: Some(SealedCheckpoint {
                     sealed_state,
                     seal_generation,
@@ -475,7 +492,7 @@ impl App {
                     .collect(),
             )
         };
-        let nodes = self.nodes.take();
+        let (nodes, released_nodes) = self.nodes.take();
         self.store.commit_block(BlockCommit {
             block: pending.block.clone(),
             txs: pending.txs,
@@ -485,6 +502,7 @@ impl App {
             wasm: pending.wasm,
             contracts,
             nodes,
+            released_nodes,
             checkpoint,
         })?;
         self.last = pending.block.clone();
@@ -866,9 +884,7 @@ impl App {
         // cannot overflow here, the engine ran with at most the remaining gas.
         debug_assert!(meter.used <= meter.limit);
         if let Some(update) = response.state {
-            for (id, blob) in update.new_nodes {
-                self.nodes.insert(id, blob);
-            }
+            self.nodes.apply(&update);
             info.state_root = update.new_root;
         }
         dirty.accounts.extend(funds_dirty.accounts);

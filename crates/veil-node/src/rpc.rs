@@ -174,6 +174,7 @@ async fn status(State(state): State<RpcState>) -> ApiResult {
         "network_key": hex::encode(state.network_key.0),
         "key_generation": state.network_key.1,
         "mempool_size": state.mempool.len(),
+        "state_nodes": state.store.node_count()?,
         "params": state.checker.params,
         "node_version": env!("CARGO_PKG_VERSION"),
     }))

@@ -57,6 +57,8 @@ pub struct BlockCommit {
     pub wasm: Vec<(Hash, Vec<u8>)>,
     pub contracts: Vec<ContractInfo>,
     pub nodes: Vec<(Hash, Vec<u8>)>,
+    /// State nodes no contract's new root uses (deleted in the same transaction).
+    pub released_nodes: Vec<Hash>,
     pub checkpoint: Option<SealedCheckpoint>,
 }
 
@@ -317,6 +319,9 @@ impl Store {
             let mut table = txn.open_table(NODES).map_err(err)?;
             for (id, blob) in &commit.nodes {
                 table.insert(id.as_slice(), blob.as_slice()).map_err(err)?;
+            }
+            for id in &commit.released_nodes {
+                table.remove(id.as_slice()).map_err(err)?;
             }
         }
         {

@@ -26,9 +26,11 @@ pub struct Commit {
     /// The new state root (`None`: the state is empty).
     pub root: Option<NodeId>,
     /// Blobs the host must store, sorted by id (so their order says nothing about keys).
-    /// Nodes of the old state are not listed and not deleted; they may still be needed
-    /// by older roots.
     pub new_nodes: Vec<(NodeId, Vec<u8>)>,
+    /// Nodes of the previous root that the new root no longer uses, sorted by id. Once the
+    /// new root is committed nothing reads the old one, so the host may delete them. (The
+    /// host learns nothing new: it saw this call fetch exactly these nodes.)
+    pub released: Vec<NodeId>,
 }
 
 impl std::fmt::Debug for Commit {
@@ -36,6 +38,7 @@ impl std::fmt::Debug for Commit {
         f.debug_struct("Commit")
             .field("root", &self.root)
             .field("new_nodes", &self.new_nodes.len())
+            .field("released", &self.released.len())
             .finish()
     }
 }
@@ -83,6 +86,7 @@ impl<S: NodeSource> VerifiedState<S> {
             return Ok(Commit {
                 root: self.root,
                 new_nodes: Vec::new(),
+                released: Vec::new(),
             });
         }
         let edits: Edits = overlay.into_iter().collect();
@@ -119,9 +123,19 @@ impl<S: NodeSource> VerifiedState<S> {
                 (root, b.written, b.consumed)
             }
         };
+        // A consumed node the new tree still uses was re-emitted (same content, same id) or
+        // is the old root, kept when the edits cancelled out below it; every other one was
+        // replaced in its parent.
+        let mut released: Vec<NodeId> = consumed
+            .iter()
+            .filter(|id| !written.contains_key(id) && Some(**id) != new_root)
+            .copied()
+            .collect();
+        released.sort_unstable();
         Ok(Commit {
             root: new_root,
             new_nodes: reachable_new_nodes(new_root, written, &consumed),
+            released,
         })
     }
 }

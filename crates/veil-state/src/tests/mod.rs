@@ -32,6 +32,30 @@ pub(crate) fn store(host: &Host, commit: &Commit) {
     }
 }
 
+/// Like [`store`], and deletes the nodes the commit released (what the node does).
+pub(crate) fn store_and_release(host: &Host, commit: &Commit) {
+    store(host, commit);
+    let mut h = host.write().unwrap();
+    for id in &commit.released {
+        h.remove(id);
+    }
+}
+
+/// Every node id the tree under `root` uses.
+pub(crate) fn reachable(host: &Host, root: Option<NodeId>) -> std::collections::HashSet<NodeId> {
+    let st = VerifiedState::open(host.clone(), cipher(), root);
+    let mut out = std::collections::HashSet::new();
+    let mut stack: Vec<NodeId> = root.into_iter().collect();
+    while let Some(id) = stack.pop() {
+        let node = st.load(&id, None).unwrap();
+        if !node.is_leaf() {
+            stack.extend((0..node.entries.len()).map(|i| node.child(i)));
+        }
+        out.insert(id);
+    }
+    out
+}
+
 /// Scale factor for the randomized tests: `VEIL_STATE_SOAK=100 cargo test --release
 /// -p veil-state` runs 100 times as many seeds / rounds.
 pub(crate) fn soak() -> usize {

@@ -246,9 +246,13 @@ fn run_model(cfg: Config) {
         }
         let c = st.commit().unwrap();
         check_blob_sizes(&c);
-        store(&host, &c);
+        store_and_release(&host, &c);
         root = c.root;
         model = pending;
+        // The host keeps exactly the nodes the root uses: none leaked, none lost.
+        let kept: std::collections::HashSet<NodeId> =
+            host.read().unwrap().keys().copied().collect();
+        assert_eq!(kept, reachable(&host, root), "round {round}");
 
         // A fresh call on the new root.
         let st = VerifiedState::open(host.clone(), cipher(), root);

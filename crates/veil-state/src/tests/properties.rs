@@ -94,11 +94,14 @@ fn same_map_same_root_whatever_the_history() {
     for k in keep.keys() {
         st.remove(k).unwrap();
     }
+    let mut every_node: Vec<NodeId> = reachable(&host, root).into_iter().collect();
+    every_node.sort_unstable();
     assert_eq!(
         st.commit().unwrap(),
         Commit {
             root: None,
-            new_nodes: vec![]
+            new_nodes: vec![],
+            released: every_node,
         }
     );
 }
@@ -134,13 +137,15 @@ fn writes_that_change_nothing_give_the_same_root_and_no_nodes() {
     let c = st.commit().unwrap();
     assert_eq!(c.root, root);
     assert!(c.new_nodes.is_empty());
+    assert!(c.released.is_empty(), "an unchanged tree releases nothing");
 
     let st = VerifiedState::open(host.clone(), cipher(), root);
     assert_eq!(
         st.commit().unwrap(),
         Commit {
             root,
-            new_nodes: vec![]
+            new_nodes: vec![],
+            released: vec![],
         }
     );
 }
@@ -327,7 +332,8 @@ fn empty_state() {
         st.commit().unwrap(),
         Commit {
             root: None,
-            new_nodes: vec![]
+            new_nodes: vec![],
+            released: vec![],
         }
     );
 }
