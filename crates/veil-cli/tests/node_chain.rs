@@ -9,10 +9,10 @@ use std::time::Duration;
 use serde_json::{json, Value};
 use veil_client::dev_key;
 use veil_client::rpc::{Client, ClientError};
-use veil_client::tx::{Gas, TxOptions, Wallet};
+use veil_client::tx::{Gas, TxOptions, Wallet, WalletError};
 use veil_types::{Msg, TxBody, MAX_TX_BYTES};
 
-use common::{build_enclave_executable, counter_wasm, deploy_counter, DevNode};
+use common::{build_enclave_executable, contract_wasm, counter_wasm, deploy_counter, DevNode};
 
 fn options() -> TxOptions {
     TxOptions {
@@ -548,4 +548,136 @@ fn dev_chain_runs_with_the_enclave_as_a_separate_process() {
             .unwrap(),
         json!({"count": 8})
     );
+}
+
+/// A contract's `BankMsg::Send` moves public balances with the call; a send it cannot pay,
+/// a reply it asks for or a coin of another denomination reverts the whole call.
+#[test]
+fn a_contract_pays_out_with_bank_sends() {
+    let home = tempfile::tempdir().unwrap();
+    let node = DevNode::start(home.path(), "100ms");
+    let client = node.client();
+    let alice = dev_key("alice");
+    let bob = dev_key("bob");
+    let wallet = Wallet::connect(&client, &alice).unwrap();
+
+    let stored = wallet
+        .broadcast(
+            Msg::StoreCode {
+                wasm: contract_wasm("kitchen-sink"),
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap();
+    let code_id = stored.committed.receipt.code_id.expect("code id");
+    let code_hash = client.code(code_id).unwrap().code_hash;
+    let (envelope, _) = wallet.encrypt(&code_hash, &json!({})).unwrap();
+    let sink = wallet
+        .broadcast(
+            Msg::Instantiate {
+                code_id,
+                label: "sink".into(),
+                admin: None,
+                msg: envelope,
+                funds: 0,
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap()
+        .committed
+        .receipt
+        .contract_address
+        .unwrap();
+    let balance = |address: &str| client.account(address).unwrap().balance;
+    let fee_per_million_gas = client.status().unwrap().params["fee_per_million_gas"]
+        .as_u64()
+        .unwrap();
+    let pay = |coin: Value, reply_on: &str| {
+        json!({"sub_message": {"id": 7, "reply_on": reply_on, "msg": {"bank": {"send": {
+            "to_address": bob.address(), "amount": [coin]}}}}})
+    };
+    let uveil = |amount: u128| json!({"denom": "uveil", "amount": amount.to_string()});
+    let execute = |msg: &Value, funds: u128| {
+        let (envelope, _) = wallet.encrypt(&code_hash, msg).unwrap();
+        wallet.broadcast(
+            Msg::Execute {
+                contract: sink.clone(),
+                msg: envelope,
+                funds,
+            },
+            // A fixed limit: failing calls are included and fail in the block.
+            &TxOptions {
+                gas: Gas::Limit(3_000_000),
+                ..options()
+            },
+            |_| {},
+        )
+    };
+
+    // Pays 700 of the 1000 sent with the call.
+    let bob_before = balance(bob.address());
+    let paid = execute(&pay(uveil(700), "never"), 1000).unwrap();
+    assert_eq!(balance(bob.address()), bob_before + 700);
+    assert_eq!(balance(&sink), 300);
+    let transfer = paid
+        .committed
+        .receipt
+        .events
+        .iter()
+        .find(|e| e.kind == "transfer")
+        .expect("a transfer event");
+    assert_eq!(
+        transfer.attributes,
+        vec![
+            ("recipient".to_string(), bob.address().to_string()),
+            ("sender".to_string(), sink.clone()),
+            ("amount".to_string(), "700uveil".to_string()),
+        ]
+    );
+
+    // Each refusal reverts the call: the funds sent with it go back, nothing is paid.
+    let cases = [
+        (
+            pay(uveil(5000), "never"),
+            "insufficient_funds",
+            "holds 400uveil",
+        ),
+        (pay(uveil(1), "always"), "unsupported", "replies"),
+        (
+            pay(json!({"denom": "uatom", "amount": "1"}), "never"),
+            "invalid_message",
+            "uatom",
+        ),
+        (pay(uveil(0), "never"), "invalid_message", "positive"),
+        (
+            json!({"sub_message": {"id": 1, "reply_on": "never", "msg": {"wasm": {"execute": {
+                "contract_addr": sink, "msg": "e30=", "funds": []}}}}}),
+            "unsupported",
+            "wasm message",
+        ),
+    ];
+    for (msg, kind, words) in cases {
+        let alice_before = balance(alice.address());
+        match execute(&msg, 100) {
+            Err(WalletError::Failed {
+                kind: got,
+                contract_error,
+                ..
+            }) => {
+                assert_eq!(got, kind, "{msg}");
+                let error = contract_error.unwrap_or_default();
+                assert!(error.contains(words), "{kind}: {error}");
+            }
+            other => panic!("{msg}: expected {kind}, got {other:?}"),
+        }
+        assert_eq!(balance(bob.address()), bob_before + 700, "{kind}");
+        assert_eq!(balance(&sink), 300, "{kind}");
+        assert_eq!(
+            alice_before - balance(alice.address()),
+            veil_types::required_fee(3_000_000, fee_per_million_gas),
+            "{kind}: only the fee is charged"
+        );
+    }
 }

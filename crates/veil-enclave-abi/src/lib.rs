@@ -131,6 +131,17 @@ pub struct RunResponse {
     /// Attributes the contract chose to publish (`public.` key prefix, stripped).
     pub public_attributes: Vec<(String, String)>,
     pub state: Option<StateUpdate>,
+    /// Native-token transfers out of the contract that its response asked for (bank
+    /// balances are public chain state): the host applies them, in order, with the call.
+    /// The enclave checked them against the contract's balance as the host reported it.
+    pub bank_sends: Vec<BankSend>,
+}
+
+/// A `BankMsg::Send` of the chain's native token from the called contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BankSend {
+    pub to: String,
+    pub amount: u128,
 }
 
 /// A committed change of one contract's state.

@@ -18,12 +18,13 @@ use veil_crypto::{
     SharedSecretCache, SimulatedSealer, TxKey,
 };
 use veil_enclave_abi::{
-    decode, encode, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash, InitRequest,
-    InitResponse, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint, StateUpdate,
+    decode, encode, BankSend, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash,
+    InitRequest, InitResponse, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint,
+    StateUpdate,
 };
 use veil_engine::cosmwasm_std::{
-    Addr, Binary, Coin, ContractResult, MessageInfo, QueryRequest, SystemError, SystemResult,
-    Uint256,
+    Addr, BalanceResponse, BankMsg, BankQuery, Binary, Coin, ContractResult, CosmosMsg, Empty,
+    MessageInfo, QueryRequest, ReplyOn, SubMsg, SystemError, SystemResult, Uint128, Uint256,
 };
 use veil_engine::{
     build_env, Backend, BackendError, Bech32Api, BlockContext, Call, CallError, Engine,
@@ -455,38 +456,46 @@ impl Enclave {
             }
             Err(e) => {
                 let kind = match &e {
-                    CallError::Contract(_) => "contract".to_string(),
-                    CallError::Vm(vm) => vm.kind().to_string(),
+                    CallError::Contract(_) => "contract",
+                    CallError::Vm(vm) => vm.kind(),
                 };
-                let body = json!({ "error": e.to_string() });
-                return Ok(RunResponse {
-                    ok: false,
-                    gas_used: report.gas_used,
-                    error_kind: Some(kind),
-                    encrypted_result: encrypt_result(&tx_key, &body),
-                    public_attributes: Vec::new(),
-                    state: None,
-                });
+                return Ok(failed_run(&tx_key, kind, report.gas_used, &e.to_string()));
             }
         };
 
-        if let Output::Response(response) = &result {
-            if !response.messages.is_empty() {
-                // Dropping them would let the contract believe it paid or called someone.
-                let body = json!({ "error": format!(
-                    "the contract returned {} sub-message(s); dispatching sub-messages is not supported yet, so the call was reverted",
-                    response.messages.len()
-                )});
-                return Ok(RunResponse {
-                    ok: false,
-                    gas_used: report.gas_used,
-                    error_kind: Some("unsupported".into()),
-                    encrypted_result: encrypt_result(&tx_key, &body),
-                    public_attributes: Vec::new(),
-                    state: None,
-                });
+        let (bank_sends, gas_used) = match &result {
+            Output::Response(response) if !response.messages.is_empty() => {
+                let balance = || contract_balance(&self.channel, &contract.address);
+                match bank_sends(&response.messages, balance) {
+                    Ok(sends) => {
+                        let gas = report
+                            .gas_used
+                            .saturating_add(BANK_SEND_GAS.saturating_mul(sends.len() as u64));
+                        if gas > request.gas_limit {
+                            let message = "out of gas dispatching bank sends";
+                            return Ok(failed_run(
+                                &tx_key,
+                                "out_of_gas",
+                                request.gas_limit,
+                                message,
+                            ));
+                        }
+                        (sends, gas)
+                    }
+                    Err(refusal) => {
+                        // Dropping messages would let the contract believe it paid or
+                        // called someone: the call is reverted instead.
+                        return Ok(failed_run(
+                            &tx_key,
+                            refusal.kind,
+                            report.gas_used,
+                            &refusal.message,
+                        ));
+                    }
+                }
             }
-        }
+            _ => (Vec::new(), report.gas_used),
+        };
         let (body, public_attributes) = result_body(&result);
         let state = if request.entry == EntryPoint::Query || request.simulate {
             None
@@ -510,13 +519,145 @@ impl Enclave {
         };
         Ok(RunResponse {
             ok: true,
-            gas_used: report.gas_used,
+            gas_used,
             error_kind: None,
             encrypted_result: encrypt_result(&tx_key, &body),
             public_attributes,
             state,
+            bank_sends,
         })
     }
+}
+
+/// A call that failed: its writes are dropped, the sender learns why (encrypted).
+fn failed_run(tx_key: &TxKey, kind: &str, gas_used: u64, message: &str) -> RunResponse {
+    RunResponse {
+        ok: false,
+        gas_used,
+        error_kind: Some(kind.to_string()),
+        encrypted_result: encrypt_result(tx_key, &json!({ "error": message })),
+        public_attributes: Vec::new(),
+        state: None,
+        bank_sends: Vec::new(),
+    }
+}
+
+/// Engine gas charged per bank send a contract dispatches (10,000 chain gas).
+pub const BANK_SEND_GAS: u64 = 10_000_000;
+
+/// Why a response's messages cannot be dispatched.
+#[derive(Debug, PartialEq, Eq)]
+struct Refusal {
+    kind: &'static str,
+    message: String,
+}
+
+/// The native-token sends a response's messages ask for, checked: only `BankMsg::Send`
+/// without a reply is dispatched (anything else is refused as unsupported), every coin is
+/// a positive amount of the chain's denomination to a valid account address, and together
+/// they do not exceed the contract's balance.
+fn bank_sends(
+    messages: &[SubMsg],
+    balance: impl FnOnce() -> Result<u128, String>,
+) -> Result<Vec<BankSend>, Refusal> {
+    let refuse = |kind, message: String| Refusal { kind, message };
+    let mut sends = Vec::new();
+    let mut total: u128 = 0;
+    for sub in messages {
+        let CosmosMsg::Bank(BankMsg::Send { to_address, amount }) = &sub.msg else {
+            return Err(refuse(
+                "unsupported",
+                format!(
+                    "the contract returned a {} message; only bank sends are dispatched yet, so the call was reverted",
+                    message_kind(&sub.msg)
+                ),
+            ));
+        };
+        if sub.reply_on != ReplyOn::Never {
+            return Err(refuse(
+                "unsupported",
+                "replies to sub-messages are not supported yet, so the call was reverted".into(),
+            ));
+        }
+        veil_types::validate_address(to_address)
+            .map_err(|e| refuse("invalid_message", format!("bank send to {to_address}: {e}")))?;
+        for coin in amount {
+            if coin.denom != veil_types::DENOM {
+                return Err(refuse(
+                    "invalid_message",
+                    format!("bank send of unknown denomination {:?}", coin.denom),
+                ));
+            }
+            let value = Uint128::try_from(coin.amount)
+                .ok()
+                .map(|v| v.u128())
+                .filter(|v| *v > 0)
+                .ok_or_else(|| {
+                    refuse(
+                        "invalid_message",
+                        format!(
+                            "bank send of {}{}: not a positive amount",
+                            coin.amount, coin.denom
+                        ),
+                    )
+                })?;
+            total = total
+                .checked_add(value)
+                .ok_or_else(|| refuse("invalid_message", "bank sends overflow".into()))?;
+            sends.push(BankSend {
+                to: to_address.clone(),
+                amount: value,
+            });
+        }
+    }
+    let have = balance().map_err(|e| refuse("unavailable", e))?;
+    if total > have {
+        return Err(refuse(
+            "insufficient_funds",
+            format!(
+                "the contract sends {total}{} but holds {have}{}",
+                veil_types::DENOM,
+                veil_types::DENOM
+            ),
+        ));
+    }
+    Ok(sends)
+}
+
+fn message_kind(msg: &CosmosMsg) -> &'static str {
+    match msg {
+        CosmosMsg::Bank(BankMsg::Burn { .. }) => "bank burn",
+        CosmosMsg::Bank(_) => "bank",
+        CosmosMsg::Wasm(_) => "wasm",
+        CosmosMsg::Custom(_) => "custom",
+        CosmosMsg::Staking(_) => "staking",
+        CosmosMsg::Distribution(_) => "distribution",
+        _ => "other",
+    }
+}
+
+/// The contract's native-token balance, as the host reports it (balances are public chain
+/// state; the same answer a contract's own bank query gets).
+fn contract_balance(channel: &Arc<dyn OcallChannel>, address: &str) -> Result<u128, String> {
+    let request = serde_json::to_vec(&QueryRequest::<Empty>::Bank(BankQuery::Balance {
+        address: address.to_string(),
+        denom: veil_types::DENOM.to_string(),
+    }))
+    .expect("queries serialize");
+    let querier = OcallQuerier {
+        channel: channel.clone(),
+    };
+    let (answer, _) = querier.query_raw(&request, 0);
+    let data = match answer {
+        SystemResult::Ok(ContractResult::Ok(data)) => data,
+        SystemResult::Ok(ContractResult::Err(e)) => return Err(format!("balance query: {e}")),
+        SystemResult::Err(e) => return Err(format!("balance query: {e}")),
+    };
+    let response: BalanceResponse = serde_json::from_slice(data.as_slice())
+        .map_err(|e| format!("host's balance answer: {e}"))?;
+    Uint128::try_from(response.amount.amount)
+        .map(|v| v.u128())
+        .map_err(|e| format!("host's balance answer: {e}"))
 }
 
 fn contract_cipher(
@@ -699,5 +840,67 @@ impl Querier for OcallQuerier {
             Err(e) => unavailable(e),
         };
         (answer, 0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn send(to: &str, coins: &[(&str, u128)]) -> SubMsg {
+        SubMsg::new(BankMsg::Send {
+            to_address: to.to_string(),
+            amount: coins
+                .iter()
+                .map(|(denom, amount)| Coin {
+                    denom: denom.to_string(),
+                    amount: Uint256::from(*amount),
+                })
+                .collect(),
+        })
+    }
+
+    fn bob() -> String {
+        veil_types::account_address(&[2; 33])
+    }
+
+    #[test]
+    fn bank_sends_add_up_against_the_balance() {
+        let messages = [
+            send(&bob(), &[("uveil", 300), ("uveil", 200)]),
+            send(&bob(), &[("uveil", 500)]),
+        ];
+        let sends = bank_sends(&messages, || Ok(1000)).unwrap();
+        assert_eq!(sends.iter().map(|s| s.amount).sum::<u128>(), 1000);
+        assert_eq!(sends.len(), 3);
+        let refusal = bank_sends(&messages, || Ok(999)).unwrap_err();
+        assert_eq!(refusal.kind, "insufficient_funds");
+        assert!(refusal
+            .message
+            .contains("sends 1000uveil but holds 999uveil"));
+    }
+
+    #[test]
+    fn bank_sends_refuse_what_cannot_be_paid_as_asked() {
+        let refused = |messages: &[SubMsg]| bank_sends(messages, || Ok(u128::MAX)).unwrap_err();
+        assert_eq!(
+            refused(&[send("cosmos1xyz", &[("uveil", 1)])]).kind,
+            "invalid_message"
+        );
+        let overflow = [send(&bob(), &[("uveil", u128::MAX), ("uveil", 1)])];
+        assert!(refused(&overflow).message.contains("overflow"));
+        let too_big = SubMsg::new(BankMsg::Send {
+            to_address: bob(),
+            amount: vec![Coin {
+                denom: "uveil".into(),
+                amount: Uint256::from(u128::MAX) + Uint256::from(1u8),
+            }],
+        });
+        assert_eq!(refused(&[too_big]).kind, "invalid_message");
+        let burn = SubMsg::new(BankMsg::Burn { amount: vec![] });
+        assert_eq!(refused(&[burn]).kind, "unsupported");
+        // The balance is asked for only when everything else is valid.
+        let no_host = bank_sends(&[send(&bob(), &[("uveil", 1)])], || Err("no host".into()));
+        assert_eq!(no_host.unwrap_err().kind, "unavailable");
     }
 }

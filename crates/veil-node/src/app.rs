@@ -887,8 +887,6 @@ impl App {
             self.nodes.apply(&update);
             info.state_root = update.new_root;
         }
-        dirty.accounts.extend(funds_dirty.accounts);
-        dirty.contracts.insert(address.clone());
         let mut attributes = vec![("contract_address".to_string(), address.clone())];
         attributes.extend(response.public_attributes);
         receipt.events.push(Event {
@@ -900,6 +898,26 @@ impl App {
             .into(),
             attributes,
         });
+        {
+            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            for send in &response.bank_sends {
+                // The enclave checked the total against the balance this node reported
+                // from this same state, so the transfers fit.
+                state
+                    .transfer(&mut funds_dirty, &address, &send.to, send.amount)
+                    .expect("the contract holds what the enclave checked it sends");
+                receipt.events.push(Event {
+                    kind: "transfer".into(),
+                    attributes: vec![
+                        ("recipient".into(), send.to.clone()),
+                        ("sender".into(), address.clone()),
+                        ("amount".into(), format!("{}{DENOM}", send.amount)),
+                    ],
+                });
+            }
+        }
+        dirty.accounts.extend(funds_dirty.accounts);
+        dirty.contracts.insert(address.clone());
         self.state
             .lock()
             .unwrap_or_else(|p| p.into_inner())

@@ -154,14 +154,21 @@ impl Drop for DevNode {
 
 /// The counter contract, built from source (cached).
 pub fn counter_wasm() -> Vec<u8> {
+    contract_wasm("counter")
+}
+
+/// A contract of the workspace's `contracts/` directory, built from source (cached).
+pub fn contract_wasm(name: &str) -> Vec<u8> {
     use veil_contract_build::{
         build_contract, ensure_toolchain, workspace_contract_cache, BuildOptions,
     };
     ensure_toolchain(true).expect("contract toolchain");
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../contracts/counter");
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../contracts")
+        .join(name);
     let out_dir = workspace_contract_cache()
         .join("node-test-artifacts")
-        .join("counter");
+        .join(name);
     let path = build_contract(
         &dir,
         &BuildOptions {
@@ -170,7 +177,7 @@ pub fn counter_wasm() -> Vec<u8> {
             quiet: true,
         },
     )
-    .expect("counter builds");
+    .unwrap_or_else(|e| panic!("{name} builds: {e}"));
     std::fs::read(path).unwrap()
 }
 
