@@ -6,6 +6,7 @@ mod common;
 
 use std::time::Duration;
 
+use base64::Engine as _;
 use serde_json::{json, Value};
 use veil_client::dev_key;
 use veil_client::rpc::{Client, ClientError};
@@ -680,4 +681,25 @@ fn a_contract_pays_out_with_bank_sends() {
             "{kind}: only the fee is charged"
         );
     }
+
+    // Contract and code info are public: the node answers them for the enclave.
+    let ask = |request: Value| {
+        let request = base64::engine::general_purpose::STANDARD.encode(request.to_string());
+        let answer = wallet
+            .query(
+                &sink,
+                &json!({"raw_query": {"request": request}}),
+                Some(&code_hash),
+            )
+            .unwrap();
+        let ok = base64::engine::general_purpose::STANDARD
+            .decode(answer["ok"].as_str().unwrap_or_else(|| panic!("{answer}")))
+            .unwrap();
+        serde_json::from_slice::<Value>(&ok).unwrap()
+    };
+    let info = ask(json!({"wasm": {"contract_info": {"contract_addr": sink}}}));
+    assert_eq!(info["code_id"], code_id);
+    assert_eq!(info["creator"], alice.address());
+    let code = ask(json!({"wasm": {"code_info": {"code_id": code_id}}}));
+    assert_eq!(code["checksum"], hex::encode(code_hash));
 }

@@ -194,8 +194,12 @@ pub enum ErrorKind {
 pub enum Ocall {
     /// An encrypted state node by id (its SHA-256).
     FetchNode { contract: String, id: Hash },
-    /// A chain query from a contract (`QueryRequest` JSON; queries other contracts later).
+    /// A chain query about public state (`QueryRequest` JSON: bank balances, contract and
+    /// code info). Queries to contracts never leave the enclave.
     QueryChain { request: Vec<u8> },
+    /// The Wasm code with this SHA-256, for a contract a call reaches whose code the
+    /// enclave has not compiled (after a restart); the enclave checks the hash.
+    LoadCode { code_hash: Hash },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -203,6 +207,7 @@ pub enum OcallResponse {
     Node(Option<Vec<u8>>),
     /// `SystemResult<ContractResult<Binary>>` JSON.
     QueryResult(Vec<u8>),
+    Code(Option<Vec<u8>>),
     Error(String),
 }
 
@@ -229,6 +234,7 @@ impl Ocall {
         match self {
             Ocall::FetchNode { .. } => "fetch_node",
             Ocall::QueryChain { .. } => "query_chain",
+            Ocall::LoadCode { .. } => "load_code",
         }
     }
 }

@@ -7,7 +7,7 @@
 //! `veil-enclave` executable.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use rand_core::OsRng;
@@ -25,10 +25,11 @@ use veil_enclave_abi::{
 use veil_engine::cosmwasm_std::{
     Addr, BalanceResponse, BankMsg, BankQuery, Binary, Coin, ContractResult, CosmosMsg, Empty,
     MessageInfo, QueryRequest, ReplyOn, SubMsg, SystemError, SystemResult, Uint128, Uint256,
+    WasmQuery,
 };
 use veil_engine::{
     build_env, Backend, BackendError, Bech32Api, BlockContext, Call, CallError, Engine,
-    EngineConfig, Entry, Output, Querier,
+    EngineConfig, Entry, Output, Querier, Storage,
 };
 use veil_state::{NodeCipher, NodeId, NodeSource, VerifiedState};
 
@@ -75,7 +76,8 @@ impl Drop for SealedState {
 }
 
 struct Keys {
-    seed: MasterSeed,
+    /// Shared with the calls' contract queriers, which derive other contracts' keys.
+    seed: Arc<MasterSeed>,
     generation: u32,
     io: IoKeypair,
     sealer: SimulatedSealer,
@@ -83,11 +85,12 @@ struct Keys {
 }
 
 pub struct Enclave {
-    engine: Engine,
+    engine: Arc<Engine>,
     channel: Arc<dyn OcallChannel>,
     keys: Option<Keys>,
-    /// Trusted contract records: a request whose root or code differs is refused.
-    contracts: BTreeMap<String, TrustedContract>,
+    /// Trusted contract records: a request whose root or code differs is refused. Shared
+    /// (read-only) with a running call's contract querier.
+    contracts: Arc<BTreeMap<String, TrustedContract>>,
     /// Per sender, the lowest sequence a signed transaction may still carry: a transaction
     /// runs at most once, however often the host presents it.
     next_sequences: BTreeMap<String, u64>,
@@ -110,10 +113,10 @@ fn fail(kind: ErrorKind, message: impl Into<String>) -> EnclaveError {
 impl Enclave {
     pub fn new(channel: Arc<dyn OcallChannel>) -> Self {
         Self {
-            engine: Engine::new(EngineConfig::default()),
+            engine: Arc::new(Engine::new(EngineConfig::default())),
             channel,
             keys: None,
-            contracts: BTreeMap::new(),
+            contracts: Arc::new(BTreeMap::new()),
             next_sequences: BTreeMap::new(),
             senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
         }
@@ -204,9 +207,9 @@ impl Enclave {
                 senders: Vec::new(),
             },
         };
-        let seed = MasterSeed::from_bytes(state.seed);
+        let seed = Arc::new(MasterSeed::from_bytes(state.seed));
         let io = IoKeypair::derive(&seed, state.generation);
-        self.contracts = state.contracts.iter().cloned().collect();
+        self.contracts = Arc::new(state.contracts.iter().cloned().collect());
         self.next_sequences = state.senders.iter().cloned().collect();
         self.senders = SharedSecretCache::new(SENDER_CACHE_CAPACITY);
         self.keys = Some(Keys {
@@ -371,26 +374,35 @@ impl Enclave {
         .map_err(|e| fail(ErrorKind::Envelope, e.to_string()))?;
         let msg = zeroize::Zeroizing::new(msg);
 
-        let cipher = contract_cipher(keys, &contract.address, &record)?;
+        ensure_loaded(&self.engine, &self.channel, &contract.code_hash)?;
+        let cipher = contract_cipher(&keys.seed, keys.generation, &contract.address, &record)?;
         let source = OcallNodeSource {
             channel: self.channel.clone(),
             contract: contract.address.clone(),
         };
         let storage = VerifiedState::open(source, cipher, request.state_root.map(NodeId));
-        let backend = Backend {
-            storage: Box::new(storage),
-            api: Box::new(Bech32Api::default()),
-            querier: Box::new(OcallQuerier {
-                channel: self.channel.clone(),
-            }),
-        };
-
         let block = BlockContext {
             height: request.block.height,
             time_nanos: request.block.time_nanos,
             chain_id: request.block.chain_id.clone(),
             tx_index: request.block.tx_index,
         };
+        let aborted = Arc::new(Mutex::new(None));
+        let backend = Backend {
+            storage: Box::new(storage),
+            api: Box::new(Bech32Api::default()),
+            querier: Box::new(ContractQuerier {
+                channel: self.channel.clone(),
+                engine: self.engine.clone(),
+                seed: keys.seed.clone(),
+                generation: keys.generation,
+                contracts: self.contracts.clone(),
+                block: block.clone(),
+                depth: 1,
+                aborted: aborted.clone(),
+            }),
+        };
+
         let env = build_env(&block, &contract.address);
         let funds = request
             .funds
@@ -427,8 +439,10 @@ impl Enclave {
         };
         let checksum = veil_engine::Checksum(contract.code_hash);
         let (report, backend) = self.engine.call(&checksum, call, backend);
+        // A contract query that hit unverifiable state or unavailable code fails the call.
+        let aborted = aborted.lock().unwrap_or_else(|p| p.into_inner()).take();
         // The transaction ran (whatever its outcome): its sequence is used. Not so when the
-        // code was not loaded — the host loads it and presents the same transaction again.
+        // code was not there (evicted mid-call): the host may present it again.
         let code_missing = matches!(
             report.result,
             Err(CallError::Vm(veil_engine::VmError::CodeNotFound(_)))
@@ -442,6 +456,9 @@ impl Enclave {
         let storage = storage
             .downcast::<VerifiedState<OcallNodeSource>>()
             .expect("the enclave always supplies VerifiedState");
+        if let Some(error) = aborted {
+            return Err(error);
+        }
 
         let result = match report.result {
             Ok(output) => output,
@@ -506,7 +523,7 @@ impl Enclave {
             let new_root = commit.root.map(|id| id.0);
             record.root = new_root;
             record.code_hash = contract.code_hash;
-            self.contracts.insert(contract.address.clone(), record);
+            Arc::make_mut(&mut self.contracts).insert(contract.address.clone(), record);
             Some(StateUpdate {
                 new_root,
                 new_nodes: commit
@@ -661,22 +678,218 @@ fn contract_balance(channel: &Arc<dyn OcallChannel>, address: &str) -> Result<u1
 }
 
 fn contract_cipher(
-    keys: &Keys,
+    seed: &MasterSeed,
+    generation: u32,
     address: &str,
     record: &TrustedContract,
 ) -> EnclaveResult<NodeCipher> {
     let key = contract_key(
-        &keys.seed,
-        keys.generation,
+        seed,
+        generation,
         &record.init_code_hash,
         address,
         &record.creator,
     )
     .map_err(|e| fail(ErrorKind::BadRequest, e.to_string()))?;
-    Ok(NodeCipher::new(
-        *key,
-        &state_binding(address, keys.generation),
-    ))
+    Ok(NodeCipher::new(*key, &state_binding(address, generation)))
+}
+
+/// Compiles the code named `code_hash` unless the engine holds it (after a restart, or
+/// evicted from its cache): fetched from the host, and refused unless it is that code.
+fn ensure_loaded(
+    engine: &Engine,
+    channel: &Arc<dyn OcallChannel>,
+    code_hash: &Hash,
+) -> EnclaveResult<()> {
+    let checksum = veil_engine::Checksum(*code_hash);
+    if engine.is_loaded(&checksum) {
+        return Ok(());
+    }
+    let unavailable = |why: String| {
+        fail(
+            ErrorKind::CodeNotLoaded,
+            format!("code {}: {why}", checksum.to_hex()),
+        )
+    };
+    let response = channel
+        .ocall(encode(&Ocall::LoadCode {
+            code_hash: *code_hash,
+        }))
+        .map_err(unavailable)?;
+    let wasm = match decode::<OcallResponse>(&response) {
+        Ok(OcallResponse::Code(Some(wasm))) => wasm,
+        Ok(OcallResponse::Code(None)) => {
+            return Err(unavailable("the host does not have it".into()))
+        }
+        Ok(_) => {
+            return Err(unavailable(
+                "the host answered load_code with another kind".into(),
+            ))
+        }
+        Err(e) => return Err(unavailable(e.to_string())),
+    };
+    if veil_engine::Checksum::of(&wasm) != checksum {
+        return Err(fail(
+            ErrorKind::BadRequest,
+            format!("the host served other code for {}", checksum.to_hex()),
+        ));
+    }
+    engine
+        .store_code(&wasm)
+        .map_err(|e| unavailable(format!("does not compile: {e}")))?;
+    Ok(())
+}
+
+/// How deep contracts may query contracts that query contracts.
+pub const MAX_QUERY_DEPTH: u32 = 8;
+
+/// A call's querier. Smart and raw queries to contracts are answered here, inside the
+/// enclave, on the target's committed state (verified against the enclave's own root):
+/// their arguments and answers never leave. Queries about public state (bank balances,
+/// contract and code info) go to the host.
+struct ContractQuerier {
+    channel: Arc<dyn OcallChannel>,
+    engine: Arc<Engine>,
+    seed: Arc<MasterSeed>,
+    generation: u32,
+    contracts: Arc<BTreeMap<String, TrustedContract>>,
+    block: BlockContext,
+    /// 1 for the queries of the called contract, 2 for those of a contract it queries, …
+    depth: u32,
+    /// Set when a query met state that does not verify or code the host does not serve:
+    /// the whole call then fails with that error (the contract only saw a query error).
+    aborted: Arc<Mutex<Option<EnclaveError>>>,
+}
+
+type QueryAnswer = (SystemResult<ContractResult<Binary>>, u64);
+
+impl ContractQuerier {
+    fn refuse(&self, error: String, request: &[u8]) -> QueryAnswer {
+        let answer = SystemResult::Err(SystemError::InvalidRequest {
+            error,
+            request: Binary::from(request),
+        });
+        (answer, 0)
+    }
+
+    fn abort(&self, error: EnclaveError, request: &[u8]) -> QueryAnswer {
+        let message = format!("query failed: {}", error.message);
+        self.aborted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get_or_insert(error);
+        self.refuse(message, request)
+    }
+
+    /// The target's committed state, read-only, under its own key.
+    fn open_state(
+        &self,
+        address: &str,
+        record: &TrustedContract,
+    ) -> EnclaveResult<VerifiedState<OcallNodeSource>> {
+        let cipher = contract_cipher(&self.seed, self.generation, address, record)?;
+        let source = OcallNodeSource {
+            channel: self.channel.clone(),
+            contract: address.to_string(),
+        };
+        Ok(VerifiedState::open(source, cipher, record.root.map(NodeId)))
+    }
+
+    fn smart(&self, address: &str, msg: &[u8], gas_limit: u64, request: &[u8]) -> QueryAnswer {
+        let Some(record) = self.contracts.get(address) else {
+            let answer = SystemResult::Err(SystemError::NoSuchContract {
+                addr: address.to_string(),
+            });
+            return (answer, 0);
+        };
+        if self.depth >= MAX_QUERY_DEPTH {
+            return self.refuse(
+                format!("contract queries nest deeper than {MAX_QUERY_DEPTH}"),
+                request,
+            );
+        }
+        if let Err(e) = ensure_loaded(&self.engine, &self.channel, &record.code_hash) {
+            return self.abort(e, request);
+        }
+        let storage = match self.open_state(address, record) {
+            Ok(storage) => storage,
+            Err(e) => return self.abort(e, request),
+        };
+        let backend = Backend {
+            storage: Box::new(storage),
+            api: Box::new(Bech32Api::default()),
+            querier: Box::new(ContractQuerier {
+                channel: self.channel.clone(),
+                engine: self.engine.clone(),
+                seed: self.seed.clone(),
+                generation: self.generation,
+                contracts: self.contracts.clone(),
+                block: self.block.clone(),
+                depth: self.depth + 1,
+                aborted: self.aborted.clone(),
+            }),
+        };
+        let env = build_env(&self.block, address);
+        let call = Call {
+            entry: Entry::Query,
+            env: &env,
+            info: None,
+            msg,
+            gas_limit,
+            random: None,
+        };
+        let checksum = veil_engine::Checksum(record.code_hash);
+        let (report, _) = self.engine.call(&checksum, call, backend);
+        let answer = match report.result {
+            Ok(Output::Query(data)) => SystemResult::Ok(ContractResult::Ok(data)),
+            Ok(Output::Response(_)) => {
+                SystemResult::Ok(ContractResult::Err("query returned a response".into()))
+            }
+            Err(CallError::Vm(veil_engine::VmError::Backend(BackendError::Integrity(m)))) => {
+                return self.abort(fail(ErrorKind::StateIntegrity, m), request);
+            }
+            // Out of gas: the gas used is the whole limit, so the caller runs out too.
+            Err(e) => SystemResult::Ok(ContractResult::Err(e.to_string())),
+        };
+        (answer, report.gas_used)
+    }
+
+    fn raw(&self, address: &str, key: &[u8], request: &[u8]) -> QueryAnswer {
+        let Some(record) = self.contracts.get(address) else {
+            let answer = SystemResult::Err(SystemError::NoSuchContract {
+                addr: address.to_string(),
+            });
+            return (answer, 0);
+        };
+        let value = match self.open_state(address, record).and_then(|state| {
+            state
+                .get(key)
+                .map_err(|e| fail(ErrorKind::StateIntegrity, e.to_string()))
+        }) {
+            Ok(value) => value,
+            Err(e) => return self.abort(e, request),
+        };
+        // An absent key answers empty bytes, as wasmd does.
+        let answer = SystemResult::Ok(ContractResult::Ok(Binary::from(value.unwrap_or_default())));
+        (answer, 0)
+    }
+}
+
+impl Querier for ContractQuerier {
+    fn query_raw(&self, request: &[u8], gas_limit: u64) -> QueryAnswer {
+        match serde_json::from_slice::<QueryRequest<Empty>>(request) {
+            Ok(QueryRequest::Wasm(WasmQuery::Smart { contract_addr, msg })) => {
+                self.smart(&contract_addr, msg.as_slice(), gas_limit, request)
+            }
+            Ok(QueryRequest::Wasm(WasmQuery::Raw { contract_addr, key })) => {
+                self.raw(&contract_addr, key.as_slice(), request)
+            }
+            _ => OcallQuerier {
+                channel: self.channel.clone(),
+            }
+            .query_raw(request, gas_limit),
+        }
+    }
 }
 
 /// Verifies the signed transaction behind a contract call: signed by the request's sender,
@@ -788,10 +1001,10 @@ impl NodeSource for OcallNodeSource {
     }
 }
 
-/// Chain queries about public modules (bank) go to the host as they are: the host learns
-/// what is asked (an access pattern, like which state nodes are read), never a user's
-/// message. Queries to other contracts are never forwarded — they would carry private
-/// arguments — and are unsupported until the enclave answers them itself (with the chain).
+/// Chain queries about public state (bank balances, contract and code info) go to the host
+/// as they are: the host learns what is asked (an access pattern, like which state nodes
+/// are read), never a user's message. Smart and raw queries to contracts are never
+/// forwarded: they would carry private arguments (the [`ContractQuerier`] answers them).
 struct OcallQuerier {
     channel: Arc<dyn OcallChannel>,
 }
@@ -809,7 +1022,9 @@ impl Querier for OcallQuerier {
             })
         };
         match serde_json::from_slice::<QueryRequest>(request) {
-            Ok(QueryRequest::Bank(_)) => {}
+            Ok(QueryRequest::Bank(_))
+            | Ok(QueryRequest::Wasm(WasmQuery::ContractInfo { .. }))
+            | Ok(QueryRequest::Wasm(WasmQuery::CodeInfo { .. })) => {}
             Ok(QueryRequest::Wasm(_)) => {
                 return (
                     SystemResult::Err(SystemError::UnsupportedRequest {

@@ -98,18 +98,23 @@ pub type Tap = Arc<dyn Fn(&str, &[u8]) + Send + Sync>;
 
 const CROSSING_LOG_LEN: usize = 4096;
 
-/// Where the host keeps encrypted state nodes for the enclave (by id, the blob's SHA-256).
+/// What the host keeps for the enclave: encrypted state nodes (by id, the blob's SHA-256)
+/// and contract code (by its SHA-256), served on request.
 pub trait NodeStore: Send + Sync {
     fn node(&self, id: &Hash) -> Option<Vec<u8>>;
+    fn code(&self, code_hash: &Hash) -> Option<Vec<u8>>;
 }
 
-/// Nodes in memory: for [`ConfidentialHost`] and tests.
+/// Nodes and code in memory: for [`ConfidentialHost`] and tests.
 #[derive(Default)]
-pub struct MemoryNodes(Mutex<HashMap<Hash, Vec<u8>>>);
+pub struct MemoryNodes {
+    nodes: Mutex<HashMap<Hash, Vec<u8>>>,
+    codes: Mutex<HashMap<Hash, Vec<u8>>>,
+}
 
 impl MemoryNodes {
     pub fn insert(&self, id: Hash, blob: Vec<u8>) {
-        self.0
+        self.nodes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .insert(id, blob);
@@ -117,25 +122,52 @@ impl MemoryNodes {
 
     /// Deletes a node the enclave released.
     pub fn remove(&self, id: &Hash) {
-        self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(id);
+        self.nodes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(id);
     }
 
     /// Replaces or removes a stored node blob: how tests play a malicious host.
     pub fn overwrite_node(&self, id: Hash, blob: Option<Vec<u8>>) {
-        let mut store = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        let mut store = self.nodes.lock().unwrap_or_else(|p| p.into_inner());
         match blob {
             Some(blob) => store.insert(id, blob),
             None => store.remove(&id),
+        };
+    }
+
+    pub fn insert_code(&self, code_hash: Hash, wasm: Vec<u8>) {
+        self.codes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(code_hash, wasm);
+    }
+
+    /// Replaces or removes the code stored under a hash: how tests play a malicious host.
+    pub fn overwrite_code(&self, code_hash: Hash, wasm: Option<Vec<u8>>) {
+        let mut codes = self.codes.lock().unwrap_or_else(|p| p.into_inner());
+        match wasm {
+            Some(wasm) => codes.insert(code_hash, wasm),
+            None => codes.remove(&code_hash),
         };
     }
 }
 
 impl NodeStore for MemoryNodes {
     fn node(&self, id: &Hash) -> Option<Vec<u8>> {
-        self.0
+        self.nodes
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .get(id)
+            .cloned()
+    }
+
+    fn code(&self, code_hash: &Hash) -> Option<Vec<u8>> {
+        self.codes
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(code_hash)
             .cloned()
     }
 }
@@ -192,6 +224,9 @@ impl HostServices {
                 let name = call.name();
                 let response = match call {
                     Ocall::FetchNode { id, .. } => OcallResponse::Node(self.nodes.node(&id)),
+                    Ocall::LoadCode { code_hash } => {
+                        OcallResponse::Code(self.nodes.code(&code_hash))
+                    }
                     Ocall::QueryChain { request } => {
                         let (answer, _gas) = self.querier.query_raw(&request, u64::MAX);
                         OcallResponse::QueryResult(
@@ -383,25 +418,10 @@ impl EnclaveClient {
         }
     }
 
-    /// Runs a call; when the enclave has not compiled the code (after a restart), asks
-    /// `wasm_of` for it, loads it and tries once more.
-    pub fn run(
-        &self,
-        request: RunRequest,
-        wasm_of: impl FnOnce(&Hash) -> Option<Vec<u8>>,
-    ) -> Result<RunResponse, HostError> {
-        let code_hash = request.contract.code_hash;
-        let call = Ecall::Run(request);
-        let response = match self.ecall(&call) {
-            Err(HostError::Enclave(e)) if e.kind == veil_enclave_abi::ErrorKind::CodeNotLoaded => {
-                let wasm =
-                    wasm_of(&code_hash).ok_or_else(|| HostError::UnknownCode(hex(&code_hash)))?;
-                self.store_code(&wasm)?;
-                self.ecall(&call)?
-            }
-            other => other?,
-        };
-        match response {
+    /// Runs a call. Code the enclave has not compiled (after a restart) it loads itself
+    /// from the host's [`NodeStore`].
+    pub fn run(&self, request: RunRequest) -> Result<RunResponse, HostError> {
+        match self.ecall(&Ecall::Run(request))? {
             EcallResponse::Ran(response) => Ok(response),
             _ => Err(HostError::Protocol("run")),
         }
@@ -432,7 +452,6 @@ pub struct ConfidentialHost {
     enclave: EnclaveClient,
     network_key: Hash,
     generation: u32,
-    codes: Mutex<HashMap<Hash, Vec<u8>>>,
     contracts: Mutex<HashMap<String, ContractRecord>>,
     /// Next transaction sequence per sender (see [`ConfidentialHost::sign`]).
     sequences: Mutex<HashMap<String, u64>>,
@@ -466,7 +485,6 @@ impl ConfidentialHost {
             enclave,
             network_key: [0; 32],
             generation: 0,
-            codes: Mutex::new(HashMap::new()),
             contracts: Mutex::new(HashMap::new()),
             sequences: Mutex::new(HashMap::new()),
         };
@@ -532,10 +550,7 @@ impl ConfidentialHost {
     /// Validates and compiles code in the enclave; returns its code hash.
     pub fn store_code(&self, wasm: &[u8]) -> Result<Hash, HostError> {
         let code_hash = self.enclave.store_code(wasm)?;
-        self.codes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(code_hash, wasm.to_vec());
+        self.nodes.insert_code(code_hash, wasm.to_vec());
         Ok(code_hash)
     }
 
@@ -564,12 +579,7 @@ impl ConfidentialHost {
         block: BlockRef,
         gas_limit: u64,
     ) -> Result<(String, RunResponse), HostError> {
-        if !self
-            .codes
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contains_key(&code_hash)
-        {
+        if self.nodes.code(&code_hash).is_none() {
             return Err(HostError::UnknownCode(hex(&code_hash)));
         }
         let creator = signer_address(signer);
@@ -701,13 +711,7 @@ impl ConfidentialHost {
             tx,
             simulate: false,
         };
-        let response = self.enclave.run(request, |hash| {
-            self.codes
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .get(hash)
-                .cloned()
-        })?;
+        let response = self.enclave.run(request)?;
         if let Some(state) = &response.state {
             for (id, blob) in &state.new_nodes {
                 self.services().tap("stored_node", blob);

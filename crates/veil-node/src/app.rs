@@ -10,7 +10,9 @@ use veil_enclave_abi::{
     BlockRef, ContractRef, EnclaveError, EntryPoint, ErrorKind, InitRequest, RunRequest,
     RunResponse, SealedCheckpoint, StateUpdate,
 };
-use veil_engine::cosmwasm_std::{BankQuery, Binary, ContractResult, QueryRequest, SystemResult};
+use veil_engine::cosmwasm_std::{
+    BankQuery, Binary, ContractResult, QueryRequest, SystemError, SystemResult, WasmQuery,
+};
 use veil_engine::{BankQuerier, Querier};
 use veil_host::{EnclaveClient, EnclaveMode, HostError, HostServices, NodeStore};
 use veil_types::{
@@ -114,9 +116,14 @@ impl NodeStore for PendingNodes {
         // A read error is reported to the enclave as a missing node (an integrity error).
         self.store.node(id).ok().flatten()
     }
+
+    fn code(&self, code_hash: &Hash) -> Option<Vec<u8>> {
+        self.store.wasm(code_hash).ok().flatten()
+    }
 }
 
-/// Answers contracts' bank queries from the live chain state.
+/// Answers contracts' queries about public state from the live chain state: bank
+/// balances, contract info and code info (the enclave answers queries to contracts).
 struct ChainQuerier(Arc<Mutex<ChainState>>);
 
 impl Querier for ChainQuerier {
@@ -125,19 +132,48 @@ impl Querier for ChainQuerier {
         request: &[u8],
         gas_limit: u64,
     ) -> (SystemResult<ContractResult<Binary>>, u64) {
+        let found = |answer: serde_json::Value| {
+            let bytes = serde_json::to_vec(&answer).expect("JSON values serialize");
+            (SystemResult::Ok(ContractResult::Ok(Binary::from(bytes))), 0)
+        };
+        let state = || self.0.lock().unwrap_or_else(|p| p.into_inner());
         let mut bank = BankQuerier::default();
-        if let Ok(QueryRequest::Bank(BankQuery::Balance { address, .. })) =
-            serde_json::from_slice::<QueryRequest>(request)
-        {
-            let balance = self
-                .0
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .balance(&address);
-            bank.balances
-                .entry(address)
-                .or_default()
-                .insert(DENOM.to_string(), balance);
+        match serde_json::from_slice::<QueryRequest>(request) {
+            Ok(QueryRequest::Bank(BankQuery::Balance { address, .. })) => {
+                let balance = state().balance(&address);
+                bank.balances
+                    .entry(address)
+                    .or_default()
+                    .insert(DENOM.to_string(), balance);
+            }
+            // The fields of cosmwasm-std's ContractInfoResponse and CodeInfoResponse.
+            Ok(QueryRequest::Wasm(WasmQuery::ContractInfo { contract_addr })) => {
+                return match state().contracts.get(&contract_addr) {
+                    Some(info) => found(serde_json::json!({
+                        "code_id": info.code_id,
+                        "creator": info.creator,
+                        "admin": info.admin,
+                        "pinned": false,
+                    })),
+                    None => (
+                        SystemResult::Err(SystemError::NoSuchContract {
+                            addr: contract_addr,
+                        }),
+                        0,
+                    ),
+                };
+            }
+            Ok(QueryRequest::Wasm(WasmQuery::CodeInfo { code_id })) => {
+                return match state().codes.get(&code_id) {
+                    Some(code) => found(serde_json::json!({
+                        "code_id": code.code_id,
+                        "creator": code.creator,
+                        "checksum": hex::encode(code.code_hash),
+                    })),
+                    None => (SystemResult::Err(SystemError::NoSuchCode { code_id }), 0),
+                };
+            }
+            _ => {}
         }
         bank.query_raw(request, gas_limit)
     }
@@ -927,9 +963,7 @@ impl App {
     }
 
     fn run_in_enclave(&self, request: RunRequest) -> Result<RunResponse, HostError> {
-        let store = &self.store;
-        self.enclave
-            .run(request, |hash| store.wasm(hash).ok().flatten())
+        self.enclave.run(request)
     }
 
     /// ABCI Query for a contract: runs its query entry point on the committed state. The
