@@ -401,6 +401,16 @@ pub(crate) fn progress(message: &str) {
 // Parsing
 // ---------------------------------------------------------------------------------------
 
+/// A --gas-adjustment factor: at least 1 (less would set the limit below what the
+/// simulation used) and at most 10.
+fn parse_gas_adjustment(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(factor) if (1.0..=10.0).contains(&factor) => Ok(factor),
+        Ok(_) => Err(format!("{text} is outside 1 to 10")),
+        Err(_) => Err(format!("{text:?} is not a number")),
+    }
+}
+
 /// An amount of uveil: `1000` or `1000uveil`.
 pub(crate) fn parse_amount(text: &str) -> Result<u128, String> {
     let trimmed = text.trim();
@@ -533,9 +543,12 @@ pub struct TxOpts {
     #[arg(long, value_name = "KEY")]
     from: String,
     /// Gas limit, or `auto`: simulate the transaction first and allow 1.3 × the gas it
-    /// used.
+    /// used (see --gas-adjustment).
     #[arg(long, value_name = "N|auto", default_value = "auto")]
     gas: Gas,
+    /// With --gas auto: the factor applied to the simulated gas [default: 1.3].
+    #[arg(long, value_name = "FACTOR", value_parser = parse_gas_adjustment)]
+    gas_adjustment: Option<f64>,
     /// Fee in uveil, e.g. `2000` or `2000uveil` [default: the minimum for the gas limit].
     #[arg(long, value_name = "AMOUNT", value_parser = parse_amount)]
     fee: Option<u128>,
@@ -731,8 +744,15 @@ impl Signer {
 /// Signs (simulating first with --gas auto), sends and waits; a failed transaction is an
 /// error.
 fn broadcast(wallet: &Wallet, opts: &TxOpts, msg: Msg) -> Result<Outcome, Failure> {
+    let gas = match (opts.gas, opts.gas_adjustment) {
+        (Gas::Auto { .. }, Some(multiplier)) => Gas::Auto { multiplier },
+        (Gas::Limit(_), Some(_)) => {
+            return Err(usage("--gas-adjustment applies to --gas auto only"));
+        }
+        (gas, None) => gas,
+    };
     let options = TxOptions {
-        gas: opts.gas,
+        gas,
         fee: opts.fee,
         memo: opts.memo.clone(),
         timeout: opts.timeout,

@@ -439,6 +439,56 @@ fn cli_drives_a_dev_chain_end_to_end() {
         .contains(&json!(tx_hash)));
     chain.veil(&["query", "block"]).ok();
 
+    // --gas auto with another margin: the limit scales with the factor (a send to oneself
+    // changes no balance but the fee).
+    let limit_with = |factor: &str| {
+        chain
+            .veil(&[
+                "tx",
+                "send",
+                "alice",
+                "1",
+                "--from",
+                "alice",
+                "--gas-adjustment",
+                factor,
+                "--output",
+                "json",
+            ])
+            .ok()
+            .json()["gas_limit"]
+            .as_u64()
+            .unwrap() as f64
+    };
+    let ratio = limit_with("2.6") / limit_with("1");
+    assert!((2.5..2.7).contains(&ratio), "limits scale by {ratio}");
+    chain
+        .veil(&[
+            "tx",
+            "send",
+            "bob",
+            "1",
+            "--from",
+            "alice",
+            "--gas-adjustment",
+            "0.5",
+        ])
+        .fails(2, &["outside 1 to 10"]);
+    chain
+        .veil(&[
+            "tx",
+            "send",
+            "bob",
+            "1",
+            "--from",
+            "alice",
+            "--gas",
+            "90000",
+            "--gas-adjustment",
+            "2",
+        ])
+        .fails(2, &["--gas auto only"]);
+
     // --- failures -------------------------------------------------------------------------
     // Out of gas in the block: the numbers are reported.
     let out = timed("out of gas", || {
