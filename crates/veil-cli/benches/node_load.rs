@@ -266,8 +266,15 @@ fn main() {
     );
     let pace = Duration::from_secs_f64(senders as f64 / rate as f64);
     let paced = run_phase(&url, &second, Some(pace), limit, &included_rx);
+    // The store keeps current contract state only: replaced nodes go with each block.
+    let state_nodes = Client::new(&url).status().unwrap().state_nodes;
+    let store_bytes = std::fs::metadata(home.path().join("node").join("chain.redb"))
+        .map(|m| m.len())
+        .unwrap_or(0);
     let report = json!({
         "saturation": saturated,
+        "state_nodes": state_nodes,
+        "store_mib": store_bytes as f64 / (1024.0 * 1024.0),
         "paced": paced,
         "paced_target_per_second": rate,
         "senders": senders,
@@ -287,9 +294,10 @@ fn main() {
         );
     }
     eprintln!(
-        "load: node RSS {:.0} MiB (peak {:.0} MiB)",
+        "load: node RSS {:.0} MiB (peak {:.0} MiB); store {:.0} MiB holding {state_nodes} state nodes",
         report["node_rss_mib"].as_f64().unwrap(),
-        report["node_peak_rss_mib"].as_f64().unwrap()
+        report["node_peak_rss_mib"].as_f64().unwrap(),
+        report["store_mib"].as_f64().unwrap(),
     );
     let failed = saturated["failed"].as_u64().unwrap() + paced["failed"].as_u64().unwrap();
     drop(node);
