@@ -653,10 +653,10 @@ fn a_contract_pays_out_with_bank_sends() {
         ),
         (pay(uveil(0), "never"), "invalid_message", "positive"),
         (
-            json!({"sub_message": {"id": 1, "reply_on": "never", "msg": {"wasm": {"execute": {
-                "contract_addr": sink, "msg": "e30=", "funds": []}}}}}),
+            json!({"sub_message": {"id": 1, "reply_on": "never", "msg": {"wasm": {"instantiate": {
+                "admin": null, "code_id": code_id, "msg": "e30=", "funds": [], "label": "x"}}}}}),
             "unsupported",
-            "wasm message",
+            "wasm instantiate message",
         ),
     ];
     for (msg, kind, words) in cases {
@@ -702,4 +702,175 @@ fn a_contract_pays_out_with_bank_sends() {
     assert_eq!(info["creator"], alice.address());
     let code = ask(json!({"wasm": {"code_info": {"code_id": code_id}}}));
     assert_eq!(code["checksum"], hex::encode(code_hash));
+}
+
+/// Contracts execute contracts: the target runs inside the enclave on its own state with
+/// the caller as sender and the funds it was sent, its messages run in turn (a call back
+/// to the first contract sees that contract's writes), and any failure reverts everything.
+#[test]
+fn contracts_execute_contracts() {
+    let home = tempfile::tempdir().unwrap();
+    let node = DevNode::start(home.path(), "100ms");
+    let client = node.client();
+    let alice = dev_key("alice");
+    let wallet = Wallet::connect(&client, &alice).unwrap();
+    let stored = wallet
+        .broadcast(
+            Msg::StoreCode {
+                wasm: contract_wasm("kitchen-sink"),
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap();
+    let code_id = stored.committed.receipt.code_id.expect("code id");
+    let code_hash = client.code(code_id).unwrap().code_hash;
+    let instantiate = |label: &str| {
+        let (envelope, _) = wallet.encrypt(&code_hash, &json!({})).unwrap();
+        wallet
+            .broadcast(
+                Msg::Instantiate {
+                    code_id,
+                    label: label.into(),
+                    admin: None,
+                    msg: envelope,
+                    funds: 0,
+                },
+                &options(),
+                |_| {},
+            )
+            .unwrap()
+            .committed
+            .receipt
+            .contract_address
+            .unwrap()
+    };
+    let (a, b) = (instantiate("a"), instantiate("b"));
+    let b64 = |value: &Value| base64::engine::general_purpose::STANDARD.encode(value.to_string());
+    // `target` executes `msg`, sent by the contract the message is given to.
+    let call = |target: &str, msg: &Value, funds: u128| {
+        let coins = if funds > 0 {
+            json!([{"denom": "uveil", "amount": funds.to_string()}])
+        } else {
+            json!([])
+        };
+        json!({"sub_message": {"id": 1, "reply_on": "never", "msg": {"wasm": {"execute": {
+            "contract_addr": target, "msg": b64(msg), "funds": coins}}}}})
+    };
+    let execute_with = |gas: u64, contract: &str, msg: &Value, funds: u128| {
+        let (envelope, _) = wallet.encrypt(&code_hash, msg).unwrap();
+        wallet.broadcast(
+            Msg::Execute {
+                contract: contract.into(),
+                msg: envelope,
+                funds,
+            },
+            &TxOptions {
+                gas: Gas::Limit(gas),
+                ..options()
+            },
+            |_| {},
+        )
+    };
+    let execute =
+        |contract: &str, msg: &Value, funds: u128| execute_with(5_000_000, contract, msg, funds);
+    let get = |contract: &str, key: &str| {
+        wallet
+            .query(contract, &json!({"get": {"key": key}}), Some(&code_hash))
+            .unwrap()["value"]
+            .clone()
+    };
+    let balance = |address: &str| client.account(address).unwrap().balance;
+
+    // A (sent 1000) executes B with 100 of them; B sees A as its sender and the funds.
+    let echo = call(&b, &json!({"echo_info": {}}), 100);
+    let done = execute(&a, &echo, 1000).unwrap();
+    assert_eq!((balance(&a), balance(&b)), (900, 100));
+    let result = done.result.expect("decrypted");
+    let executed = &result["executed"][0];
+    assert_eq!(executed["contract"], b.as_str());
+    let data = base64::engine::general_purpose::STANDARD
+        .decode(executed["data"].as_str().unwrap())
+        .unwrap();
+    let info: Value = serde_json::from_slice(&data).unwrap();
+    assert_eq!(info["sender"], a.as_str());
+    assert_eq!(info["funds"], json!([{"denom": "uveil", "amount": "100"}]));
+    let events = &done.committed.receipt.events;
+    let kinds: Vec<_> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert_eq!(kinds, ["execute", "execute", "transfer"], "{events:?}");
+    assert_eq!(
+        events[1].attributes[0],
+        ("contract_address".into(), b.clone())
+    );
+
+    // A -> B -> A: the call back writes to A's state; B writes its own.
+    let back = call(&a, &json!({"set": {"key": "back", "value": "from-b"}}), 0);
+    let both = json!({"sub_message": {"id": 1, "reply_on": "never", "msg": {"wasm": {"execute": {
+        "contract_addr": b, "msg": b64(&json!({"set": {"key": "seen", "value": "yes"}})), "funds": []}}}}});
+    execute(&a, &call(&b, &back, 0), 0).unwrap();
+    execute(&a, &both, 0).unwrap();
+    assert_eq!(get(&a, "back"), "from-b");
+    assert_eq!(get(&b, "seen"), "yes");
+    assert_eq!(get(&b, "back"), Value::Null);
+
+    // A failure anywhere reverts everything: no state, no funds move, only the fee.
+    let cases = [
+        (
+            call(&b, &json!({"err": {"msg": "boom"}}), 50),
+            "contract",
+            "boom",
+        ),
+        (
+            call(&b, &call(&a, &json!({"err": {"msg": "deep"}}), 0), 0),
+            "contract",
+            "deep",
+        ),
+        (
+            call(&b, &json!({"set": {"key": "k", "value": "v"}}), 5_000),
+            "insufficient_funds",
+            "holds",
+        ),
+        (
+            call(alice.address(), &json!({}), 0),
+            "invalid_message",
+            "no contract",
+        ),
+    ];
+    for (msg, kind, words) in cases {
+        let before = (balance(&a), balance(&b), get(&b, "k"));
+        match execute(&a, &msg, 0) {
+            Err(WalletError::Failed {
+                kind: got,
+                contract_error,
+                ..
+            }) => {
+                assert_eq!(got, kind, "{msg}");
+                let error = contract_error.unwrap_or_default();
+                assert!(error.contains(words), "{kind}: {error}");
+            }
+            other => panic!("{msg}: expected {kind}, got {other:?}"),
+        }
+        assert_eq!((balance(&a), balance(&b), get(&b, "k")), before, "{kind}");
+    }
+    // Calls nest up to 8 deep (enough gas given).
+    let nest = |levels: usize| {
+        let mut msg = json!({"set": {"key": "deep", "value": levels.to_string()}});
+        for i in 0..levels {
+            msg = call(if i % 2 == 0 { &a } else { &b }, &msg, 0);
+        }
+        execute_with(50_000_000, &b, &msg, 0)
+    };
+    nest(7).unwrap();
+    assert_eq!(get(&a, "deep"), "7"); // the innermost call targets a
+    match nest(8) {
+        Err(WalletError::Failed {
+            kind,
+            contract_error,
+            ..
+        }) => {
+            assert_eq!(kind, "invalid_message");
+            assert!(contract_error.unwrap_or_default().contains("deeper than 8"));
+        }
+        other => panic!("nesting: {other:?}"),
+    }
 }

@@ -131,17 +131,31 @@ pub struct RunResponse {
     /// Attributes the contract chose to publish (`public.` key prefix, stripped).
     pub public_attributes: Vec<(String, String)>,
     pub state: Option<StateUpdate>,
-    /// Native-token transfers out of the contract that its response asked for (bank
-    /// balances are public chain state): the host applies them, in order, with the call.
-    /// The enclave checked them against the contract's balance as the host reported it.
-    pub bank_sends: Vec<BankSend>,
+    /// Native-token transfers the call's messages made — bank sends, and funds sent with
+    /// contract executions (balances are public chain state): the host applies them, in
+    /// order, with the call. The enclave checked each against the balances the host
+    /// reported.
+    pub transfers: Vec<Transfer>,
+    /// Contracts the call's messages executed, in order.
+    pub sub_calls: Vec<SubCall>,
+    /// The new state of every other contract those executions changed.
+    pub other_states: Vec<(String, StateUpdate)>,
 }
 
-/// A `BankMsg::Send` of the chain's native token from the called contract.
+/// A movement of the chain's native token.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct BankSend {
+pub struct Transfer {
+    pub from: String,
     pub to: String,
     pub amount: u128,
+}
+
+/// A contract execution a message of the call asked for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SubCall {
+    pub contract: String,
+    /// Attributes it chose to publish (`public.` key prefix, stripped).
+    pub public_attributes: Vec<(String, String)>,
 }
 
 /// A committed change of one contract's state.

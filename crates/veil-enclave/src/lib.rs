@@ -17,15 +17,18 @@ use veil_crypto::{
     call_randomness, contract_key, open_input_cached, IoKeypair, MasterSeed, OutputKind, Sealer,
     SharedSecretCache, SimulatedSealer, TxKey,
 };
+mod dispatch;
+
+use dispatch::{Dispatch, Ledger, Stop};
+pub use dispatch::{BANK_SEND_GAS, MAX_DISPATCH_DEPTH};
 use veil_enclave_abi::{
-    decode, encode, BankSend, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash,
-    InitRequest, InitResponse, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint,
-    StateUpdate,
+    decode, encode, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash, InitRequest,
+    InitResponse, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint, StateUpdate,
+    SubCall,
 };
 use veil_engine::cosmwasm_std::{
-    Addr, BalanceResponse, BankMsg, BankQuery, Binary, Coin, ContractResult, CosmosMsg, Empty,
-    MessageInfo, QueryRequest, ReplyOn, SubMsg, SystemError, SystemResult, Uint128, Uint256,
-    WasmQuery,
+    Addr, BalanceResponse, BankQuery, Binary, Coin, ContractResult, Empty, MessageInfo,
+    QueryRequest, Response, SystemError, SystemResult, Uint128, Uint256, WasmQuery,
 };
 use veil_engine::{
     build_env, Backend, BackendError, Bech32Api, BlockContext, Call, CallError, Engine,
@@ -388,6 +391,7 @@ impl Enclave {
             tx_index: request.block.tx_index,
         };
         let aborted = Arc::new(Mutex::new(None));
+        let ledger = Arc::new(Mutex::new(Ledger::default()));
         let backend = Backend {
             storage: Box::new(storage),
             api: Box::new(Bech32Api::default()),
@@ -400,6 +404,7 @@ impl Enclave {
                 block: block.clone(),
                 depth: 1,
                 aborted: aborted.clone(),
+                ledger: ledger.clone(),
             }),
         };
 
@@ -440,7 +445,7 @@ impl Enclave {
         let checksum = veil_engine::Checksum(contract.code_hash);
         let (report, backend) = self.engine.call(&checksum, call, backend);
         // A contract query that hit unverifiable state or unavailable code fails the call.
-        let aborted = aborted.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let query_failure = aborted.lock().unwrap_or_else(|p| p.into_inner()).take();
         // The transaction ran (whatever its outcome): its sequence is used. Not so when the
         // code was not there (evicted mid-call): the host may present it again.
         let code_missing = matches!(
@@ -456,7 +461,7 @@ impl Enclave {
         let storage = storage
             .downcast::<VerifiedState<OcallNodeSource>>()
             .expect("the enclave always supplies VerifiedState");
-        if let Some(error) = aborted {
+        if let Some(error) = query_failure {
             return Err(error);
         }
 
@@ -480,59 +485,78 @@ impl Enclave {
             }
         };
 
-        let (bank_sends, gas_used) = match &result {
-            Output::Response(response) if !response.messages.is_empty() => {
-                let balance = || contract_balance(&self.channel, &contract.address);
-                match bank_sends(&response.messages, balance) {
-                    Ok(sends) => {
-                        let gas = report
-                            .gas_used
-                            .saturating_add(BANK_SEND_GAS.saturating_mul(sends.len() as u64));
-                        if gas > request.gas_limit {
-                            let message = "out of gas dispatching bank sends";
-                            return Ok(failed_run(
-                                &tx_key,
-                                "out_of_gas",
-                                request.gas_limit,
-                                message,
-                            ));
-                        }
-                        (sends, gas)
-                    }
-                    Err(refusal) => {
-                        // Dropping messages would let the contract believe it paid or
-                        // called someone: the call is reverted instead.
-                        return Ok(failed_run(
-                            &tx_key,
-                            refusal.kind,
-                            report.gas_used,
-                            &refusal.message,
-                        ));
-                    }
-                }
-            }
-            _ => (Vec::new(), report.gas_used),
+        let mut dispatch = Dispatch {
+            engine: self.engine.clone(),
+            channel: self.channel.clone(),
+            seed: keys.seed.clone(),
+            generation: keys.generation,
+            contracts: self.contracts.clone(),
+            block,
+            ledger,
+            aborted,
+            states: BTreeMap::from([(contract.address.clone(), *storage)]),
+            gas_used: report.gas_used,
+            gas_limit: request.gas_limit,
+            transfers: Vec::new(),
+            executed: Vec::new(),
         };
-        let (body, public_attributes) = result_body(&result);
-        let state = if request.entry == EntryPoint::Query || request.simulate {
-            None
-        } else {
-            let commit = storage
-                .commit()
-                .map_err(|e| fail(ErrorKind::StateIntegrity, e.to_string()))?;
-            let new_root = commit.root.map(|id| id.0);
-            record.root = new_root;
-            record.code_hash = contract.code_hash;
-            Arc::make_mut(&mut self.contracts).insert(contract.address.clone(), record);
-            Some(StateUpdate {
-                new_root,
-                new_nodes: commit
-                    .new_nodes
-                    .into_iter()
-                    .map(|(id, blob)| (id.0, blob))
-                    .collect(),
-                released_nodes: commit.released.into_iter().map(|id| id.0).collect(),
+        if let Output::Response(response) = &result {
+            // Dropping messages would let the contract believe it paid or called someone:
+            // whatever cannot be carried out reverts the call.
+            match dispatch.messages(&contract.address, &response.messages, 1) {
+                Ok(()) => {}
+                Err(Stop::Refused { kind, message }) => {
+                    return Ok(failed_run(&tx_key, kind, dispatch.gas_used, &message));
+                }
+                Err(Stop::Enclave(error)) => return Err(error),
+            }
+        }
+        let (mut body, public_attributes) = result_body(&result);
+        if !dispatch.executed.is_empty() {
+            body["executed"] = dispatch
+                .executed
+                .iter()
+                .map(|(address, response)| {
+                    let mut part = result_body(&Output::Response(response.clone())).0;
+                    part["contract"] = json!(address);
+                    part
+                })
+                .collect();
+        }
+        let sub_calls = dispatch
+            .public_events()
+            .into_iter()
+            .map(|(contract, public_attributes)| SubCall {
+                contract,
+                public_attributes,
             })
+            .collect();
+        let Dispatch {
+            mut states,
+            gas_used,
+            transfers,
+            ..
+        } = dispatch;
+        let storage = states
+            .remove(&contract.address)
+            .expect("the called contract's state is kept");
+        let (state, other_states) = if request.entry == EntryPoint::Query || request.simulate {
+            (None, Vec::new())
+        } else {
+            let update = commit_state(storage)?;
+            record.root = update.new_root;
+            record.code_hash = contract.code_hash;
+            let records = Arc::make_mut(&mut self.contracts);
+            records.insert(contract.address.clone(), record);
+            let mut others = Vec::new();
+            for (address, storage) in states {
+                let update = commit_state(storage)?;
+                if let Some(record) = records.get_mut(&address) {
+                    record.root = update.new_root;
+                }
+                others.push((address, update));
+            }
+            (Some(update), others)
         };
         Ok(RunResponse {
             ok: true,
@@ -541,9 +565,27 @@ impl Enclave {
             encrypted_result: encrypt_result(&tx_key, &body),
             public_attributes,
             state,
-            bank_sends,
+            transfers,
+            sub_calls,
+            other_states,
         })
     }
+}
+
+/// Commits a contract's writes: its new root and the nodes to store and to delete.
+fn commit_state(storage: VerifiedState<OcallNodeSource>) -> EnclaveResult<StateUpdate> {
+    let commit = storage
+        .commit()
+        .map_err(|e| fail(ErrorKind::StateIntegrity, e.to_string()))?;
+    Ok(StateUpdate {
+        new_root: commit.root.map(|id| id.0),
+        new_nodes: commit
+            .new_nodes
+            .into_iter()
+            .map(|(id, blob)| (id.0, blob))
+            .collect(),
+        released_nodes: commit.released.into_iter().map(|id| id.0).collect(),
+    })
 }
 
 /// A call that failed: its writes are dropped, the sender learns why (encrypted).
@@ -555,107 +597,18 @@ fn failed_run(tx_key: &TxKey, kind: &str, gas_used: u64, message: &str) -> RunRe
         encrypted_result: encrypt_result(tx_key, &json!({ "error": message })),
         public_attributes: Vec::new(),
         state: None,
-        bank_sends: Vec::new(),
-    }
-}
-
-/// Engine gas charged per bank send a contract dispatches (10,000 chain gas).
-pub const BANK_SEND_GAS: u64 = 10_000_000;
-
-/// Why a response's messages cannot be dispatched.
-#[derive(Debug, PartialEq, Eq)]
-struct Refusal {
-    kind: &'static str,
-    message: String,
-}
-
-/// The native-token sends a response's messages ask for, checked: only `BankMsg::Send`
-/// without a reply is dispatched (anything else is refused as unsupported), every coin is
-/// a positive amount of the chain's denomination to a valid account address, and together
-/// they do not exceed the contract's balance.
-fn bank_sends(
-    messages: &[SubMsg],
-    balance: impl FnOnce() -> Result<u128, String>,
-) -> Result<Vec<BankSend>, Refusal> {
-    let refuse = |kind, message: String| Refusal { kind, message };
-    let mut sends = Vec::new();
-    let mut total: u128 = 0;
-    for sub in messages {
-        let CosmosMsg::Bank(BankMsg::Send { to_address, amount }) = &sub.msg else {
-            return Err(refuse(
-                "unsupported",
-                format!(
-                    "the contract returned a {} message; only bank sends are dispatched yet, so the call was reverted",
-                    message_kind(&sub.msg)
-                ),
-            ));
-        };
-        if sub.reply_on != ReplyOn::Never {
-            return Err(refuse(
-                "unsupported",
-                "replies to sub-messages are not supported yet, so the call was reverted".into(),
-            ));
-        }
-        veil_types::validate_address(to_address)
-            .map_err(|e| refuse("invalid_message", format!("bank send to {to_address}: {e}")))?;
-        for coin in amount {
-            if coin.denom != veil_types::DENOM {
-                return Err(refuse(
-                    "invalid_message",
-                    format!("bank send of unknown denomination {:?}", coin.denom),
-                ));
-            }
-            let value = Uint128::try_from(coin.amount)
-                .ok()
-                .map(|v| v.u128())
-                .filter(|v| *v > 0)
-                .ok_or_else(|| {
-                    refuse(
-                        "invalid_message",
-                        format!(
-                            "bank send of {}{}: not a positive amount",
-                            coin.amount, coin.denom
-                        ),
-                    )
-                })?;
-            total = total
-                .checked_add(value)
-                .ok_or_else(|| refuse("invalid_message", "bank sends overflow".into()))?;
-            sends.push(BankSend {
-                to: to_address.clone(),
-                amount: value,
-            });
-        }
-    }
-    let have = balance().map_err(|e| refuse("unavailable", e))?;
-    if total > have {
-        return Err(refuse(
-            "insufficient_funds",
-            format!(
-                "the contract sends {total}{} but holds {have}{}",
-                veil_types::DENOM,
-                veil_types::DENOM
-            ),
-        ));
-    }
-    Ok(sends)
-}
-
-fn message_kind(msg: &CosmosMsg) -> &'static str {
-    match msg {
-        CosmosMsg::Bank(BankMsg::Burn { .. }) => "bank burn",
-        CosmosMsg::Bank(_) => "bank",
-        CosmosMsg::Wasm(_) => "wasm",
-        CosmosMsg::Custom(_) => "custom",
-        CosmosMsg::Staking(_) => "staking",
-        CosmosMsg::Distribution(_) => "distribution",
-        _ => "other",
+        transfers: Vec::new(),
+        sub_calls: Vec::new(),
+        other_states: Vec::new(),
     }
 }
 
 /// The contract's native-token balance, as the host reports it (balances are public chain
 /// state; the same answer a contract's own bank query gets).
-fn contract_balance(channel: &Arc<dyn OcallChannel>, address: &str) -> Result<u128, String> {
+pub(crate) fn contract_balance(
+    channel: &Arc<dyn OcallChannel>,
+    address: &str,
+) -> Result<u128, String> {
     let request = serde_json::to_vec(&QueryRequest::<Empty>::Bank(BankQuery::Balance {
         address: address.to_string(),
         denom: veil_types::DENOM.to_string(),
@@ -759,6 +712,8 @@ struct ContractQuerier {
     /// Set when a query met state that does not verify or code the host does not serve:
     /// the whole call then fails with that error (the contract only saw a query error).
     aborted: Arc<Mutex<Option<EnclaveError>>>,
+    /// Balances as this call's transfers left them (answered before the host's).
+    ledger: Arc<Mutex<Ledger>>,
 }
 
 type QueryAnswer = (SystemResult<ContractResult<Binary>>, u64);
@@ -827,6 +782,7 @@ impl ContractQuerier {
                 block: self.block.clone(),
                 depth: self.depth + 1,
                 aborted: self.aborted.clone(),
+                ledger: self.ledger.clone(),
             }),
         };
         let env = build_env(&self.block, address);
@@ -883,6 +839,29 @@ impl Querier for ContractQuerier {
             }
             Ok(QueryRequest::Wasm(WasmQuery::Raw { contract_addr, key })) => {
                 self.raw(&contract_addr, key.as_slice(), request)
+            }
+            Ok(QueryRequest::Bank(BankQuery::Balance { address, denom }))
+                if denom == veil_types::DENOM =>
+            {
+                let known = self
+                    .ledger
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .known(&address);
+                match known {
+                    Some(amount) => {
+                        let answer = BalanceResponse::new(Coin {
+                            denom,
+                            amount: Uint256::from(amount),
+                        });
+                        let bytes = serde_json::to_vec(&answer).expect("serializable");
+                        (SystemResult::Ok(ContractResult::Ok(Binary::from(bytes))), 0)
+                    }
+                    None => OcallQuerier {
+                        channel: self.channel.clone(),
+                    }
+                    .query_raw(request, gas_limit),
+                }
             }
             _ => OcallQuerier {
                 channel: self.channel.clone(),
@@ -950,15 +929,7 @@ fn result_body(output: &Output) -> (serde_json::Value, Vec<(String, String)>) {
     match output {
         Output::Query(data) => (json!({ "data": b64(data.as_slice()) }), Vec::new()),
         Output::Response(response) => {
-            let public = response
-                .attributes
-                .iter()
-                .filter_map(|a| {
-                    a.key
-                        .strip_prefix(PUBLIC_ATTRIBUTE_PREFIX)
-                        .map(|k| (k.to_string(), a.value.clone()))
-                })
-                .collect();
+            let public = public_attributes(response);
             let body = json!({
                 "data": response.data.as_ref().map(|d| b64(d.as_slice())),
                 "attributes": response.attributes.iter().map(|a| json!({"key": a.key, "value": a.value})).collect::<Vec<_>>(),
@@ -968,6 +939,19 @@ fn result_body(output: &Output) -> (serde_json::Value, Vec<(String, String)>) {
             (body, public)
         }
     }
+}
+
+/// The attributes a response publishes (`public.` key prefix, stripped).
+fn public_attributes(response: &Response) -> Vec<(String, String)> {
+    response
+        .attributes
+        .iter()
+        .filter_map(|a| {
+            a.key
+                .strip_prefix(PUBLIC_ATTRIBUTE_PREFIX)
+                .map(|k| (k.to_string(), a.value.clone()))
+        })
+        .collect()
 }
 
 fn encrypt_result(tx_key: &TxKey, body: &serde_json::Value) -> Vec<u8> {
@@ -1055,67 +1039,5 @@ impl Querier for OcallQuerier {
             Err(e) => unavailable(e),
         };
         (answer, 0)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn send(to: &str, coins: &[(&str, u128)]) -> SubMsg {
-        SubMsg::new(BankMsg::Send {
-            to_address: to.to_string(),
-            amount: coins
-                .iter()
-                .map(|(denom, amount)| Coin {
-                    denom: denom.to_string(),
-                    amount: Uint256::from(*amount),
-                })
-                .collect(),
-        })
-    }
-
-    fn bob() -> String {
-        veil_types::account_address(&[2; 33])
-    }
-
-    #[test]
-    fn bank_sends_add_up_against_the_balance() {
-        let messages = [
-            send(&bob(), &[("uveil", 300), ("uveil", 200)]),
-            send(&bob(), &[("uveil", 500)]),
-        ];
-        let sends = bank_sends(&messages, || Ok(1000)).unwrap();
-        assert_eq!(sends.iter().map(|s| s.amount).sum::<u128>(), 1000);
-        assert_eq!(sends.len(), 3);
-        let refusal = bank_sends(&messages, || Ok(999)).unwrap_err();
-        assert_eq!(refusal.kind, "insufficient_funds");
-        assert!(refusal
-            .message
-            .contains("sends 1000uveil but holds 999uveil"));
-    }
-
-    #[test]
-    fn bank_sends_refuse_what_cannot_be_paid_as_asked() {
-        let refused = |messages: &[SubMsg]| bank_sends(messages, || Ok(u128::MAX)).unwrap_err();
-        assert_eq!(
-            refused(&[send("cosmos1xyz", &[("uveil", 1)])]).kind,
-            "invalid_message"
-        );
-        let overflow = [send(&bob(), &[("uveil", u128::MAX), ("uveil", 1)])];
-        assert!(refused(&overflow).message.contains("overflow"));
-        let too_big = SubMsg::new(BankMsg::Send {
-            to_address: bob(),
-            amount: vec![Coin {
-                denom: "uveil".into(),
-                amount: Uint256::from(u128::MAX) + Uint256::from(1u8),
-            }],
-        });
-        assert_eq!(refused(&[too_big]).kind, "invalid_message");
-        let burn = SubMsg::new(BankMsg::Burn { amount: vec![] });
-        assert_eq!(refused(&[burn]).kind, "unsupported");
-        // The balance is asked for only when everything else is valid.
-        let no_host = bank_sends(&[send(&bob(), &[("uveil", 1)])], || Err("no host".into()));
-        assert_eq!(no_host.unwrap_err().kind, "unavailable");
     }
 }

@@ -720,6 +720,20 @@ impl ConfidentialHost {
             for id in &state.released_nodes {
                 self.nodes.remove(id);
             }
+            let mut contracts = self.contracts.lock().unwrap_or_else(|p| p.into_inner());
+            for (other, update) in &response.other_states {
+                for (id, blob) in &update.new_nodes {
+                    self.services().tap("stored_node", blob);
+                    self.nodes.insert(*id, blob.clone());
+                }
+                for id in &update.released_nodes {
+                    self.nodes.remove(id);
+                }
+                if let Some(record) = contracts.get_mut(other) {
+                    record.root = update.new_root;
+                }
+            }
+            drop(contracts);
             // The enclave committed: its root is now the only one it accepts.
             if let Some(record) = self
                 .contracts

@@ -201,3 +201,58 @@ fn code_is_loaded_from_the_host_after_a_restart_and_checked() {
         assert_eq!(error.kind, ErrorKind::CodeNotLoaded, "{name}: {error:?}");
     }
 }
+
+#[test]
+fn contract_calls_run_on_verified_state_and_commit_every_contract() {
+    for mode in modes() {
+        let name = mode_name(&mode);
+        let s = setup(&mode);
+        let (other, _) = Contract::instantiate(
+            &s.host,
+            s.sink.code_hash,
+            &s.user,
+            &account("sink-user"),
+            "other",
+            &json!({}),
+        );
+        let set = |value: &str| {
+            json!({"sub_message": {"id": 1, "reply_on": "never", "msg": {"wasm": {"execute": {
+                "contract_addr": other.address, "funds": [],
+                "msg": b64(&json!({"set": {"key": "k", "value": value}}))}}}}})
+        };
+        let (response, _) = s
+            .sink
+            .execute_ok(&s.host, &s.user, &account("sink-user"), &set("one"));
+        assert_eq!(response.sub_calls.len(), 1, "{name}");
+        assert_eq!(response.other_states.len(), 1, "{name}");
+        assert_eq!(
+            other.query(&s.host, &s.user, &json!({"get": {"key": "k"}}))["value"],
+            "one",
+            "{name}"
+        );
+
+        // A forged node of the called contract's state fails the whole call.
+        let root = other.root(&s.host).unwrap();
+        let honest = veil_host::NodeStore::node(s.host.nodes(), &root).unwrap();
+        let mut forged = honest.clone();
+        forged[10] ^= 1;
+        s.host.nodes().overwrite_node(root, Some(forged));
+        let (envelope, _) = s.user.encrypt(&s.host, &s.sink.code_hash, &set("two"));
+        let error = enclave_error(s.host.execute(
+            &s.sink.address,
+            &signer(&account("sink-user")),
+            envelope,
+            Vec::new(),
+            block(),
+            GAS_LIMIT,
+        ));
+        assert_eq!(error.kind, ErrorKind::StateIntegrity, "{name}: {error:?}");
+        s.host.nodes().overwrite_node(root, Some(honest));
+        assert_eq!(other.root(&s.host), Some(root), "{name}: nothing committed");
+        assert_eq!(
+            other.query(&s.host, &s.user, &json!({"get": {"key": "k"}}))["value"],
+            "one",
+            "{name}"
+        );
+    }
+}

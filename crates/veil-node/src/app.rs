@@ -934,24 +934,43 @@ impl App {
             .into(),
             attributes,
         });
-        {
-            let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            for send in &response.bank_sends {
-                // The enclave checked the total against the balance this node reported
-                // from this same state, so the transfers fit.
-                state
-                    .transfer(&mut funds_dirty, &address, &send.to, send.amount)
-                    .expect("the contract holds what the enclave checked it sends");
-                receipt.events.push(Event {
-                    kind: "transfer".into(),
-                    attributes: vec![
-                        ("recipient".into(), send.to.clone()),
-                        ("sender".into(), address.clone()),
-                        ("amount".into(), format!("{}{DENOM}", send.amount)),
-                    ],
-                });
-            }
+        for call in &response.sub_calls {
+            let mut attributes = vec![("contract_address".to_string(), call.contract.clone())];
+            attributes.extend(call.public_attributes.iter().cloned());
+            receipt.events.push(Event {
+                kind: "execute".into(),
+                attributes,
+            });
         }
+        let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+        for transfer in &response.transfers {
+            // The enclave checked each against the balances this node reported from this
+            // same state, in this order, so they fit.
+            state
+                .transfer(
+                    &mut funds_dirty,
+                    &transfer.from,
+                    &transfer.to,
+                    transfer.amount,
+                )
+                .expect("the enclave checked the balances it was given");
+            receipt.events.push(Event {
+                kind: "transfer".into(),
+                attributes: vec![
+                    ("recipient".into(), transfer.to.clone()),
+                    ("sender".into(), transfer.from.clone()),
+                    ("amount".into(), format!("{}{DENOM}", transfer.amount)),
+                ],
+            });
+        }
+        for (other, update) in &response.other_states {
+            self.nodes.apply(update);
+            if let Some(info) = state.contracts.get_mut(other) {
+                info.state_root = update.new_root;
+            }
+            dirty.contracts.insert(other.clone());
+        }
+        drop(state);
         dirty.accounts.extend(funds_dirty.accounts);
         dirty.contracts.insert(address.clone());
         self.state
