@@ -551,8 +551,8 @@ fn dev_chain_runs_with_the_enclave_as_a_separate_process() {
     );
 }
 
-/// A contract's `BankMsg::Send` moves public balances with the call; a send it cannot pay,
-/// a reply it asks for or a coin of another denomination reverts the whole call.
+/// A contract's `BankMsg::Send` moves public balances with the call; a send it cannot pay
+/// or a coin of another denomination reverts the whole call.
 #[test]
 fn a_contract_pays_out_with_bank_sends() {
     let home = tempfile::tempdir().unwrap();
@@ -645,7 +645,6 @@ fn a_contract_pays_out_with_bank_sends() {
             "insufficient_funds",
             "holds 400uveil",
         ),
-        (pay(uveil(1), "always"), "unsupported", "replies"),
         (
             pay(json!({"denom": "uatom", "amount": "1"}), "never"),
             "invalid_message",
@@ -873,4 +872,134 @@ fn contracts_execute_contracts() {
         }
         other => panic!("nesting: {other:?}"),
     }
+}
+
+/// Replies: the caller's `reply` entry point learns how a sub-message went; a failure it
+/// asked to hear about is undone (state, funds) and the call goes on.
+#[test]
+fn replies_report_outcomes_and_undo_failures() {
+    let home = tempfile::tempdir().unwrap();
+    let node = DevNode::start(home.path(), "100ms");
+    let client = node.client();
+    let alice = dev_key("alice");
+    let wallet = Wallet::connect(&client, &alice).unwrap();
+    let stored = wallet
+        .broadcast(
+            Msg::StoreCode {
+                wasm: contract_wasm("kitchen-sink"),
+            },
+            &options(),
+            |_| {},
+        )
+        .unwrap();
+    let code_id = stored.committed.receipt.code_id.expect("code id");
+    let code_hash = client.code(code_id).unwrap().code_hash;
+    let instantiate = |label: &str| {
+        let (envelope, _) = wallet.encrypt(&code_hash, &json!({})).unwrap();
+        wallet
+            .broadcast(
+                Msg::Instantiate {
+                    code_id,
+                    label: label.into(),
+                    admin: None,
+                    msg: envelope,
+                    funds: 0,
+                },
+                &options(),
+                |_| {},
+            )
+            .unwrap()
+            .committed
+            .receipt
+            .contract_address
+            .unwrap()
+    };
+    let (a, b) = (instantiate("a"), instantiate("b"));
+    let b64 = |value: &Value| base64::engine::general_purpose::STANDARD.encode(value.to_string());
+    let sub = |id: u64, reply_on: &str, gas_limit: Option<u64>, msg: &Value, funds: u128| {
+        let coins = if funds > 0 {
+            json!([{"denom": "uveil", "amount": funds.to_string()}])
+        } else {
+            json!([])
+        };
+        json!({"sub_message": {"id": id, "reply_on": reply_on, "gas_limit": gas_limit,
+            "msg": {"wasm": {"execute": {"contract_addr": b, "msg": b64(msg), "funds": coins}}}}})
+    };
+    let execute = |msg: &Value, funds: u128| {
+        let (envelope, _) = wallet.encrypt(&code_hash, msg).unwrap();
+        wallet.broadcast(
+            Msg::Execute {
+                contract: a.clone(),
+                msg: envelope,
+                funds,
+            },
+            &TxOptions {
+                gas: Gas::Limit(20_000_000),
+                ..options()
+            },
+            |_| {},
+        )
+    };
+    let last_reply = || {
+        wallet
+            .query(&a, &json!({"last_reply": {}}), Some(&code_hash))
+            .unwrap()["reply"]
+            .clone()
+    };
+    let root_of = |address: &str| client.contract(address).unwrap().state_root;
+    let balance = |address: &str| client.account(address).unwrap().balance;
+
+    // Success, replied to: B ran, A heard.
+    let set = json!({"set": {"key": "k", "value": "v"}});
+    execute(&sub(5, "success", None, &set, 0), 0).unwrap();
+    let reply = last_reply();
+    assert_eq!(
+        (reply["id"].clone(), reply["ok"].clone()),
+        (json!(5), json!(true))
+    );
+    assert_eq!(
+        wallet
+            .query(&b, &json!({"get": {"key": "k"}}), Some(&code_hash))
+            .unwrap()["value"],
+        "v"
+    );
+
+    // Failure, replied to: B wrote and sent nothing in the end (out of its own gas limit),
+    // the 100 uveil sent with it are back with A, and A's call succeeded.
+    let (b_root, b_balance) = (root_of(&b), balance(&b));
+    let done = execute(
+        &sub(6, "error", Some(300_000), &json!({"storage_loop": {}}), 100),
+        1000,
+    )
+    .unwrap();
+    let reply = last_reply();
+    assert_eq!(
+        (reply["id"].clone(), reply["ok"].clone()),
+        (json!(6), json!(false))
+    );
+    assert!(
+        reply["error"].as_str().unwrap().contains("out of gas"),
+        "{reply}"
+    );
+    assert_eq!(root_of(&b), b_root, "B's writes were undone");
+    assert_eq!(balance(&b), b_balance);
+    assert_eq!(balance(&a), 1000);
+    assert!(done
+        .committed
+        .receipt
+        .events
+        .iter()
+        .all(|e| e.kind != "transfer"));
+
+    // A reply only on error does not come on success; a failure not replied to fails all.
+    execute(&sub(7, "error", None, &set, 0), 0).unwrap();
+    assert_eq!(last_reply()["id"], 6);
+    match execute(
+        &sub(8, "success", None, &json!({"err": {"msg": "boom"}}), 0),
+        0,
+    ) {
+        Err(WalletError::Failed { kind, .. }) => assert_eq!(kind, "contract"),
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(last_reply()["id"], 6);
 }

@@ -2,7 +2,8 @@
 //! become public transfers the host applies; executions of other contracts run here, on
 //! their verified state under their own keys, with their messages dispatched in turn —
 //! depth first and in order, as wasmd does. Any failure fails the whole call, so nothing
-//! is committed unless everything succeeded. Replies are not supported yet.
+//! is committed unless everything succeeded — but for a message that asked for a reply on
+//! error: its effects are undone and the sender's `reply` entry point is told.
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -10,13 +11,14 @@ use std::sync::{Arc, Mutex};
 use veil_crypto::MasterSeed;
 use veil_enclave_abi::{EnclaveError, ErrorKind, Transfer};
 use veil_engine::cosmwasm_std::{
-    Addr, BankMsg, Coin, CosmosMsg, MessageInfo, ReplyOn, Response, SubMsg, Uint128, WasmMsg,
+    Addr, BankMsg, Binary, Coin, CosmosMsg, Event, MessageInfo, MsgResponse, Reply, ReplyOn,
+    Response, SubMsg, SubMsgResponse, SubMsgResult, Uint128, WasmMsg,
 };
 use veil_engine::{
     build_env, Backend, BackendError, Bech32Api, BlockContext, Call, CallError, Engine, Entry,
     Output, VmError,
 };
-use veil_state::VerifiedState;
+use veil_state::{PendingWrites, VerifiedState};
 
 use crate::{
     contract_balance, contract_cipher, ensure_loaded, fail, public_attributes, ContractQuerier,
@@ -146,8 +148,74 @@ pub(crate) struct Dispatch {
     pub gas_limit: u64,
     /// Public transfers, in the order they happened.
     pub transfers: Vec<Transfer>,
-    /// Each contract executed by a message, with its response (private: for the sender).
+    /// Each contract run by a message or a reply, with its response (private: for the
+    /// sender).
     pub executed: Vec<(String, Response)>,
+    /// The called contract and its record as this call has it.
+    pub called: (String, TrustedContract),
+}
+
+/// See [`Dispatch::snapshot`].
+struct Snapshot {
+    writes: BTreeMap<String, PendingWrites>,
+    balances: BTreeMap<String, u128>,
+    transfers: usize,
+    executed: usize,
+}
+
+/// The events wasmd reports for a contract execution.
+fn wasm_events(address: &str, response: &Response) -> Vec<Event> {
+    let mut events = vec![Event::new("execute").add_attribute("_contract_address", address)];
+    if !response.attributes.is_empty() {
+        events.push(
+            Event::new("wasm")
+                .add_attribute("_contract_address", address)
+                .add_attributes(response.attributes.clone()),
+        );
+    }
+    for event in &response.events {
+        events.push(
+            Event::new(format!("wasm-{}", event.ty))
+                .add_attribute("_contract_address", address)
+                .add_attributes(event.attributes.clone()),
+        );
+    }
+    events
+}
+
+#[allow(deprecated)]
+fn sub_msg_response(
+    events: Vec<Event>,
+    data: Option<Binary>,
+    type_url: &str,
+    value: Vec<u8>,
+) -> SubMsgResponse {
+    SubMsgResponse {
+        events,
+        data,
+        msg_responses: vec![MsgResponse {
+            type_url: type_url.to_string(),
+            value: Binary::from(value),
+        }],
+    }
+}
+
+/// A protobuf `bytes` field: tag, varint length, bytes.
+fn protobuf_bytes_field(field: u32, bytes: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(bytes.len() + 6);
+    let varint = |mut n: u64, out: &mut Vec<u8>| loop {
+        let byte = (n & 0x7f) as u8;
+        n >>= 7;
+        if n == 0 {
+            out.push(byte);
+            break;
+        }
+        out.push(byte | 0x80);
+    };
+    varint(u64::from(field) << 3 | 2, &mut out);
+    varint(bytes.len() as u64, &mut out);
+    out.extend_from_slice(bytes);
+    out
 }
 
 impl Dispatch {
@@ -174,73 +242,198 @@ impl Dispatch {
         Ok(())
     }
 
-    /// Carries out `messages`, returned by the contract at `sender` at nesting `depth`.
-    pub fn messages(&mut self, sender: &str, messages: &[SubMsg], depth: u32) -> Result<(), Stop> {
-        for sub in messages {
-            if sub.reply_on != ReplyOn::Never {
-                return Err(refused(
-                    "unsupported",
-                    "replies to sub-messages are not supported yet, so the call was reverted",
-                ));
-            }
-            match &sub.msg {
-                CosmosMsg::Bank(BankMsg::Send { to_address, amount }) => {
-                    veil_types::validate_address(to_address).map_err(|e| {
-                        refused("invalid_message", format!("bank send to {to_address}: {e}"))
-                    })?;
-                    let total = uveil_total(amount, "bank send")?;
-                    self.charge(BANK_SEND_GAS)?;
-                    self.move_funds(sender, to_address, total)?;
-                }
-                CosmosMsg::Wasm(WasmMsg::Execute {
-                    contract_addr,
-                    msg,
-                    funds,
-                }) => {
-                    if depth >= MAX_DISPATCH_DEPTH {
-                        return Err(refused(
-                            "invalid_message",
-                            format!("contract calls nest deeper than {MAX_DISPATCH_DEPTH}"),
-                        ));
-                    }
-                    let total = if funds.is_empty() {
-                        0
-                    } else {
-                        uveil_total(funds, "funds sent with an execution")?
-                    };
-                    if total > 0 {
-                        self.move_funds(sender, contract_addr, total)?;
-                    }
-                    let response =
-                        self.execute(sender, contract_addr, msg.as_slice(), funds.clone())?;
-                    let next = response.messages.clone();
-                    self.executed.push((contract_addr.clone(), response));
-                    self.messages(contract_addr, &next, depth + 1)?;
-                }
-                other => {
-                    return Err(refused(
-                        "unsupported",
-                        format!(
-                            "the contract returned a {} message; only bank sends and contract \
-                             executions are dispatched yet, so the call was reverted",
-                            message_kind(other)
-                        ),
-                    ))
-                }
-            }
-        }
-        Ok(())
-    }
-
-    /// Runs `address`'s execute entry point for `sender`.
-    fn execute(
+    /// Carries out `messages`, returned by the contract at `sender` at nesting `depth`,
+    /// calling `sender`'s `reply` entry point where a message asks for it. Returns the data
+    /// a reply set, which replaces `sender`'s own (as in wasmd).
+    pub fn messages(
         &mut self,
         sender: &str,
+        messages: &[SubMsg],
+        depth: u32,
+    ) -> Result<Option<Binary>, Stop> {
+        let mut data_from_replies = None;
+        for sub in messages {
+            let snapshot = (sub.reply_on != ReplyOn::Never).then(|| self.snapshot());
+            let gas_before = self.gas_used;
+            // A sub-message's own gas limit: running out of it is an error it can reply to.
+            let outer_limit = self.gas_limit;
+            if let Some(limit) = sub.gas_limit {
+                self.gas_limit =
+                    outer_limit.min(gas_before.saturating_add(limit.saturating_mul(1000)));
+            }
+            let outcome = self.message(sender, &sub.msg, depth);
+            self.gas_limit = outer_limit;
+            let result = match outcome {
+                Err(Stop::Enclave(e)) => return Err(Stop::Enclave(e)),
+                Err(Stop::Refused { kind, message }) => {
+                    let catchable = kind != "out_of_gas" || sub.gas_limit.is_some();
+                    match (&sub.reply_on, snapshot) {
+                        (ReplyOn::Error | ReplyOn::Always, Some(snapshot)) if catchable => {
+                            self.restore(snapshot);
+                            SubMsgResult::Err(message)
+                        }
+                        _ => return Err(Stop::Refused { kind, message }),
+                    }
+                }
+                Ok(response) => match sub.reply_on {
+                    ReplyOn::Success | ReplyOn::Always => SubMsgResult::Ok(response),
+                    _ => continue,
+                },
+            };
+            #[allow(deprecated)]
+            let reply = Reply {
+                id: sub.id,
+                payload: sub.payload.clone(),
+                gas_used: (self.gas_used - gas_before) / 1000,
+                result,
+            };
+            let reply = serde_json::to_vec(&reply).expect("replies serialize");
+            let response = self.call(sender, Entry::Reply, &reply, None)?;
+            let mut data = response.data.clone();
+            let next = response.messages.clone();
+            self.executed.push((sender.to_string(), response));
+            if let Some(replaced) = self.messages(sender, &next, depth + 1)? {
+                data = Some(replaced);
+            }
+            if data.is_some() {
+                data_from_replies = data;
+            }
+        }
+        Ok(data_from_replies)
+    }
+
+    /// Carries out one message; what a reply to it is told on success.
+    fn message(
+        &mut self,
+        sender: &str,
+        msg: &CosmosMsg,
+        depth: u32,
+    ) -> Result<SubMsgResponse, Stop> {
+        match msg {
+            CosmosMsg::Bank(BankMsg::Send { to_address, amount }) => {
+                veil_types::validate_address(to_address).map_err(|e| {
+                    refused("invalid_message", format!("bank send to {to_address}: {e}"))
+                })?;
+                let total = uveil_total(amount, "bank send")?;
+                self.charge(BANK_SEND_GAS)?;
+                self.move_funds(sender, to_address, total)?;
+                Ok(sub_msg_response(
+                    Vec::new(),
+                    None,
+                    "/cosmos.bank.v1beta1.MsgSendResponse",
+                    Vec::new(),
+                ))
+            }
+            CosmosMsg::Wasm(WasmMsg::Execute {
+                contract_addr,
+                msg,
+                funds,
+            }) => {
+                if depth >= MAX_DISPATCH_DEPTH {
+                    return Err(refused(
+                        "invalid_message",
+                        format!("contract calls nest deeper than {MAX_DISPATCH_DEPTH}"),
+                    ));
+                }
+                let total = if funds.is_empty() {
+                    0
+                } else {
+                    uveil_total(funds, "funds sent with an execution")?
+                };
+                if total > 0 {
+                    self.move_funds(sender, contract_addr, total)?;
+                }
+                let info = MessageInfo {
+                    sender: Addr::unchecked(sender),
+                    funds: funds.clone(),
+                };
+                let response =
+                    self.call(contract_addr, Entry::Execute, msg.as_slice(), Some(info))?;
+                let events = wasm_events(contract_addr, &response);
+                let mut data = response.data.clone();
+                let next = response.messages.clone();
+                self.executed.push((contract_addr.clone(), response));
+                if let Some(replaced) = self.messages(contract_addr, &next, depth + 1)? {
+                    data = Some(replaced);
+                }
+                // MsgExecuteContractResponse { bytes data = 1 }, protobuf.
+                let value = data
+                    .as_ref()
+                    .map(|d| protobuf_bytes_field(1, d.as_slice()))
+                    .unwrap_or_default();
+                Ok(sub_msg_response(
+                    events,
+                    data,
+                    "/cosmwasm.wasm.v1.MsgExecuteContractResponse",
+                    value,
+                ))
+            }
+            other => Err(refused(
+                "unsupported",
+                format!(
+                    "the contract returned a {} message; only bank sends and contract \
+                     executions are dispatched yet, so the call was reverted",
+                    message_kind(other)
+                ),
+            )),
+        }
+    }
+
+    /// Where to go back to when a sub-message that asked for a reply on error fails: the
+    /// writes, balances, transfers and executions so far (gas stays spent).
+    fn snapshot(&self) -> Snapshot {
+        Snapshot {
+            writes: self
+                .states
+                .iter()
+                .map(|(address, state)| (address.clone(), state.pending_writes()))
+                .collect(),
+            balances: self
+                .ledger
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .balances
+                .clone(),
+            transfers: self.transfers.len(),
+            executed: self.executed.len(),
+        }
+    }
+
+    fn restore(&mut self, snapshot: Snapshot) {
+        // Contracts first opened by the failed message had no writes before it.
+        self.states
+            .retain(|address, _| snapshot.writes.contains_key(address));
+        for (address, writes) in snapshot.writes {
+            if let Some(state) = self.states.get_mut(&address) {
+                state.restore_writes(writes);
+            }
+        }
+        self.ledger
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .balances = snapshot.balances;
+        self.transfers.truncate(snapshot.transfers);
+        self.executed.truncate(snapshot.executed);
+    }
+
+    /// The record of a contract this call may run: the called contract's own (it may be
+    /// new, or migrating), else the enclave's.
+    fn record(&self, address: &str) -> Option<TrustedContract> {
+        match &self.called {
+            (called, record) if called == address => Some(record.clone()),
+            _ => self.contracts.get(address).cloned(),
+        }
+    }
+
+    /// Runs `entry` of the contract at `address` (`info` for execute).
+    fn call(
+        &mut self,
         address: &str,
+        entry: Entry,
         msg: &[u8],
-        funds: Vec<Coin>,
+        info: Option<MessageInfo>,
     ) -> Result<Response, Stop> {
-        let Some(record) = self.contracts.get(address).cloned() else {
+        let Some(record) = self.record(address) else {
             return Err(refused(
                 "invalid_message",
                 format!("execute: no contract at {address}"),
@@ -275,10 +468,6 @@ impl Dispatch {
             }),
         };
         let env = build_env(&self.block, address);
-        let info = MessageInfo {
-            sender: Addr::unchecked(sender),
-            funds,
-        };
         let randomness = veil_crypto::call_randomness(
             &self.seed,
             self.generation,
@@ -287,9 +476,9 @@ impl Dispatch {
             address,
         );
         let call = Call {
-            entry: Entry::Execute,
+            entry,
             env: &env,
-            info: Some(&info),
+            info: info.as_ref(),
             msg,
             gas_limit: self.gas_limit - self.gas_used,
             random: Some(randomness),
@@ -312,7 +501,7 @@ impl Dispatch {
         self.charge(report.gas_used)?;
         match report.result {
             Ok(Output::Response(response)) => Ok(response),
-            Ok(Output::Query(_)) => Err(refused("contract", "execute returned a query answer")),
+            Ok(Output::Query(_)) => Err(refused("contract", "a call returned a query answer")),
             Err(CallError::Vm(VmError::Backend(BackendError::Integrity(m)))) => {
                 Err(Stop::Enclave(fail(ErrorKind::StateIntegrity, m)))
             }

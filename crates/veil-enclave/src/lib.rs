@@ -499,12 +499,20 @@ impl Enclave {
             gas_limit: request.gas_limit,
             transfers: Vec::new(),
             executed: Vec::new(),
+            called: (
+                contract.address.clone(),
+                TrustedContract {
+                    code_hash: contract.code_hash,
+                    ..record.clone()
+                },
+            ),
         };
+        let mut data_from_replies = None;
         if let Output::Response(response) = &result {
             // Dropping messages would let the contract believe it paid or called someone:
             // whatever cannot be carried out reverts the call.
             match dispatch.messages(&contract.address, &response.messages, 1) {
-                Ok(()) => {}
+                Ok(data) => data_from_replies = data,
                 Err(Stop::Refused { kind, message }) => {
                     return Ok(failed_run(&tx_key, kind, dispatch.gas_used, &message));
                 }
@@ -512,6 +520,9 @@ impl Enclave {
             }
         }
         let (mut body, public_attributes) = result_body(&result);
+        if let Some(data) = data_from_replies {
+            body["data"] = json!(base64::engine::general_purpose::STANDARD.encode(data.as_slice()));
+        }
         if !dispatch.executed.is_empty() {
             body["executed"] = dispatch
                 .executed

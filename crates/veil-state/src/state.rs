@@ -30,6 +30,10 @@ pub struct VerifiedState<S: NodeSource> {
     cache: RefCell<NodeCache>,
 }
 
+/// A copy of a state's pending writes (see [`VerifiedState::pending_writes`]).
+#[derive(Clone)]
+pub struct PendingWrites(BTreeMap<Vec<u8>, Option<Vec<u8>>>);
+
 struct NodeCache {
     nodes: HashMap<NodeId, Cached>,
     bytes: usize,
@@ -112,6 +116,17 @@ impl<S: NodeSource> VerifiedState<S> {
     /// Whether the call has written anything (even writes that change nothing).
     pub fn has_pending_writes(&self) -> bool {
         !self.overlay.is_empty()
+    }
+
+    /// The pending writes as they are now, to go back to with
+    /// [`restore_writes`](Self::restore_writes) (how a failed sub-call is undone).
+    pub fn pending_writes(&self) -> PendingWrites {
+        PendingWrites(self.overlay.clone())
+    }
+
+    /// Goes back to writes taken with [`pending_writes`](Self::pending_writes).
+    pub fn restore_writes(&mut self, writes: PendingWrites) {
+        self.overlay = writes.0;
     }
 
     /// How many blobs this state has fetched from its source so far.

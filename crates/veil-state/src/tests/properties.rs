@@ -422,3 +422,19 @@ fn edits_at_node_boundaries_stay_canonical() {
     }
     assert_eq!(check_root(&host, root), model);
 }
+
+#[test]
+fn pending_writes_can_be_restored() {
+    let host = Host::default();
+    let root = build(&host, &entries(50, 10));
+    let mut st = VerifiedState::open(host.clone(), cipher(), root);
+    st.set(b"a", b"1").unwrap();
+    let saved = st.pending_writes();
+    st.set(b"a", b"2").unwrap();
+    st.set(b"b", b"3").unwrap();
+    st.remove(b"key/000000").unwrap();
+    st.restore_writes(saved);
+    assert_eq!(st.get(b"a").unwrap(), Some(b"1".to_vec()));
+    assert_eq!(st.get(b"b").unwrap(), None);
+    assert!(st.get(b"key/000000").unwrap().is_some());
+}
