@@ -551,17 +551,13 @@ fn dev_chain_runs_with_the_enclave_as_a_separate_process() {
     );
 }
 
-/// A contract's `BankMsg::Send` moves public balances with the call; a send it cannot pay
-/// or a coin of another denomination reverts the whole call.
-#[test]
-fn a_contract_pays_out_with_bank_sends() {
-    let home = tempfile::tempdir().unwrap();
-    let node = DevNode::start(home.path(), "100ms");
-    let client = node.client();
-    let alice = dev_key("alice");
-    let bob = dev_key("bob");
-    let wallet = Wallet::connect(&client, &alice).unwrap();
-
+/// Stores the kitchen-sink contract and instantiates one per label (as the wallet's key).
+/// Returns the code id, the code hash and the addresses.
+fn kitchen_sinks(
+    client: &Client,
+    wallet: &Wallet,
+    labels: &[&str],
+) -> (u64, veil_types::Hash, Vec<String>) {
     let stored = wallet
         .broadcast(
             Msg::StoreCode {
@@ -573,31 +569,68 @@ fn a_contract_pays_out_with_bank_sends() {
         .unwrap();
     let code_id = stored.committed.receipt.code_id.expect("code id");
     let code_hash = client.code(code_id).unwrap().code_hash;
-    let (envelope, _) = wallet.encrypt(&code_hash, &json!({})).unwrap();
-    let sink = wallet
-        .broadcast(
-            Msg::Instantiate {
-                code_id,
-                label: "sink".into(),
-                admin: None,
-                msg: envelope,
-                funds: 0,
-            },
-            &options(),
-            |_| {},
-        )
-        .unwrap()
-        .committed
-        .receipt
-        .contract_address
-        .unwrap();
+    let addresses = labels
+        .iter()
+        .map(|label| {
+            let (envelope, _) = wallet.encrypt(&code_hash, &json!({})).unwrap();
+            wallet
+                .broadcast(
+                    Msg::Instantiate {
+                        code_id,
+                        label: label.to_string(),
+                        admin: None,
+                        msg: envelope,
+                        funds: 0,
+                    },
+                    &options(),
+                    |_| {},
+                )
+                .unwrap()
+                .committed
+                .receipt
+                .contract_address
+                .unwrap()
+        })
+        .collect();
+    (code_id, code_hash, addresses)
+}
+
+/// A kitchen-sink message that returns `msg` as a sub-message.
+fn sub_message(id: u64, reply_on: &str, gas_limit: Option<u64>, msg: Value) -> Value {
+    json!({"sub_message": {"id": id, "reply_on": reply_on, "gas_limit": gas_limit, "msg": msg}})
+}
+
+/// `WasmMsg::Execute` of `msg` on `contract` with `funds` uveil.
+fn wasm_execute(contract: &str, msg: &Value, funds: u128) -> Value {
+    let coins = if funds > 0 {
+        json!([{"denom": "uveil", "amount": funds.to_string()}])
+    } else {
+        json!([])
+    };
+    let msg = base64::engine::general_purpose::STANDARD.encode(msg.to_string());
+    json!({"wasm": {"execute": {"contract_addr": contract, "msg": msg, "funds": coins}}})
+}
+
+/// A contract's `BankMsg::Send` moves public balances with the call; a send it cannot pay
+/// or a coin of another denomination reverts the whole call.
+#[test]
+fn a_contract_pays_out_with_bank_sends() {
+    let home = tempfile::tempdir().unwrap();
+    let node = DevNode::start(home.path(), "100ms");
+    let client = node.client();
+    let alice = dev_key("alice");
+    let bob = dev_key("bob");
+    let wallet = Wallet::connect(&client, &alice).unwrap();
+
+    let (code_id, code_hash, sinks) = kitchen_sinks(&client, &wallet, &["sink"]);
+    let sink = sinks[0].clone();
     let balance = |address: &str| client.account(address).unwrap().balance;
     let fee_per_million_gas = client.status().unwrap().params["fee_per_million_gas"]
         .as_u64()
         .unwrap();
     let pay = |coin: Value, reply_on: &str| {
-        json!({"sub_message": {"id": 7, "reply_on": reply_on, "msg": {"bank": {"send": {
-            "to_address": bob.address(), "amount": [coin]}}}}})
+        let send = json!({"bank": {"send": {"to_address": bob.address(), "amount": [coin]}}});
+        sub_message(7, reply_on, None, send)
     };
     let uveil = |amount: u128| json!({"denom": "uveil", "amount": amount.to_string()});
     let execute = |msg: &Value, funds: u128| {
@@ -652,8 +685,13 @@ fn a_contract_pays_out_with_bank_sends() {
         ),
         (pay(uveil(0), "never"), "invalid_message", "positive"),
         (
-            json!({"sub_message": {"id": 1, "reply_on": "never", "msg": {"wasm": {"instantiate": {
-                "admin": null, "code_id": code_id, "msg": "e30=", "funds": [], "label": "x"}}}}}),
+            sub_message(
+                1,
+                "never",
+                None,
+                json!({"wasm": {"instantiate": {
+                    "admin": null, "code_id": code_id, "msg": "e30=", "funds": [], "label": "x"}}}),
+            ),
             "unsupported",
             "wasm instantiate message",
         ),
@@ -713,48 +751,11 @@ fn contracts_execute_contracts() {
     let client = node.client();
     let alice = dev_key("alice");
     let wallet = Wallet::connect(&client, &alice).unwrap();
-    let stored = wallet
-        .broadcast(
-            Msg::StoreCode {
-                wasm: contract_wasm("kitchen-sink"),
-            },
-            &options(),
-            |_| {},
-        )
-        .unwrap();
-    let code_id = stored.committed.receipt.code_id.expect("code id");
-    let code_hash = client.code(code_id).unwrap().code_hash;
-    let instantiate = |label: &str| {
-        let (envelope, _) = wallet.encrypt(&code_hash, &json!({})).unwrap();
-        wallet
-            .broadcast(
-                Msg::Instantiate {
-                    code_id,
-                    label: label.into(),
-                    admin: None,
-                    msg: envelope,
-                    funds: 0,
-                },
-                &options(),
-                |_| {},
-            )
-            .unwrap()
-            .committed
-            .receipt
-            .contract_address
-            .unwrap()
-    };
-    let (a, b) = (instantiate("a"), instantiate("b"));
-    let b64 = |value: &Value| base64::engine::general_purpose::STANDARD.encode(value.to_string());
+    let (_, code_hash, sinks) = kitchen_sinks(&client, &wallet, &["a", "b"]);
+    let (a, b) = (sinks[0].clone(), sinks[1].clone());
     // `target` executes `msg`, sent by the contract the message is given to.
     let call = |target: &str, msg: &Value, funds: u128| {
-        let coins = if funds > 0 {
-            json!([{"denom": "uveil", "amount": funds.to_string()}])
-        } else {
-            json!([])
-        };
-        json!({"sub_message": {"id": 1, "reply_on": "never", "msg": {"wasm": {"execute": {
-            "contract_addr": target, "msg": b64(msg), "funds": coins}}}}})
+        sub_message(1, "never", None, wasm_execute(target, msg, funds))
     };
     let execute_with = |gas: u64, contract: &str, msg: &Value, funds: u128| {
         let (envelope, _) = wallet.encrypt(&code_hash, msg).unwrap();
@@ -804,8 +805,7 @@ fn contracts_execute_contracts() {
 
     // A -> B -> A: the call back writes to A's state; B writes its own.
     let back = call(&a, &json!({"set": {"key": "back", "value": "from-b"}}), 0);
-    let both = json!({"sub_message": {"id": 1, "reply_on": "never", "msg": {"wasm": {"execute": {
-        "contract_addr": b, "msg": b64(&json!({"set": {"key": "seen", "value": "yes"}})), "funds": []}}}}});
+    let both = call(&b, &json!({"set": {"key": "seen", "value": "yes"}}), 0);
     execute(&a, &call(&b, &back, 0), 0).unwrap();
     execute(&a, &both, 0).unwrap();
     assert_eq!(get(&a, "back"), "from-b");
@@ -883,47 +883,10 @@ fn replies_report_outcomes_and_undo_failures() {
     let client = node.client();
     let alice = dev_key("alice");
     let wallet = Wallet::connect(&client, &alice).unwrap();
-    let stored = wallet
-        .broadcast(
-            Msg::StoreCode {
-                wasm: contract_wasm("kitchen-sink"),
-            },
-            &options(),
-            |_| {},
-        )
-        .unwrap();
-    let code_id = stored.committed.receipt.code_id.expect("code id");
-    let code_hash = client.code(code_id).unwrap().code_hash;
-    let instantiate = |label: &str| {
-        let (envelope, _) = wallet.encrypt(&code_hash, &json!({})).unwrap();
-        wallet
-            .broadcast(
-                Msg::Instantiate {
-                    code_id,
-                    label: label.into(),
-                    admin: None,
-                    msg: envelope,
-                    funds: 0,
-                },
-                &options(),
-                |_| {},
-            )
-            .unwrap()
-            .committed
-            .receipt
-            .contract_address
-            .unwrap()
-    };
-    let (a, b) = (instantiate("a"), instantiate("b"));
-    let b64 = |value: &Value| base64::engine::general_purpose::STANDARD.encode(value.to_string());
+    let (_, code_hash, sinks) = kitchen_sinks(&client, &wallet, &["a", "b"]);
+    let (a, b) = (sinks[0].clone(), sinks[1].clone());
     let sub = |id: u64, reply_on: &str, gas_limit: Option<u64>, msg: &Value, funds: u128| {
-        let coins = if funds > 0 {
-            json!([{"denom": "uveil", "amount": funds.to_string()}])
-        } else {
-            json!([])
-        };
-        json!({"sub_message": {"id": id, "reply_on": reply_on, "gas_limit": gas_limit,
-            "msg": {"wasm": {"execute": {"contract_addr": b, "msg": b64(msg), "funds": coins}}}}})
+        sub_message(id, reply_on, gas_limit, wasm_execute(&b, msg, funds))
     };
     let execute = |msg: &Value, funds: u128| {
         let (envelope, _) = wallet.encrypt(&code_hash, msg).unwrap();

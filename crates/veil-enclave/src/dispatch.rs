@@ -6,23 +6,21 @@
 //! error: its effects are undone and the sender's `reply` entry point is told.
 
 use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
-use veil_crypto::MasterSeed;
 use veil_enclave_abi::{EnclaveError, ErrorKind, Transfer};
 use veil_engine::cosmwasm_std::{
     Addr, BankMsg, Binary, Coin, CosmosMsg, Event, MessageInfo, MsgResponse, Reply, ReplyOn,
     Response, SubMsg, SubMsgResponse, SubMsgResult, Uint128, WasmMsg,
 };
 use veil_engine::{
-    build_env, Backend, BackendError, Bech32Api, BlockContext, Call, CallError, Engine, Entry,
-    Output, VmError,
+    build_env, Backend, BackendError, Bech32Api, Call, CallError, Entry, Output, VmError,
 };
 use veil_state::{PendingWrites, VerifiedState};
 
 use crate::{
-    contract_balance, contract_cipher, ensure_loaded, fail, public_attributes, ContractQuerier,
-    OcallChannel, OcallNodeSource, TrustedContract,
+    contract_balance, ensure_loaded, fail, public_attributes, ContractQuerier, OcallChannel,
+    OcallNodeSource, TrustedContract,
 };
 
 /// Engine gas charged per bank send a contract dispatches (10,000 chain gas).
@@ -132,14 +130,9 @@ fn uveil_total(coins: &[Coin], what: &str) -> Result<u128, Stop> {
 
 /// One call dispatching its messages.
 pub(crate) struct Dispatch {
-    pub engine: Arc<Engine>,
-    pub channel: Arc<dyn OcallChannel>,
-    pub seed: Arc<MasterSeed>,
-    pub generation: u32,
-    pub contracts: Arc<BTreeMap<String, TrustedContract>>,
-    pub block: BlockContext,
-    pub ledger: Arc<Mutex<Ledger>>,
-    pub aborted: Arc<Mutex<Option<EnclaveError>>>,
+    /// The call's context (engine, keys, records, block, ledger): what every contract the
+    /// call runs gets as its querier.
+    pub context: ContractQuerier,
     /// The state of every contract this call ran, with its writes (the called contract's
     /// too, so a contract called back sees what it wrote).
     pub states: BTreeMap<String, VerifiedState<OcallNodeSource>>,
@@ -234,10 +227,11 @@ impl Dispatch {
             to: to.to_string(),
             amount,
         };
-        self.ledger
+        self.context
+            .ledger
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .transfer(&self.channel, &transfer)?;
+            .transfer(&self.context.channel, &transfer)?;
         self.transfers.push(transfer);
         Ok(())
     }
@@ -389,6 +383,7 @@ impl Dispatch {
                 .map(|(address, state)| (address.clone(), state.pending_writes()))
                 .collect(),
             balances: self
+                .context
                 .ledger
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
@@ -408,7 +403,8 @@ impl Dispatch {
                 state.restore_writes(writes);
             }
         }
-        self.ledger
+        self.context
+            .ledger
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .balances = snapshot.balances;
@@ -421,7 +417,7 @@ impl Dispatch {
     fn record(&self, address: &str) -> Option<TrustedContract> {
         match &self.called {
             (called, record) if called == address => Some(record.clone()),
-            _ => self.contracts.get(address).cloned(),
+            _ => self.context.contracts.get(address).cloned(),
         }
     }
 
@@ -439,40 +435,26 @@ impl Dispatch {
                 format!("execute: no contract at {address}"),
             ));
         };
-        ensure_loaded(&self.engine, &self.channel, &record.code_hash).map_err(Stop::Enclave)?;
+        let context = &self.context;
+        ensure_loaded(&context.engine, &context.channel, &record.code_hash)
+            .map_err(Stop::Enclave)?;
         let storage = match self.states.remove(address) {
             Some(storage) => storage,
-            None => {
-                let cipher = contract_cipher(&self.seed, self.generation, address, &record)
-                    .map_err(Stop::Enclave)?;
-                let source = OcallNodeSource {
-                    channel: self.channel.clone(),
-                    contract: address.to_string(),
-                };
-                VerifiedState::open(source, cipher, record.root.map(veil_state::NodeId))
-            }
+            None => context
+                .open_state(address, &record)
+                .map_err(Stop::Enclave)?,
         };
         let backend = Backend {
             storage: Box::new(storage),
             api: Box::new(Bech32Api::default()),
-            querier: Box::new(ContractQuerier {
-                channel: self.channel.clone(),
-                engine: self.engine.clone(),
-                seed: self.seed.clone(),
-                generation: self.generation,
-                contracts: self.contracts.clone(),
-                block: self.block.clone(),
-                depth: 1,
-                aborted: self.aborted.clone(),
-                ledger: self.ledger.clone(),
-            }),
+            querier: Box::new(context.clone()),
         };
-        let env = build_env(&self.block, address);
+        let env = build_env(&context.block, address);
         let randomness = veil_crypto::call_randomness(
-            &self.seed,
-            self.generation,
-            self.block.height,
-            self.block.tx_index.unwrap_or(0),
+            &context.seed,
+            context.generation,
+            context.block.height,
+            context.block.tx_index.unwrap_or(0),
             address,
         );
         let call = Call {
@@ -484,13 +466,14 @@ impl Dispatch {
             random: Some(randomness),
         };
         let checksum = veil_engine::Checksum(record.code_hash);
-        let (report, backend) = self.engine.call(&checksum, call, backend);
+        let (report, backend) = context.engine.call(&checksum, call, backend);
         let storage: Box<dyn std::any::Any + Send> = backend.storage;
         let storage = storage
             .downcast::<VerifiedState<OcallNodeSource>>()
             .expect("the dispatcher always supplies VerifiedState");
         self.states.insert(address.to_string(), *storage);
         if let Some(error) = self
+            .context
             .aborted
             .lock()
             .unwrap_or_else(|p| p.into_inner())

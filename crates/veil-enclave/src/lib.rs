@@ -378,34 +378,29 @@ impl Enclave {
         let msg = zeroize::Zeroizing::new(msg);
 
         ensure_loaded(&self.engine, &self.channel, &contract.code_hash)?;
-        let cipher = contract_cipher(&keys.seed, keys.generation, &contract.address, &record)?;
-        let source = OcallNodeSource {
-            channel: self.channel.clone(),
-            contract: contract.address.clone(),
-        };
-        let storage = VerifiedState::open(source, cipher, request.state_root.map(NodeId));
         let block = BlockContext {
             height: request.block.height,
             time_nanos: request.block.time_nanos,
             chain_id: request.block.chain_id.clone(),
             tx_index: request.block.tx_index,
         };
-        let aborted = Arc::new(Mutex::new(None));
-        let ledger = Arc::new(Mutex::new(Ledger::default()));
+        let context = ContractQuerier {
+            channel: self.channel.clone(),
+            engine: self.engine.clone(),
+            seed: keys.seed.clone(),
+            generation: keys.generation,
+            contracts: self.contracts.clone(),
+            block: block.clone(),
+            depth: 1,
+            aborted: Arc::new(Mutex::new(None)),
+            ledger: Arc::new(Mutex::new(Ledger::default())),
+        };
+        // The request's root is the record's (checked by `admit`).
+        let storage = context.open_state(&contract.address, &record)?;
         let backend = Backend {
             storage: Box::new(storage),
             api: Box::new(Bech32Api::default()),
-            querier: Box::new(ContractQuerier {
-                channel: self.channel.clone(),
-                engine: self.engine.clone(),
-                seed: keys.seed.clone(),
-                generation: keys.generation,
-                contracts: self.contracts.clone(),
-                block: block.clone(),
-                depth: 1,
-                aborted: aborted.clone(),
-                ledger: ledger.clone(),
-            }),
+            querier: Box::new(context.clone()),
         };
 
         let env = build_env(&block, &contract.address);
@@ -445,7 +440,11 @@ impl Enclave {
         let checksum = veil_engine::Checksum(contract.code_hash);
         let (report, backend) = self.engine.call(&checksum, call, backend);
         // A contract query that hit unverifiable state or unavailable code fails the call.
-        let query_failure = aborted.lock().unwrap_or_else(|p| p.into_inner()).take();
+        let query_failure = context
+            .aborted
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take();
         // The transaction ran (whatever its outcome): its sequence is used. Not so when the
         // code was not there (evicted mid-call): the host may present it again.
         let code_missing = matches!(
@@ -486,14 +485,7 @@ impl Enclave {
         };
 
         let mut dispatch = Dispatch {
-            engine: self.engine.clone(),
-            channel: self.channel.clone(),
-            seed: keys.seed.clone(),
-            generation: keys.generation,
-            contracts: self.contracts.clone(),
-            block,
-            ledger,
-            aborted,
+            context,
             states: BTreeMap::from([(contract.address.clone(), *storage)]),
             gas_used: report.gas_used,
             gas_limit: request.gas_limit,
@@ -711,6 +703,7 @@ pub const MAX_QUERY_DEPTH: u32 = 8;
 /// enclave, on the target's committed state (verified against the enclave's own root):
 /// their arguments and answers never leave. Queries about public state (bank balances,
 /// contract and code info) go to the host.
+#[derive(Clone)]
 struct ContractQuerier {
     channel: Arc<dyn OcallChannel>,
     engine: Arc<Engine>,
@@ -747,7 +740,7 @@ impl ContractQuerier {
         self.refuse(message, request)
     }
 
-    /// The target's committed state, read-only, under its own key.
+    /// A contract's committed state (as its record says) under its own key.
     fn open_state(
         &self,
         address: &str,
@@ -785,15 +778,8 @@ impl ContractQuerier {
             storage: Box::new(storage),
             api: Box::new(Bech32Api::default()),
             querier: Box::new(ContractQuerier {
-                channel: self.channel.clone(),
-                engine: self.engine.clone(),
-                seed: self.seed.clone(),
-                generation: self.generation,
-                contracts: self.contracts.clone(),
-                block: self.block.clone(),
                 depth: self.depth + 1,
-                aborted: self.aborted.clone(),
-                ledger: self.ledger.clone(),
+                ..self.clone()
             }),
         };
         let env = build_env(&self.block, address);
