@@ -813,7 +813,7 @@ fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), HostError> {
 }
 
 /// The simulated machine secret: created once per home, readable only by its owner.
-fn load_or_create_machine_secret(path: &Path) -> Result<Vec<u8>, HostError> {
+pub fn load_or_create_machine_secret(path: &Path) -> Result<Vec<u8>, HostError> {
     if let Some(secret) = read_optional(path)? {
         return Ok(secret);
     }
@@ -831,6 +831,7 @@ fn load_or_create_machine_secret(path: &Path) -> Result<Vec<u8>, HostError> {
             .open(&tmp)
             .map_err(io_err(format!("creating {}", tmp.display())))?;
         file.write_all(&secret[..])
+            .and_then(|_| file.sync_all())
             .map_err(io_err(format!("writing {}", tmp.display())))?;
     }
     std::fs::rename(&tmp, path).map_err(io_err(format!("replacing {}", path.display())))?;

@@ -239,36 +239,6 @@ pub struct App {
     simulating: bool,
 }
 
-/// The simulated machine secret: one per home, readable only by its owner.
-fn machine_secret(home: &std::path::Path) -> Result<Vec<u8>, AppError> {
-    let path = home.join("machine-secret");
-    match std::fs::read(&path) {
-        Ok(secret) => return Ok(secret),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-        Err(e) => return Err(AppError::State(format!("reading {}: {e}", path.display()))),
-    }
-    let secret = veil_crypto::SimulatedSealer::generate_machine_secret(&mut rand_core::OsRng);
-    let tmp = path.with_extension("tmp");
-    {
-        use std::io::Write;
-        #[cfg(unix)]
-        use std::os::unix::fs::OpenOptionsExt;
-        let mut options = std::fs::OpenOptions::new();
-        options.write(true).create(true).truncate(true);
-        #[cfg(unix)]
-        options.mode(0o600);
-        let mut file = options
-            .open(&tmp)
-            .map_err(|e| AppError::State(format!("creating {}: {e}", tmp.display())))?;
-        file.write_all(&secret[..])
-            .and_then(|_| file.sync_all())
-            .map_err(|e| AppError::State(format!("writing {}: {e}", tmp.display())))?;
-    }
-    std::fs::rename(&tmp, &path)
-        .map_err(|e| AppError::State(format!("replacing {}: {e}", path.display())))?;
-    Ok(secret.to_vec())
-}
-
 impl App {
     /// Opens the chain in `config.home`: resumes it, or starts it from `genesis` when the
     /// store is empty. Refuses to start when the stored state does not match the last
@@ -312,7 +282,9 @@ impl App {
         let enclave = EnclaveClient::open(&config.enclave, services)?;
         let record = store.enclave_record()?;
         let init = enclave.init(InitRequest {
-            machine_secret: machine_secret(&config.home)?,
+            machine_secret: veil_host::load_or_create_machine_secret(
+                &config.home.join("machine-secret"),
+            )?,
             min_seal_generation: record.as_ref().map_or(0, |r| r.seal_generation),
             sealed_state: record.map(|r| r.sealed_state),
         })?;
