@@ -4,13 +4,14 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use anyhow::anyhow;
 use serde_json::{json, Value};
 use veil_client::keyring::{
     validate_name, Backend, ExportedSecret, KeyInfo, Keyring, KeyringError,
 };
 use veil_client::keys::{KeyError, Mnemonic};
 use zeroize::Zeroizing;
+
+use crate::tx::{failed, finish, usage, Failure};
 
 /// Environment variable: the Veil home directory.
 pub(crate) const HOME_ENV: &str = "VEIL_HOME";
@@ -166,28 +167,9 @@ pub(crate) fn default_home() -> anyhow::Result<PathBuf> {
     }
     match std::env::home_dir() {
         Some(dir) if !dir.as_os_str().is_empty() => Ok(dir.join(".veil")),
-        _ => Err(anyhow!(
+        _ => Err(anyhow::anyhow!(
             "cannot find the home directory: set {HOME_ENV} or pass --home"
         )),
-    }
-}
-
-/// A command's failure: bad input (exit 2, reported by `main`) or a failed operation
-/// (exit 1, reported here).
-enum Failure {
-    Usage(anyhow::Error),
-    Failed(anyhow::Error),
-}
-
-impl From<KeyringError> for Failure {
-    fn from(e: KeyringError) -> Self {
-        match e {
-            KeyringError::InvalidName(_)
-            | KeyringError::PassphraseRequired(_)
-            | KeyringError::PassphraseTooShort
-            | KeyringError::Key(_) => Failure::Usage(e.into()),
-            _ => Failure::Failed(e.into()),
-        }
     }
 }
 
@@ -197,15 +179,15 @@ impl From<KeyError> for Failure {
     }
 }
 
-fn usage(message: impl std::fmt::Display) -> Failure {
-    Failure::Usage(anyhow!("{message}"))
-}
-
-fn failed(message: impl std::fmt::Display) -> Failure {
-    Failure::Failed(anyhow!("{message}"))
-}
-
 pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
+    let json = match &command {
+        KeysCommand::Add(args) => args.keyring.json(),
+        KeysCommand::List(args) => args.keyring.json(),
+        KeysCommand::Show(args) => args.keyring.json(),
+        KeysCommand::Export(args) => args.keyring.json(),
+        KeysCommand::Import(args) => args.keyring.json(),
+        KeysCommand::Delete(args) => args.keyring.json(),
+    };
     let result = match command {
         KeysCommand::Add(args) => add(args),
         KeysCommand::List(args) => list(args),
@@ -214,14 +196,7 @@ pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
         KeysCommand::Import(args) => import(args),
         KeysCommand::Delete(args) => delete(args),
     };
-    match result {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(Failure::Usage(e)) => Err(e),
-        Err(Failure::Failed(e)) => {
-            eprintln!("error: {e:#}");
-            Ok(ExitCode::FAILURE)
-        }
-    }
+    finish(result, json)
 }
 
 impl KeyringArgs {
@@ -266,7 +241,7 @@ fn read_stdin_line(what: &str) -> Result<Zeroizing<String>, Failure> {
     let n = io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| failed(format!("reading the {what} from stdin: {e}")))?;
+        .map_err(|e| failed("io", format!("reading the {what} from stdin: {e}")))?;
     if n == 0 {
         return Err(usage(format!(
             "expected the {what} on stdin, got end of input"
@@ -281,7 +256,7 @@ fn read_stdin_line(what: &str) -> Result<Zeroizing<String>, Failure> {
 fn prompt_hidden(prompt: &str) -> Result<Zeroizing<String>, Failure> {
     rpassword::prompt_password(prompt)
         .map(Zeroizing::new)
-        .map_err(|e| failed(format!("reading from the terminal: {e}")))
+        .map_err(|e| failed("io", format!("reading from the terminal: {e}")))
 }
 
 /// The mnemonic for `add --recover` and `import`.
@@ -493,7 +468,10 @@ fn delete(args: DeleteArgs) -> Result<(), Failure> {
         let _ = io::stderr().flush();
         let answer = read_stdin_line("confirmation")?;
         if !matches!(answer.trim().to_lowercase().as_str(), "y" | "yes") {
-            return Err(failed(format!("key {:?} not deleted", info.name)));
+            return Err(failed(
+                "not_confirmed",
+                format!("key {:?} not deleted", info.name),
+            ));
         }
     }
     keyring.delete(&args.name)?;
