@@ -274,7 +274,6 @@ impl Dispatch {
                     _ => continue,
                 },
             };
-            #[allow(deprecated)]
             let reply = Reply {
                 id: sub.id,
                 payload: sub.payload.clone(),

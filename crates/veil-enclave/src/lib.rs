@@ -513,14 +513,14 @@ impl Enclave {
         }
         let (mut body, public_attributes) = result_body(&result);
         if let Some(data) = data_from_replies {
-            body["data"] = json!(base64::engine::general_purpose::STANDARD.encode(data.as_slice()));
+            body["data"] = json!(b64(data.as_slice()));
         }
         if !dispatch.executed.is_empty() {
             body["executed"] = dispatch
                 .executed
                 .iter()
                 .map(|(address, response)| {
-                    let mut part = result_body(&Output::Response(response.clone())).0;
+                    let mut part = response_body(response);
                     part["contract"] = json!(address);
                     part
                 })
@@ -922,20 +922,24 @@ fn state_binding(address: &str, generation: u32) -> Vec<u8> {
 
 /// The sender's view of a successful call, and the attributes the contract published.
 fn result_body(output: &Output) -> (serde_json::Value, Vec<(String, String)>) {
-    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
     match output {
         Output::Query(data) => (json!({ "data": b64(data.as_slice()) }), Vec::new()),
-        Output::Response(response) => {
-            let public = public_attributes(response);
-            let body = json!({
-                "data": response.data.as_ref().map(|d| b64(d.as_slice())),
-                "attributes": response.attributes.iter().map(|a| json!({"key": a.key, "value": a.value})).collect::<Vec<_>>(),
-                "events": response.events,
-                "messages": response.messages,
-            });
-            (body, public)
-        }
+        Output::Response(response) => (response_body(response), public_attributes(response)),
     }
+}
+
+/// What the sender learns of a contract's response.
+fn response_body(response: &Response) -> serde_json::Value {
+    json!({
+        "data": response.data.as_ref().map(|d| b64(d.as_slice())),
+        "attributes": response.attributes.iter().map(|a| json!({"key": a.key, "value": a.value})).collect::<Vec<_>>(),
+        "events": response.events,
+        "messages": response.messages,
+    })
+}
+
+fn b64(bytes: &[u8]) -> String {
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
 /// The attributes a response publishes (`public.` key prefix, stripped).
