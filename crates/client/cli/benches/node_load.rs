@@ -124,7 +124,10 @@ fn main() {
 
     eprintln!("load: deploying cw20-base and funding {senders} senders ...");
     let stored = wallet
-        .broadcast(Msg::StoreCode { wasm }, &options, |_| {})
+        .broadcast(Msg::StoreCode {
+                wasm,
+                query_policy: None,
+            }, &options, |_| {})
         .unwrap();
     let code = client
         .code(stored.committed.receipt.code_id.unwrap())
@@ -145,6 +148,7 @@ fn main() {
                 admin: None,
                 msg: envelope,
                 funds: 0,
+                query_policy: None,
             },
             &options,
             |_| {},

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 mod contract;
 mod keys;
 mod node;
+mod policy;
 mod query;
 mod tx;
 mod vm;

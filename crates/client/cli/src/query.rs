@@ -66,7 +66,8 @@ pub struct ContractArgs {
     /// The query (JSON), e.g. '{"get_count":{}}'.
     #[arg(value_name = "MSG")]
     msg: String,
-    /// Encrypt the query with this key from the keyring [default: a fresh throwaway key].
+    /// Sign the query with this key from the keyring, so the contract's query policy knows
+    /// who asks [default: an anonymous query, encrypted with a fresh throwaway key].
     #[arg(long, value_name = "KEY")]
     from: Option<String>,
     #[command(flatten)]
@@ -205,11 +206,21 @@ fn contract(args: ContractArgs) -> Result<(), Failure> {
     let (address, _) = args.keyring.resolve_address(&args.contract)?;
     let client = args.node.client();
     let wallet = Wallet::connect(&client, &key)?;
-    let answer = wallet.query(&address, &msg, args.pin.code_hash.as_ref())?;
+    // One permit per invocation, short-lived (a dApp signs one per session instead).
+    let permit = match &args.from {
+        Some(_) => Some(wallet.sign_permit(vec![address.clone()], CLI_PERMIT_LIFETIME)?),
+        None => None,
+    };
+    let answer =
+        wallet.query_with_permit(&address, &msg, args.pin.code_hash.as_ref(), permit.as_ref())?;
+    crate::tx::progress(&format!("answered at height {}", answer.height));
     // Text and JSON alike: the contract's answer is JSON.
-    print_json(&answer);
+    print_json(&answer.data);
     Ok(())
 }
+
+/// How long the permit `veil query contract --from` signs stays valid.
+const CLI_PERMIT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
 
 fn parse_tx_hash(text: &str) -> Result<[u8; 32], Failure> {
     let bytes = hex::decode(text.trim())
@@ -227,16 +238,26 @@ fn parse_tx_hash(text: &str) -> Result<[u8; 32], Failure> {
 fn public_msg(msg: &Msg) -> Value {
     match msg {
         Msg::Send { to, amount } => json!({"kind": "send", "to": to, "amount": amount.to_string()}),
-        Msg::StoreCode { wasm } => json!({"kind": "store_code", "wasm_bytes": wasm.len()}),
+        Msg::StoreCode { wasm, query_policy } => json!({
+            "kind": "store_code", "wasm_bytes": wasm.len(), "default_query_policy": query_policy,
+        }),
         Msg::Instantiate {
             code_id,
             label,
             admin,
             msg,
             funds,
+            query_policy,
         } => json!({
             "kind": "instantiate", "code_id": code_id, "label": label, "admin": admin,
             "funds": funds.to_string(), "encrypted_msg_bytes": msg.len(),
+            "query_policy": query_policy,
+        }),
+        Msg::SetQueryPolicy {
+            contract,
+            query_policy,
+        } => json!({
+            "kind": "set_query_policy", "contract": contract, "query_policy": query_policy,
         }),
         Msg::Execute {
             contract,
@@ -519,10 +540,11 @@ fn contract_info(args: ContractInfoArgs) -> Result<(), Failure> {
             ("creator", info.creator.clone()),
             (
                 "admin",
-                info.admin
-                    .clone()
-                    .unwrap_or_else(|| "(none: cannot be migrated)".into()),
+                info.admin.clone().unwrap_or_else(|| {
+                    "(none: cannot be migrated, query policy cannot change)".into()
+                }),
             ),
+            ("query_policy", crate::policy::describe(&info.query_policy)),
             ("label", info.label.clone()),
             (
                 "state_root",

@@ -559,9 +559,9 @@ pub struct TxOpts {
     #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::node::parse_duration)]
     timeout: Duration,
     #[command(flatten)]
-    keyring: KeyringOpts,
+    pub(crate) keyring: KeyringOpts,
     #[command(flatten)]
-    node: NodeOpts,
+    pub(crate) node: NodeOpts,
 }
 
 #[derive(clap::Subcommand)]
@@ -607,6 +607,16 @@ with `veil tx instantiate --admin`) may migrate it; its state stays.
 
 Example: veil tx migrate veil1... 2 '{}' --from alice")]
     Migrate(MigrateArgs),
+    /// Replace a contract's query policy (only its admin may).
+    #[command(long_about = "\
+Replace the query policy of the contract at ADDR: who may read what through its queries
+(public, cw20, cw721, private, or a JSON policy FILE; see docs/query-policies.md). Only the
+contract's admin may; the enclave checks the signature itself and applies the policy from
+the block that includes the transaction. An admin that is a contract cannot send this
+transaction (contracts do not sign).
+
+Example: veil tx set-query-policy veil1... private --from alice")]
+    SetQueryPolicy(crate::policy::SetQueryPolicyArgs),
 }
 
 #[derive(clap::Args)]
@@ -626,6 +636,9 @@ pub struct StoreArgs {
     /// The contract's .wasm file.
     #[arg(value_name = "FILE")]
     file: PathBuf,
+    /// The default query policy of contracts instantiated from this code.
+    #[command(flatten)]
+    policy: crate::policy::PolicyArg,
     #[command(flatten)]
     tx: TxOpts,
 }
@@ -641,9 +654,12 @@ pub struct InstantiateArgs {
     /// A name for the contract, 1 to 128 bytes (public).
     #[arg(long)]
     label: String,
-    /// Who may migrate the contract: an address or a key name [default: nobody].
+    /// Who may migrate the contract and change its query policy: an address or a key
+    /// name [default: nobody].
     #[arg(long, value_name = "ADDR|KEY")]
     admin: Option<String>,
+    #[command(flatten)]
+    policy: crate::policy::PolicyArg,
     /// uveil to send to the contract with the call.
     #[arg(long, value_name = "AMOUNT", value_parser = parse_amount, default_value = "0")]
     amount: u128,
@@ -703,6 +719,7 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
         TxCommand::Instantiate(a) => a.tx.node.json(),
         TxCommand::Execute(a) => a.tx.node.json(),
         TxCommand::Migrate(a) => a.tx.node.json(),
+        TxCommand::SetQueryPolicy(a) => a.tx.node.json(),
     };
     let result = match command {
         TxCommand::Send(args) => send(args),
@@ -710,18 +727,19 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
         TxCommand::Instantiate(args) => instantiate(args),
         TxCommand::Execute(args) => execute(args),
         TxCommand::Migrate(args) => migrate(args),
+        TxCommand::SetQueryPolicy(args) => crate::policy::set_query_policy(args),
     };
     finish(result, json)
 }
 
 /// The signing key and the node.
-struct Signer {
+pub(crate) struct Signer {
     key: KeyPair,
     client: Client,
 }
 
 impl Signer {
-    fn open(opts: &TxOpts) -> Result<Self, Failure> {
+    pub(crate) fn open(opts: &TxOpts) -> Result<Self, Failure> {
         if opts.memo.len() > veil_types::MAX_MEMO_BYTES {
             return Err(usage(format!(
                 "--memo must be at most {} bytes, got {}",
@@ -736,14 +754,14 @@ impl Signer {
         })
     }
 
-    fn wallet(&self) -> Result<Wallet<'_>, Failure> {
+    pub(crate) fn wallet(&self) -> Result<Wallet<'_>, Failure> {
         Ok(Wallet::connect(&self.client, &self.key)?)
     }
 }
 
 /// Signs (simulating first with --gas auto), sends and waits; a failed transaction is an
 /// error.
-fn broadcast(wallet: &Wallet, opts: &TxOpts, msg: Msg) -> Result<Outcome, Failure> {
+pub(crate) fn broadcast(wallet: &Wallet, opts: &TxOpts, msg: Msg) -> Result<Outcome, Failure> {
     let gas = match (opts.gas, opts.gas_adjustment) {
         (Gas::Auto { .. }, Some(multiplier)) => Gas::Auto { multiplier },
         (Gas::Limit(_), Some(_)) => {
@@ -787,7 +805,7 @@ fn human_size(bytes: usize) -> String {
 }
 
 /// Prints a successful transaction: `fields` first (text), then the receipt and result.
-fn report(opts: &TxOpts, outcome: &Outcome, fields: Vec<(&str, Value)>) {
+pub(crate) fn report(opts: &TxOpts, outcome: &Outcome, fields: Vec<(&str, Value)>) {
     let receipt = &outcome.committed.receipt;
     let result = outcome.result.as_ref().map(readable_result);
     if opts.node.json() {
@@ -856,6 +874,7 @@ fn store(args: StoreArgs) -> Result<(), Failure> {
             ),
         ));
     }
+    let query_policy = args.policy.required("storing code")?;
     let signer = Signer::open(&args.tx)?;
     let wallet = signer.wallet()?;
     progress(&format!(
@@ -864,7 +883,14 @@ fn store(args: StoreArgs) -> Result<(), Failure> {
         human_size(wasm.len())
     ));
     let uploaded = wasm.clone();
-    let outcome = broadcast(&wallet, &args.tx, Msg::StoreCode { wasm })?;
+    let outcome = broadcast(
+        &wallet,
+        &args.tx,
+        Msg::StoreCode {
+            wasm,
+            query_policy: Some(query_policy),
+        },
+    )?;
     let receipt = &outcome.committed.receipt;
     let code_id = receipt
         .code_id
@@ -894,6 +920,7 @@ fn instantiate(args: InstantiateArgs) -> Result<(), Failure> {
             args.label.len()
         )));
     }
+    let query_policy = args.policy.required("instantiating a contract")?;
     let signer = Signer::open(&args.tx)?;
     let admin = match &args.admin {
         Some(admin) => Some(args.tx.keyring.resolve_address(admin)?.0),
@@ -910,6 +937,7 @@ fn instantiate(args: InstantiateArgs) -> Result<(), Failure> {
             admin: admin.clone(),
             msg: envelope,
             funds: args.amount,
+            query_policy: Some(query_policy),
         },
     )?;
     let address = outcome

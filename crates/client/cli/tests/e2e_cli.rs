@@ -298,8 +298,18 @@ fn cli_drives_a_dev_chain_end_to_end() {
     .ok();
 
     // --- store, instantiate ---------------------------------------------------------------
+    // Whoever deploys must say who may read: no default.
+    chain
+        .veil(&["tx", "store", wasm, "--from", "alice"])
+        .fails(2, &["--query-policy", "anyone"]);
+    chain
+        .veil(&["tx", "store", wasm, "--from", "alice", "--query-policy", "cw2O"])
+        .fails(2, &["neither a preset", "cw20"]);
     let stored = timed("tx store", || {
-        chain.veil(&["tx", "store", wasm, "--from", "alice", "--output", "json"])
+        chain.veil(&[
+            "tx", "store", wasm, "--from", "alice", "--query-policy", "public", "--output",
+            "json",
+        ])
     })
     .ok();
     assert!(stored.stderr.contains("uploading"), "{}", stored.stderr);
@@ -327,6 +337,8 @@ fn cli_drives_a_dev_chain_end_to_end() {
             "token",
             "--admin",
             "alice",
+            "--query-policy",
+            "cw20",
             "--from",
             "alice",
             "--output",
@@ -346,6 +358,9 @@ fn cli_drives_a_dev_chain_end_to_end() {
         .json();
     assert_eq!(info["code_id"], code_id);
     assert_eq!(info["label"], "token");
+    assert_eq!(info["query_policy"], serde_json::to_value(veil_types::QueryPolicy::preset("cw20").unwrap()).unwrap());
+    let text = chain.veil(&["query", "contract-info", &token]).ok().stdout;
+    assert!(text.contains("query_policy: cw20"), "{text}");
 
     // --- execute, query -------------------------------------------------------------------
     let transfer = json!({"transfer": {"recipient": dave, "amount": "250"}}).to_string();
@@ -380,8 +395,39 @@ fn cli_drives_a_dev_chain_end_to_end() {
         }
         chain.veil(&args).ok().json()
     };
-    assert_eq!(balance(&dave, None), json!({"balance": "500"}));
+    // cw20 policy: only the account concerned reads its balance, signed.
     assert_eq!(balance(&alice, Some("alice")), json!({"balance": "500"}));
+    let refused = |who: &str, from: Option<&str>, msg: Value| {
+        let msg = if msg.is_null() {
+            json!({"balance": {"address": who}})
+        } else {
+            msg
+        }
+        .to_string();
+        let mut args = vec!["query", "contract", &token, &msg];
+        if let Some(key) = from {
+            args.extend(["--from", key]);
+        }
+        chain.veil(&args).fails(1, &["unauthorized"]);
+    };
+    refused(&dave, None, Value::Null);
+    refused(&alice, Some("bob"), Value::Null);
+    refused("", Some("alice"), json!({"all_accounts": {}}));
+    assert_eq!(
+        chain
+            .veil(&["query", "contract", &token, r#"{"token_info":{}}"#, "--output", "json"])
+            .ok()
+            .json()["symbol"],
+        "VTK"
+    );
+    // Only the admin changes the policy; from the next block on it applies.
+    chain
+        .veil(&["tx", "set-query-policy", &token, "public", "--from", "bob"])
+        .fails(1, &["only the admin"]);
+    chain
+        .veil(&["tx", "set-query-policy", &token, "public", "--from", "alice"])
+        .ok();
+    assert_eq!(balance(&dave, None), json!({"balance": "500"}));
 
     // --- query tx: the sender decrypts, others are told it is not for them ----------------
     let seen = chain

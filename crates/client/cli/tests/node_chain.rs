@@ -165,6 +165,7 @@ fn dev_chain_runs_contracts_refuses_bad_input_and_resumes_after_restart() {
         .broadcast(
             Msg::StoreCode {
                 wasm: counter_wasm(),
+                query_policy: None,
             },
             &options(),
             |_| {},
@@ -183,6 +184,7 @@ fn dev_chain_runs_contracts_refuses_bad_input_and_resumes_after_restart() {
                 admin: None,
                 msg: envelope,
                 funds: 0,
+                query_policy: None,
             },
             &options(),
             |_| {},
@@ -307,6 +309,7 @@ fn dev_chain_runs_contracts_refuses_bad_input_and_resumes_after_restart() {
             200,
             Msg::StoreCode {
                 wasm: b"\0asm\x01\0\0\0garbage".to_vec(),
+                query_policy: None,
             },
         )),
         "invalid_code",
@@ -320,6 +323,7 @@ fn dev_chain_runs_contracts_refuses_bad_input_and_resumes_after_restart() {
         200,
         Msg::StoreCode {
             wasm: vec![0; MAX_TX_BYTES],
+            query_policy: None,
         },
     );
     expect_rejected(client.submit(&big), "too_large", "exceeds the limit");
@@ -562,6 +566,7 @@ fn kitchen_sinks(
         .broadcast(
             Msg::StoreCode {
                 wasm: contract_wasm("kitchen-sink"),
+                query_policy: None,
             },
             &options(),
             |_| {},
@@ -581,6 +586,7 @@ fn kitchen_sinks(
                         admin: None,
                         msg: envelope,
                         funds: 0,
+                        query_policy: None,
                     },
                     &options(),
                     |_| {},

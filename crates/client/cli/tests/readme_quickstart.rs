@@ -166,13 +166,22 @@ fn readme_quickstart_runs_as_written() {
         status.success(),
         "the quickstart failed ({status})\nscript:\n{script}\nstdout:\n{stdout}\nstderr:\n{stderr}"
     );
-    // The last command's output: the counter's answer.
+    // The signed query's output: the counter's answer; then the anonymous one is refused.
     let answer = stdout
         .rfind("{\n")
         .map(|i| &stdout[i..])
-        .and_then(|tail| serde_json::from_str::<Value>(tail).ok())
-        .unwrap_or_else(|| panic!("the quickstart's last output is not JSON:\n{stdout}"));
+        .and_then(|tail| {
+            serde_json::Deserializer::from_str(tail)
+                .into_iter::<Value>()
+                .next()
+                .and_then(Result::ok)
+        })
+        .unwrap_or_else(|| panic!("the quickstart's signed query printed no JSON:\n{stdout}"));
     assert_eq!(answer, json!({"count": 1}), "stdout:\n{stdout}");
+    assert!(
+        stdout.trim_end().ends_with("refused") && stderr.contains("unauthorized"),
+        "the anonymous query of a private contract is refused:\nstdout:\n{stdout}\nstderr:\n{stderr}"
+    );
     assert!(
         stdout.contains("result.data: 1"),
         "the execute prints its decrypted result:\n{stdout}"

@@ -79,6 +79,9 @@ pub struct CommittedTx {
 #[derive(Debug, Clone, Deserialize)]
 pub struct QueryAnswer {
     pub ok: bool,
+    /// The height of the state the answer was computed on.
+    #[serde(default)]
+    pub height: u64,
     pub gas_used: u64,
     pub error_kind: Option<String>,
     #[serde(with = "veil_types::serde_bytes_b64")]
@@ -255,15 +258,19 @@ impl Client {
         }
     }
 
-    /// Sends an encrypted query envelope to a contract.
+    /// Sends an encrypted query envelope to a contract, with an encrypted permit for a
+    /// signed query.
     pub fn query_contract(
         &self,
         address: &str,
         envelope: &[u8],
+        encrypted_permit: Option<&[u8]>,
     ) -> Result<QueryAnswer, ClientError> {
-        self.post(
-            &format!("/contracts/{address}/query"),
-            json!({ "msg": base64::engine::general_purpose::STANDARD.encode(envelope) }),
-        )
+        let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+        let mut body = json!({ "msg": b64(envelope) });
+        if let Some(permit) = encrypted_permit {
+            body["permit"] = json!(b64(permit));
+        }
+        self.post(&format!("/contracts/{address}/query"), body)
     }
 }

@@ -6,7 +6,7 @@ use std::time::Duration;
 use base64::Engine as _;
 use serde_json::Value;
 use veil_crypto::{encrypt_input, OsRng, OutputKind, TxKey, ENVELOPE_HEADER_LEN};
-use veil_types::{required_fee, Hash, Msg, Tx, TxBody, DENOM};
+use veil_types::{required_fee, Hash, Msg, PermitBody, QueryPermit, Tx, TxBody, DENOM};
 
 use crate::keys::KeyPair;
 use crate::rpc::{Client, ClientError, CommittedTx, Status};
@@ -320,17 +320,58 @@ impl<'a> Wallet<'a> {
         Ok(info.code_hash)
     }
 
-    /// Queries a contract; returns its answer (JSON) decrypted.
+    /// Signs a query permit for `contracts`, valid for `lifetime` from the latest block's
+    /// time (at most [`veil_types::permit::MAX_PERMIT_LIFETIME_NANOS`]). A dApp signs one
+    /// per session and sends it with every query ([`Wallet::query_with_permit`]).
+    pub fn sign_permit(
+        &self,
+        contracts: Vec<String>,
+        lifetime: Duration,
+    ) -> Result<QueryPermit, WalletError> {
+        let lifetime = u64::try_from(lifetime.as_nanos()).unwrap_or(u64::MAX);
+        if lifetime == 0 || lifetime > veil_types::permit::MAX_PERMIT_LIFETIME_NANOS {
+            return Err(WalletError::Other(
+                "a permit's lifetime must be more than 0 and at most 30 days".into(),
+            ));
+        }
+        let now = self.client.status()?.latest_block_time_nanos;
+        Ok(PermitBody {
+            chain_id: self.chain_id().to_string(),
+            contracts,
+            expires_at_nanos: now.saturating_add(lifetime),
+        }
+        .sign(self.key.signing_key()))
+    }
+
+    /// Queries a contract anonymously; returns its answer (JSON) decrypted.
     pub fn query(
         &self,
         address: &str,
         msg: &Value,
         expected_code_hash: Option<&Hash>,
     ) -> Result<Value, WalletError> {
+        self.query_with_permit(address, msg, expected_code_hash, None)
+            .map(|answer| answer.data)
+    }
+
+    /// Queries a contract, signed by `permit`'s signer when given (the permit travels
+    /// encrypted under the query's key: the node never sees who asks).
+    pub fn query_with_permit(
+        &self,
+        address: &str,
+        msg: &Value,
+        expected_code_hash: Option<&Hash>,
+        permit: Option<&QueryPermit>,
+    ) -> Result<ContractAnswer, WalletError> {
         let code_hash = self.contract_code_hash(address, expected_code_hash)?;
-        let (envelope, _) = self.encrypt(&code_hash, msg)?;
-        let answer = self.client.query_contract(address, &envelope)?;
+        let (envelope, tx_key) = self.encrypt(&code_hash, msg)?;
+        let encrypted_permit = permit
+            .map(|p| tx_key.encrypt_output(0, OutputKind::QueryPermit, &p.to_bytes()));
+        let answer = self
+            .client
+            .query_contract(address, &envelope, encrypted_permit.as_deref())?;
         let body = self.decrypt(&envelope, &answer.encrypted_result)?;
+        let height = body["height"].as_u64().unwrap_or(answer.height);
         if !answer.ok {
             let error = body["error"]
                 .as_str()
@@ -345,8 +386,17 @@ impl<'a> Wallet<'a> {
                 contract_error: Some(error),
             });
         }
-        decode_data(&body).ok_or_else(|| WalletError::Other("the query answered no data".into()))
+        let data = decode_data(&body)
+            .ok_or_else(|| WalletError::Other("the query answered no data".into()))?;
+        Ok(ContractAnswer { data, height })
     }
+}
+
+/// A contract's decrypted answer and the height it was answered at (as the enclave saw it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ContractAnswer {
+    pub data: Value,
+    pub height: u64,
 }
 
 /// The encrypted contract message a transaction carries, if any.

@@ -20,7 +20,7 @@ use veil_enclave_abi::{
 };
 use veil_engine::Querier;
 use veil_types::k256::ecdsa::SigningKey;
-use veil_types::{Msg, TxBody};
+use veil_types::{Msg, QueryPolicy, TxBody};
 
 /// Where the enclave runs.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -408,13 +408,32 @@ impl EnclaveClient {
         }
     }
 
-    /// Validates and compiles code in the enclave; returns its code hash.
-    pub fn store_code(&self, wasm: &[u8]) -> Result<Hash, HostError> {
+    /// Validates and compiles code in the enclave; returns its code hash. With the signed
+    /// `store_code` transaction the enclave also records the code and returns its code id.
+    pub fn store_code(
+        &self,
+        wasm: &[u8],
+        tx: Option<Vec<u8>>,
+        chain_id: &str,
+    ) -> Result<(Hash, Option<u64>), HostError> {
         match self.ecall(&Ecall::StoreCode {
             wasm: wasm.to_vec(),
+            tx,
+            chain_id: chain_id.to_string(),
         })? {
-            EcallResponse::CodeStored { code_hash } => Ok(code_hash),
+            EcallResponse::CodeStored { code_hash, code_id } => Ok((code_hash, code_id)),
             _ => Err(HostError::Protocol("store_code")),
+        }
+    }
+
+    /// Replaces a contract's query policy (the enclave checks the admin signed `tx`).
+    pub fn set_query_policy(&self, tx: Vec<u8>, chain_id: &str) -> Result<(), HostError> {
+        match self.ecall(&Ecall::SetQueryPolicy {
+            tx,
+            chain_id: chain_id.to_string(),
+        })? {
+            EcallResponse::QueryPolicySet => Ok(()),
+            _ => Err(HostError::Protocol("set_query_policy")),
         }
     }
 
@@ -549,7 +568,7 @@ impl ConfidentialHost {
 
     /// Validates and compiles code in the enclave; returns its code hash.
     pub fn store_code(&self, wasm: &[u8]) -> Result<Hash, HostError> {
-        let code_hash = self.enclave.store_code(wasm)?;
+        let (code_hash, _) = self.enclave.store_code(wasm, None, "")?;
         self.nodes.insert_code(code_hash, wasm.to_vec());
         Ok(code_hash)
     }
@@ -567,7 +586,8 @@ impl ConfidentialHost {
             .cloned()
     }
 
-    /// Instantiates a contract from an envelope encrypted for `code_hash`.
+    /// Instantiates a contract from an envelope encrypted for `code_hash`, with the
+    /// `public` query policy and no admin.
     #[allow(clippy::too_many_arguments)]
     pub fn instantiate(
         &self,
@@ -578,6 +598,24 @@ impl ConfidentialHost {
         funds: Vec<(String, u128)>,
         block: BlockRef,
         gas_limit: u64,
+    ) -> Result<(String, RunResponse), HostError> {
+        let policy = QueryPolicy::public();
+        self.instantiate_with(code_hash, signer, label, envelope, funds, block, gas_limit, None, policy)
+    }
+
+    /// Instantiates with an admin and a query policy.
+    #[allow(clippy::too_many_arguments)]
+    pub fn instantiate_with(
+        &self,
+        code_hash: Hash,
+        signer: &SigningKey,
+        label: &str,
+        envelope: Vec<u8>,
+        funds: Vec<(String, u128)>,
+        block: BlockRef,
+        gas_limit: u64,
+        admin: Option<String>,
+        query_policy: QueryPolicy,
     ) -> Result<(String, RunResponse), HostError> {
         if self.nodes.code(&code_hash).is_none() {
             return Err(HostError::UnknownCode(hex(&code_hash)));
@@ -595,9 +633,10 @@ impl ConfidentialHost {
             Msg::Instantiate {
                 code_id: 0,
                 label: label.to_string(),
-                admin: None,
+                admin,
                 msg: envelope.clone(),
                 funds: uveil(&funds),
+                query_policy: Some(query_policy),
             },
         );
         let response = self.run(
@@ -657,6 +696,7 @@ impl ConfidentialHost {
         )
     }
 
+    /// An anonymous query.
     pub fn query(
         &self,
         contract: &str,
@@ -664,20 +704,58 @@ impl ConfidentialHost {
         block: BlockRef,
         gas_limit: u64,
     ) -> Result<RunResponse, HostError> {
+        self.query_with_permit(contract, envelope, None, block, gas_limit)
+    }
+
+    /// A query carrying `encrypted_permit` (a signed permit under the query's key).
+    pub fn query_with_permit(
+        &self,
+        contract: &str,
+        envelope: Vec<u8>,
+        encrypted_permit: Option<Vec<u8>>,
+        block: BlockRef,
+        gas_limit: u64,
+    ) -> Result<RunResponse, HostError> {
         let record = self
             .contract(contract)
             .ok_or_else(|| HostError::UnknownContract(contract.to_string()))?;
-        self.run(
-            EntryPoint::Query,
-            contract,
-            &record,
-            "",
-            envelope,
-            Vec::new(),
+        let request = RunRequest {
+            entry: EntryPoint::Query,
+            contract: ContractRef {
+                address: contract.to_string(),
+                code_hash: record.code_hash,
+                creator: record.creator.clone(),
+            },
             block,
+            sender: String::new(),
+            funds: Vec::new(),
+            envelope,
+            state_root: record.root,
             gas_limit,
-            None,
-        )
+            tx: None,
+            simulate: false,
+            encrypted_permit,
+        };
+        Ok(self.enclave.run(request)?)
+    }
+
+    /// Replaces a contract's query policy with its admin's signed transaction.
+    pub fn set_query_policy(
+        &self,
+        contract: &str,
+        admin: &SigningKey,
+        chain_id: &str,
+        query_policy: QueryPolicy,
+    ) -> Result<(), HostError> {
+        let tx = self.sign(
+            admin,
+            chain_id,
+            Msg::SetQueryPolicy {
+                contract: contract.to_string(),
+                query_policy,
+            },
+        );
+        self.enclave.set_query_policy(tx, chain_id)
     }
 
     /// Runs with an explicit contract record (public data the host could forge): for tests
@@ -710,6 +788,7 @@ impl ConfidentialHost {
             gas_limit,
             tx,
             simulate: false,
+            encrypted_permit: None,
         };
         let response = self.enclave.run(request)?;
         if let Some(state) = &response.state {

@@ -581,6 +581,7 @@ fn stale_state_root_is_refused() {
                 admin: None,
                 msg: envelope.clone(),
                 funds: 0,
+                query_policy: Some(veil_types::QueryPolicy::public()),
             },
         );
         let result = f.host.run(

@@ -17,7 +17,7 @@ use veil_engine::{BankQuerier, Querier};
 use veil_host::{EnclaveClient, EnclaveMode, HostError, HostServices, NodeStore};
 use veil_types::{
     required_fee, tx_hash, txs_hash, Block, BlockHeader, CodeInfo, ContractInfo, Event, Hash, Msg,
-    Receipt, Tx, DENOM,
+    QueryPolicy, Receipt, Tx, DENOM,
 };
 
 use crate::genesis::Genesis;
@@ -577,10 +577,8 @@ impl App {
             self.execute(context, &tx, &sender, &mut meter, dirty, wasm, &mut receipt)
         };
         receipt.gas_used = meter.used.min(meter.limit);
-        let ran = matches!(
-            tx.body.msg,
-            Msg::Instantiate { .. } | Msg::Execute { .. } | Msg::Migrate { .. }
-        );
+        // Whether the enclave's own records may have changed (a checkpoint is due).
+        let ran = !matches!(tx.body.msg, Msg::Send { .. });
         match outcome {
             Ok(()) => receipt.ok = true,
             Err(f) => {
@@ -659,14 +657,30 @@ impl App {
                 });
                 Ok(())
             }
-            Msg::StoreCode { wasm: code } => {
+            Msg::StoreCode {
+                wasm: code,
+                query_policy,
+            } => {
                 meter.charge(STORE_CODE_GAS_PER_BYTE.saturating_mul(code.len() as u64))?;
-                let code_hash = self
+                let default_query_policy = query_policy.clone().unwrap_or_else(QueryPolicy::public);
+                default_query_policy
+                    .validate()
+                    .map_err(|e| failure("invalid_query_policy", e.to_string()))?;
+                // The enclave records the code (and its default policy) only for a real
+                // execution, under the same id this node gives it.
+                let signed = (!self.simulating).then(|| context.bytes.to_vec());
+                let (code_hash, enclave_code_id) = self
                     .enclave
-                    .store_code(code)
+                    .store_code(code, signed, &self.genesis.chain_id)
                     .map_err(|e| failure("invalid_code", public_error(e)))?;
                 let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 let code_id = state.next_code_id();
+                if enclave_code_id.is_some_and(|id| id != code_id) {
+                    return Err(failure(
+                        "enclave",
+                        format!("the enclave recorded this code as {enclave_code_id:?}, the chain as {code_id}: the enclave's sealed state does not belong to this store"),
+                    ));
+                }
                 let known = state.codes.values().any(|c| c.code_hash == code_hash)
                     || wasm.iter().any(|(h, _)| *h == code_hash);
                 if !known {
@@ -679,6 +693,7 @@ impl App {
                         code_hash,
                         creator: sender.to_string(),
                         size: code.len() as u64,
+                        default_query_policy,
                     },
                 );
                 dirty.codes.insert(code_id);
@@ -698,9 +713,15 @@ impl App {
                 admin,
                 msg,
                 funds,
+                query_policy,
             } => {
                 if let Some(admin) = admin {
                     validate_address(admin)?;
+                }
+                if let Some(policy) = query_policy {
+                    policy
+                        .validate()
+                        .map_err(|e| failure("invalid_query_policy", e.to_string()))?;
                 }
                 let code = self.code(*code_id)?;
                 let address = veil_types::contract_address(&code.code_hash, sender, label);
@@ -720,6 +741,9 @@ impl App {
                     admin: admin.clone(),
                     label: label.clone(),
                     state_root: None,
+                    query_policy: query_policy
+                        .clone()
+                        .unwrap_or_else(|| code.default_query_policy.clone()),
                 };
                 self.call_contract(
                     context,
@@ -784,6 +808,48 @@ impl App {
                     dirty,
                     receipt,
                 )
+            }
+            Msg::SetQueryPolicy {
+                contract,
+                query_policy,
+            } => {
+                meter.charge(CONTRACT_CALL_GAS)?;
+                let mut info = self.contract_info(contract).ok_or_else(|| {
+                    failure("unknown_contract", format!("no contract at {contract}"))
+                })?;
+                if info.admin.as_deref() != Some(sender) {
+                    return Err(failure(
+                        "unauthorized",
+                        match &info.admin {
+                            Some(admin) => format!(
+                                "only the admin {admin} may change the query policy of {contract}"
+                            ),
+                            None => format!(
+                                "{contract} has no admin: its query policy cannot change"
+                            ),
+                        },
+                    ));
+                }
+                query_policy
+                    .validate()
+                    .map_err(|e| failure("invalid_query_policy", e.to_string()))?;
+                if !self.simulating {
+                    self.enclave
+                        .set_query_policy(context.bytes.to_vec(), &self.genesis.chain_id)
+                        .map_err(enclave_failure)?;
+                }
+                info.query_policy = query_policy.clone();
+                receipt.events.push(Event {
+                    kind: "set_query_policy".into(),
+                    attributes: vec![("contract_address".into(), contract.clone())],
+                });
+                dirty.contracts.insert(contract.clone());
+                self.state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .contracts
+                    .insert(contract.clone(), info);
+                Ok(())
             }
         }
     }
@@ -854,6 +920,7 @@ impl App {
             gas_limit: meter.remaining().saturating_mul(GAS_MULTIPLIER),
             tx: Some(context.bytes.to_vec()),
             simulate: self.simulating,
+            encrypted_permit: None,
         };
         let result = self.run_in_enclave(request);
         let undo_funds = |state: &Mutex<ChainState>| {
@@ -963,7 +1030,8 @@ impl App {
         &self,
         address: &str,
         envelope: Vec<u8>,
-    ) -> Result<RunResponse, Rejection> {
+        encrypted_permit: Option<Vec<u8>>,
+    ) -> Result<(RunResponse, u64), Rejection> {
         let info = self
             .store
             .contract(address)
@@ -989,15 +1057,18 @@ impl App {
             gas_limit: QUERY_GAS_LIMIT,
             tx: None,
             simulate: false,
+            encrypted_permit,
         };
-        self.run_in_enclave(request).map_err(|e| match e {
+        let height = self.last.header.height;
+        let response = self.run_in_enclave(request).map_err(|e| match e {
             HostError::Enclave(EnclaveError {
                 kind: ErrorKind::Envelope,
                 message,
             }) => reject("envelope", message),
             HostError::Enclave(EnclaveError { message, .. }) => reject("enclave", message),
             other => reject("enclave", other.to_string()),
-        })
+        })?;
+        Ok((response, height))
     }
 
     /// Runs a transaction on a copy of the state and reports the gas it used; nothing is
@@ -1251,17 +1322,41 @@ impl Checker {
         let bad_address = |e: String| reject("invalid_address", e);
         match &tx.body.msg {
             Msg::Send { to, .. } => veil_types::validate_address(to).map_err(bad_address),
-            Msg::StoreCode { wasm } => {
+            Msg::StoreCode { wasm, query_policy } => {
+                if let Some(policy) = query_policy {
+                    policy
+                        .validate()
+                        .map_err(|e| reject("invalid_query_policy", e.to_string()))?;
+                }
                 let config = veil_engine::EngineConfig::default();
                 veil_engine::validate::check_wasm(wasm, &config.wasm_limits, &config.capabilities)
                     .map(|_| ())
                     .map_err(|e| reject("invalid_code", format!("invalid contract code: {e}")))
             }
-            Msg::Instantiate { code_id, admin, .. } => {
+            Msg::Instantiate {
+                code_id,
+                admin,
+                query_policy,
+                ..
+            } => {
                 if let Some(admin) = admin {
                     veil_types::validate_address(admin).map_err(bad_address)?;
                 }
+                if let Some(policy) = query_policy {
+                    policy
+                        .validate()
+                        .map_err(|e| reject("invalid_query_policy", e.to_string()))?;
+                }
                 self.known_code(*code_id)
+            }
+            Msg::SetQueryPolicy {
+                contract,
+                query_policy,
+            } => {
+                query_policy
+                    .validate()
+                    .map_err(|e| reject("invalid_query_policy", e.to_string()))?;
+                self.known_contract(contract)
             }
             Msg::Execute { contract, .. } => self.known_contract(contract),
             Msg::Migrate {

@@ -350,6 +350,9 @@ async fn get_contract(State(state): State<RpcState>, Path(address): Path<String>
 struct QueryRequest {
     /// The encrypted query envelope, base64.
     msg: String,
+    /// A signed query permit encrypted under the query's key, base64 (none: anonymous).
+    #[serde(default)]
+    permit: Option<String>,
 }
 
 async fn query_contract(
@@ -360,9 +363,15 @@ async fn query_contract(
     checked_address(&address)?;
     let request: QueryRequest = read_json(body).await?;
     let envelope = base64_field(&request.msg, "msg")?;
-    let response = with_app(&state, move |app| app.query_contract(&address, envelope)).await??;
+    let permit = match &request.permit {
+        Some(permit) => Some(base64_field(permit, "permit")?),
+        None => None,
+    };
+    let (response, height) =
+        with_app(&state, move |app| app.query_contract(&address, envelope, permit)).await??;
     ok(json!({
         "ok": response.ok,
+        "height": height,
         "gas_used": response.gas_used,
         "error_kind": response.error_kind,
         "encrypted_result": base64::engine::general_purpose::STANDARD.encode(&response.encrypted_result),

@@ -15,8 +15,13 @@ use sha2::{Digest, Sha256};
 
 pub use k256;
 
+pub mod permit;
+pub mod query_policy;
 pub mod serde_bytes_b64;
 pub mod serde_hash;
+
+pub use permit::{PermitBody, PermitError, QueryPermit};
+pub use query_policy::QueryPolicy;
 
 /// Bech32 prefix of account and contract addresses.
 pub const ADDRESS_PREFIX: &str = "veil";
@@ -47,16 +52,21 @@ pub enum Msg {
     StoreCode {
         #[serde(with = "serde_bytes_b64")]
         wasm: Vec<u8>,
+        /// The query policy of contracts instantiated from this code without one of their
+        /// own (none: `public`).
+        query_policy: Option<QueryPolicy>,
     },
     Instantiate {
         code_id: u64,
         label: String,
-        /// Who may migrate the contract (none: nobody).
+        /// Who may migrate the contract and change its query policy (none: nobody).
         admin: Option<String>,
         #[serde(with = "serde_bytes_b64")]
         msg: Vec<u8>,
         #[serde(with = "amount")]
         funds: u128,
+        /// Who may read what through queries (none: the code's default policy).
+        query_policy: Option<QueryPolicy>,
     },
     Execute {
         contract: String,
@@ -72,6 +82,11 @@ pub enum Msg {
         #[serde(with = "serde_bytes_b64")]
         msg: Vec<u8>,
     },
+    /// Replaces a contract's query policy; only its admin may.
+    SetQueryPolicy {
+        contract: String,
+        query_policy: QueryPolicy,
+    },
 }
 
 impl Msg {
@@ -83,6 +98,7 @@ impl Msg {
             Msg::Instantiate { .. } => "instantiate",
             Msg::Execute { .. } => "execute",
             Msg::Migrate { .. } => "migrate",
+            Msg::SetQueryPolicy { .. } => "set_query_policy",
         }
     }
 }
@@ -165,24 +181,34 @@ impl Tx {
 
     /// Checks the signature and returns the signer's address.
     pub fn verify(&self) -> Result<String, TxError> {
-        use secp256k1::{ecdsa, Message, PublicKey, SECP256K1};
-        if self.public_key.len() != 33 {
-            return Err(TxError::BadPublicKey);
-        }
-        let key = PublicKey::from_slice(&self.public_key).map_err(|_| TxError::BadPublicKey)?;
-        let signature =
-            ecdsa::Signature::from_compact(&self.signature).map_err(|_| TxError::BadSignature)?;
-        let mut normalized = signature;
-        normalized.normalize_s();
-        if normalized != signature {
-            return Err(TxError::HighS);
-        }
         let digest: [u8; 32] = Sha256::digest(self.body.sign_bytes()).into();
-        SECP256K1
-            .verify_ecdsa(Message::from_digest(digest), &signature, &key)
-            .map_err(|_| TxError::BadSignature)?;
+        verify_secp256k1(&self.public_key, &self.signature, &digest)?;
         Ok(account_address(&self.public_key))
     }
+}
+
+/// Verifies a low-S ECDSA secp256k1 signature `r || s` over a SHA-256 digest by a
+/// compressed public key (transactions and query permits).
+pub fn verify_secp256k1(
+    public_key: &[u8],
+    signature: &[u8],
+    digest: &[u8; 32],
+) -> Result<(), TxError> {
+    use secp256k1::{ecdsa, Message, PublicKey, SECP256K1};
+    if public_key.len() != 33 {
+        return Err(TxError::BadPublicKey);
+    }
+    let key = PublicKey::from_slice(public_key).map_err(|_| TxError::BadPublicKey)?;
+    let signature =
+        ecdsa::Signature::from_compact(signature).map_err(|_| TxError::BadSignature)?;
+    let mut normalized = signature;
+    normalized.normalize_s();
+    if normalized != signature {
+        return Err(TxError::HighS);
+    }
+    SECP256K1
+        .verify_ecdsa(Message::from_digest(*digest), &signature, &key)
+        .map_err(|_| TxError::BadSignature)
 }
 
 /// `SHA-256(tx bytes)`.
@@ -349,6 +375,8 @@ pub struct CodeInfo {
     pub code_hash: Hash,
     pub creator: String,
     pub size: u64,
+    /// The policy of contracts instantiated from this code without their own.
+    pub default_query_policy: QueryPolicy,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -367,6 +395,8 @@ pub struct ContractInfo {
     /// Root of the contract's encrypted state tree (none while empty).
     #[serde(with = "serde_hash::option")]
     pub state_root: Option<Hash>,
+    /// Who may read what through queries (the enclave holds the authoritative copy).
+    pub query_policy: QueryPolicy,
 }
 
 /// u128 token amounts: decimal strings in JSON, varints in postcard.

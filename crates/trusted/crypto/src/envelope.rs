@@ -49,6 +49,9 @@ pub enum OutputKind {
     Event = 6,
     /// The result of a smart query.
     QueryResult = 7,
+    /// The query permit a client attaches to a signed query (client → enclave, under the
+    /// query's transaction key: the host never sees who signed).
+    QueryPermit = 8,
 }
 
 impl OutputKind {
@@ -67,6 +70,7 @@ impl OutputKind {
             5 => OutputKind::SubMessage,
             6 => OutputKind::Event,
             7 => OutputKind::QueryResult,
+            8 => OutputKind::QueryPermit,
             _ => return None,
         })
     }
@@ -338,8 +342,8 @@ mod tests {
     #[test]
     fn output_kinds_round_trip_and_zero_is_reserved() {
         assert_eq!(OutputKind::from_byte(0), None);
-        assert_eq!(OutputKind::from_byte(8), None);
-        for b in 1..=7 {
+        assert_eq!(OutputKind::from_byte(9), None);
+        for b in 1..=8 {
             let k = OutputKind::from_byte(b).unwrap();
             assert_eq!(k.as_byte(), b);
             assert_ne!(k.iv(0), INPUT_IV);

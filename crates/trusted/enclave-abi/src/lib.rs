@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the messages below.
-pub const ABI_VERSION: u16 = 3;
+pub const ABI_VERSION: u16 = 4;
 
 /// Largest frame either side accepts (code uploads are the biggest messages).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
@@ -31,8 +31,17 @@ pub enum Ecall {
     Init(InitRequest),
     /// The network's public encryption key (what users encrypt to).
     NetworkKey,
-    /// Validate and compile contract code; answers its code hash.
-    StoreCode { wasm: Vec<u8> },
+    /// Validate and compile contract code; answers its code hash. With the signed
+    /// `store_code` transaction (as a chain executes it) the enclave also records the code
+    /// under the next code id, with the default query policy the uploader signed.
+    StoreCode {
+        wasm: Vec<u8>,
+        tx: Option<Vec<u8>>,
+        chain_id: String,
+    },
+    /// Replace a contract's query policy: the signed `set_query_policy` transaction, which
+    /// the enclave checks is its admin's.
+    SetQueryPolicy { tx: Vec<u8>, chain_id: String },
     /// Decrypt a message, run a contract entry point on verified state, encrypt the result.
     Run(RunRequest),
     /// Seal the enclave's state as it is now (the host stores it with the block it belongs
@@ -97,6 +106,10 @@ pub struct RunRequest {
     pub tx: Option<Vec<u8>>,
     /// Run and report gas, but commit nothing (for gas estimation).
     pub simulate: bool,
+    /// Queries only: the querier's signed permit (`veil-types` `QueryPermit` bytes),
+    /// encrypted under the query's transaction key (`OutputKind::QueryPermit`, index 0), so
+    /// the host never sees who asks. None: an anonymous query.
+    pub encrypted_permit: Option<Vec<u8>>,
 }
 
 /// Answers to ecalls, in the same order as [`Ecall`].
@@ -104,7 +117,12 @@ pub struct RunRequest {
 pub enum EcallResponse {
     Init(InitResponse),
     NetworkKey { public_key: Hash, generation: u32 },
-    CodeStored { code_hash: Hash },
+    /// `code_id`: the id the enclave recorded the code under (when a transaction came).
+    CodeStored {
+        code_hash: Hash,
+        code_id: Option<u64>,
+    },
+    QueryPolicySet,
     Ran(RunResponse),
     Checkpoint(SealedCheckpoint),
     Error(EnclaveError),
@@ -199,6 +217,8 @@ pub enum ErrorKind {
     StaleStateRoot,
     /// A signed transaction the enclave has already run.
     Replay,
+    /// The query policy refuses this querier (nothing of the state was read).
+    Unauthorized,
     Host,
     Abi,
 }
@@ -233,6 +253,7 @@ impl Ecall {
             Ecall::NetworkKey => "network_key",
             Ecall::Checkpoint => "checkpoint",
             Ecall::StoreCode { .. } => "store_code",
+            Ecall::SetQueryPolicy { .. } => "set_query_policy",
             Ecall::Run(r) => match r.entry {
                 EntryPoint::Instantiate => "instantiate",
                 EntryPoint::Execute => "execute",
@@ -349,6 +370,8 @@ mod tests {
     fn round_trip_and_version_check() {
         let call = Ecall::StoreCode {
             wasm: vec![0, 97, 115, 109],
+            tx: None,
+            chain_id: "veil-dev".into(),
         };
         let bytes = encode(&call);
         assert_eq!(&bytes[..2], &ABI_VERSION.to_be_bytes());

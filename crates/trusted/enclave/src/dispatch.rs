@@ -446,7 +446,11 @@ impl Dispatch {
         let backend = Backend {
             storage: Box::new(storage),
             api: Box::new(Bech32Api::default()),
-            querier: Box::new(context.clone()),
+            // The executing contract is the querier of the queries it makes.
+            querier: Box::new(ContractQuerier {
+                caller: address.to_string(),
+                ..context.clone()
+            }),
         };
         let env = build_env(&context.block, address);
         let randomness = veil_crypto::call_randomness(

@@ -35,6 +35,8 @@ use veil_engine::{
     EngineConfig, Entry, Output, Querier, Storage,
 };
 use veil_state::{NodeCipher, NodeId, NodeSource, VerifiedState};
+use veil_types::query_policy::{self, Decision, Rule};
+use veil_types::QueryPolicy;
 
 /// The key generation every key starts at (rotation comes later).
 const FIRST_GENERATION: u32 = 0;
@@ -57,6 +59,15 @@ struct SealedState {
     contracts: Vec<(String, TrustedContract)>,
     /// The lowest transaction sequence each sender may still use (replay guard).
     senders: Vec<(String, u64)>,
+    /// Code recorded by `store_code` transactions, by code id (1, 2, …).
+    codes: Vec<CodeRecord>,
+}
+
+/// The enclave's record of stored code: what instances get when they name no policy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct CodeRecord {
+    code_hash: Hash,
+    default_query_policy: QueryPolicy,
 }
 
 /// The enclave's own record of a contract: the host's copy is only a claim.
@@ -70,6 +81,8 @@ struct TrustedContract {
     init_code_hash: Hash,
     creator: String,
     admin: Option<String>,
+    /// Who may read what through queries; only the admin's signed transaction changes it.
+    query_policy: QueryPolicy,
 }
 
 impl Drop for SealedState {
@@ -99,6 +112,8 @@ pub struct Enclave {
     next_sequences: BTreeMap<String, u64>,
     /// X25519 shared secrets of recent senders (one scalar multiplication per sender).
     senders: SharedSecretCache,
+    /// Code recorded by signed `store_code` transactions; index = code id - 1.
+    codes: Vec<CodeRecord>,
 }
 
 /// Senders whose shared secret the enclave remembers.
@@ -122,6 +137,7 @@ impl Enclave {
             contracts: Arc::new(BTreeMap::new()),
             next_sequences: BTreeMap::new(),
             senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
+            codes: Vec::new(),
         }
     }
 
@@ -144,12 +160,10 @@ impl Enclave {
                     generation: keys.generation,
                 })
             }
-            Ecall::StoreCode { wasm } => match self.engine.store_code(&wasm) {
-                Ok(checksum) => Ok(EcallResponse::CodeStored {
-                    code_hash: checksum.0,
-                }),
-                Err(e) => Err(fail(ErrorKind::InvalidCode, e.to_string())),
-            },
+            Ecall::StoreCode { wasm, tx, chain_id } => self.store_code(&wasm, tx, &chain_id),
+            Ecall::SetQueryPolicy { tx, chain_id } => self
+                .set_query_policy(&tx, &chain_id)
+                .map(|()| EcallResponse::QueryPolicySet),
             Ecall::Run(request) => self.run(request).map(EcallResponse::Ran),
             Ecall::Checkpoint => {
                 let keys = self
@@ -208,12 +222,14 @@ impl Enclave {
                 seal_generation: request.min_seal_generation,
                 contracts: Vec::new(),
                 senders: Vec::new(),
+                codes: Vec::new(),
             },
         };
         let seed = Arc::new(MasterSeed::from_bytes(state.seed));
         let io = IoKeypair::derive(&seed, state.generation);
         self.contracts = Arc::new(state.contracts.iter().cloned().collect());
         self.next_sequences = state.senders.iter().cloned().collect();
+        self.codes = state.codes.clone();
         self.senders = SharedSecretCache::new(SENDER_CACHE_CAPACITY);
         self.keys = Some(Keys {
             seed,
@@ -247,6 +263,7 @@ impl Enclave {
                 .iter()
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
+            codes: self.codes.clone(),
         };
         let plain = zeroize::Zeroizing::new(postcard::to_stdvec(&state).expect("serializable"));
         Ok(keys.sealer.seal(SEALED_STATE_AAD, &plain, &mut OsRng))
@@ -272,20 +289,7 @@ impl Enclave {
             }
             (Some(bytes), _) => {
                 let tx = verify_tx(bytes, request)?;
-                let next = self
-                    .next_sequences
-                    .get(&request.sender)
-                    .copied()
-                    .unwrap_or(0);
-                if tx.body.sequence < next {
-                    return Err(fail(
-                        ErrorKind::Replay,
-                        format!(
-                            "transaction sequence {} of {} was already used (next is {next})",
-                            tx.body.sequence, request.sender
-                        ),
-                    ));
-                }
+                self.check_sequence(&request.sender, &tx)?;
                 Some(tx)
             }
         };
@@ -302,17 +306,33 @@ impl Enclave {
                     "a new contract cannot start with existing state",
                 ));
             }
-            let admin = match tx.as_ref().map(|tx| &tx.body.msg) {
-                Some(veil_types::Msg::Instantiate { admin, .. }) => admin.clone(),
-                _ => None,
+            let Some(veil_types::Msg::Instantiate {
+                admin,
+                code_id,
+                query_policy,
+                ..
+            }) = tx.as_ref().map(|tx| &tx.body.msg)
+            else {
+                return Err(fail(
+                    ErrorKind::BadRequest,
+                    "an instantiation needs its signed instantiate transaction",
+                ));
             };
+            let query_policy = match query_policy {
+                Some(policy) => policy.clone(),
+                None => self.code_default_policy(*code_id, &contract.code_hash)?,
+            };
+            query_policy
+                .validate()
+                .map_err(|e| fail(ErrorKind::BadRequest, e.to_string()))?;
             return Ok((
                 TrustedContract {
                     root: None,
                     code_hash: contract.code_hash,
                     init_code_hash: contract.code_hash,
                     creator: contract.creator.clone(),
-                    admin,
+                    admin: admin.clone(),
+                    query_policy,
                 },
                 tx,
             ));
@@ -360,6 +380,159 @@ impl Enclave {
         Ok((trusted.clone(), tx))
     }
 
+    /// Refuses a transaction whose sequence its sender has already used.
+    fn check_sequence(&self, sender: &str, tx: &veil_types::Tx) -> EnclaveResult<()> {
+        let next = self.next_sequences.get(sender).copied().unwrap_or(0);
+        if tx.body.sequence < next {
+            return Err(fail(
+                ErrorKind::Replay,
+                format!(
+                    "transaction sequence {} of {sender} was already used (next is {next})",
+                    tx.body.sequence
+                ),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Verifies a signed transaction that is not a contract call (store code, set query
+    /// policy) and checks its sequence; the caller marks it used once it has run.
+    fn verify_admin_tx(&self, bytes: &[u8], chain_id: &str) -> EnclaveResult<(veil_types::Tx, String)> {
+        let bad = |message: String| fail(ErrorKind::BadRequest, message);
+        let tx = veil_types::Tx::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
+        let signer = tx.verify().map_err(|e| bad(format!("transaction: {e}")))?;
+        if tx.body.chain_id != chain_id {
+            return Err(bad("transaction is for another chain".into()));
+        }
+        self.check_sequence(&signer, &tx)?;
+        Ok((tx, signer))
+    }
+
+    /// The default query policy of code `code_id`, which must be `code_hash`.
+    fn code_default_policy(&self, code_id: u64, code_hash: &Hash) -> EnclaveResult<QueryPolicy> {
+        let record = code_id
+            .checked_sub(1)
+            .and_then(|i| self.codes.get(i as usize))
+            .ok_or_else(|| {
+                fail(
+                    ErrorKind::BadRequest,
+                    format!("code id {code_id} was not stored by a transaction this enclave ran"),
+                )
+            })?;
+        if record.code_hash != *code_hash {
+            return Err(fail(
+                ErrorKind::BadRequest,
+                format!("code id {code_id} is other code than the request names"),
+            ));
+        }
+        Ok(record.default_query_policy.clone())
+    }
+
+    /// Compiles code; with its signed `store_code` transaction, records it under the next
+    /// code id with the default query policy the uploader signed.
+    fn store_code(
+        &mut self,
+        wasm: &[u8],
+        tx: Option<Vec<u8>>,
+        chain_id: &str,
+    ) -> EnclaveResult<EcallResponse> {
+        let verified = match &tx {
+            Some(bytes) => {
+                let (tx, signer) = self.verify_admin_tx(bytes, chain_id)?;
+                let veil_types::Msg::StoreCode {
+                    wasm: signed,
+                    query_policy,
+                } = &tx.body.msg
+                else {
+                    return Err(fail(ErrorKind::BadRequest, "transaction does not store code"));
+                };
+                if signed.as_slice() != wasm {
+                    return Err(fail(
+                        ErrorKind::BadRequest,
+                        "transaction does not store this code",
+                    ));
+                }
+                let policy = query_policy.clone().unwrap_or_else(QueryPolicy::public);
+                policy
+                    .validate()
+                    .map_err(|e| fail(ErrorKind::BadRequest, e.to_string()))?;
+                Some((signer, tx.body.sequence, policy))
+            }
+            None => None,
+        };
+        let checksum = self
+            .engine
+            .store_code(wasm)
+            .map_err(|e| fail(ErrorKind::InvalidCode, e.to_string()))?;
+        let code_id = verified.map(|(signer, sequence, default_query_policy)| {
+            self.next_sequences.insert(signer, sequence + 1);
+            self.codes.push(CodeRecord {
+                code_hash: checksum.0,
+                default_query_policy,
+            });
+            self.codes.len() as u64
+        });
+        Ok(EcallResponse::CodeStored {
+            code_hash: checksum.0,
+            code_id,
+        })
+    }
+
+    /// Replaces a contract's query policy on its admin's signed transaction.
+    fn set_query_policy(&mut self, bytes: &[u8], chain_id: &str) -> EnclaveResult<()> {
+        let (tx, signer) = self.verify_admin_tx(bytes, chain_id)?;
+        let veil_types::Msg::SetQueryPolicy {
+            contract,
+            query_policy,
+        } = &tx.body.msg
+        else {
+            return Err(fail(
+                ErrorKind::BadRequest,
+                "transaction does not set a query policy",
+            ));
+        };
+        query_policy
+            .validate()
+            .map_err(|e| fail(ErrorKind::BadRequest, e.to_string()))?;
+        let record = self.contracts.get(contract).ok_or_else(|| {
+            fail(ErrorKind::BadRequest, format!("no contract at {contract}"))
+        })?;
+        if record.admin.as_deref() != Some(signer.as_str()) {
+            return Err(fail(
+                ErrorKind::Unauthorized,
+                format!("only the admin of {contract} may change its query policy"),
+            ));
+        }
+        let sequence = tx.body.sequence;
+        Arc::make_mut(&mut self.contracts)
+            .get_mut(contract)
+            .expect("checked above")
+            .query_policy = query_policy.clone();
+        self.next_sequences.insert(signer, sequence + 1);
+        Ok(())
+    }
+
+    /// Who asks a query: the signer of the permit it carries (checked for this chain,
+    /// contract and block time), or nobody. A bad permit is the querier's error, told only
+    /// to them.
+    fn querier(&self, request: &RunRequest, tx_key: &TxKey) -> Result<Option<String>, String> {
+        let Some(encrypted) = &request.encrypted_permit else {
+            return Ok(None);
+        };
+        let bytes = tx_key
+            .decrypt_output(0, OutputKind::QueryPermit, encrypted)
+            .map_err(|_| "the permit does not decrypt under this query's key".to_string())?;
+        let permit = veil_types::QueryPermit::from_bytes(&bytes).map_err(|e| e.to_string())?;
+        permit
+            .verify(
+                &request.block.chain_id,
+                &request.contract.address,
+                request.block.time_nanos,
+            )
+            .map(Some)
+            .map_err(|e| e.to_string())
+    }
+
     fn run(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
         let (mut record, tx) = self.admit(&request)?;
         let keys = self
@@ -376,6 +549,23 @@ impl Enclave {
         )
         .map_err(|e| fail(ErrorKind::Envelope, e.to_string()))?;
         let msg = zeroize::Zeroizing::new(msg);
+        let mut answer_check = None;
+        if request.entry == EntryPoint::Query {
+            // Decided before any state is opened: a refused query reads nothing.
+            let querier = match self.querier(&request, &tx_key) {
+                Ok(querier) => querier,
+                Err(why) => return Ok(refused_query(&tx_key, request.block.height, &why)),
+            };
+            match check_query(&record, &msg, querier.as_deref()) {
+                Ok(check) => answer_check = check.map(|path| (path, querier.unwrap_or_default())),
+                Err(why) => return Ok(refused_query(&tx_key, request.block.height, &why)),
+            }
+        } else if request.encrypted_permit.is_some() {
+            return Err(fail(
+                ErrorKind::BadRequest,
+                "only queries carry a permit",
+            ));
+        }
 
         ensure_loaded(&self.engine, &self.channel, &contract.code_hash)?;
         let block = BlockContext {
@@ -391,6 +581,7 @@ impl Enclave {
             generation: keys.generation,
             contracts: self.contracts.clone(),
             block: block.clone(),
+            caller: contract.address.clone(),
             depth: 1,
             aborted: Arc::new(Mutex::new(None)),
             ledger: Arc::new(Mutex::new(Ledger::default())),
@@ -484,6 +675,33 @@ impl Enclave {
             }
         };
 
+        if let Output::Query(data) = &result {
+            if let Some((path, querier)) = &answer_check {
+                if !query_policy::answer_names(data.as_slice(), path, querier) {
+                    return Ok(refused_query(
+                        &tx_key,
+                        request.block.height,
+                        &format!("the answer does not name {querier} at {path:?}"),
+                    ));
+                }
+            }
+            let body = json!({
+                "data": b64(data.as_slice()),
+                "height": request.block.height,
+            });
+            return Ok(RunResponse {
+                ok: true,
+                gas_used: report.gas_used,
+                error_kind: None,
+                encrypted_result: encrypt_padded(&tx_key, &body),
+                public_attributes: Vec::new(),
+                state: None,
+                transfers: Vec::new(),
+                sub_calls: Vec::new(),
+                other_states: Vec::new(),
+            });
+        }
+
         let mut dispatch = Dispatch {
             context,
             states: BTreeMap::from([(contract.address.clone(), *storage)]),
@@ -573,6 +791,63 @@ impl Enclave {
             other_states,
         })
     }
+}
+
+/// Checks a query message against the contract's policy for `querier`. `Ok(Some(path))`:
+/// allowed if the answer names the querier at `path`; `Err`: refused, and why.
+fn check_query(
+    record: &TrustedContract,
+    msg: &[u8],
+    querier: Option<&str>,
+) -> Result<Option<String>, String> {
+    let policy = &record.query_policy;
+    // A fully public contract reads messages exactly as CosmWasm does.
+    if policy.default == Rule::Public && policy.queries.is_empty() {
+        return Ok(None);
+    }
+    let query = query_policy::parse_query(msg).map_err(|e| e.to_string())?;
+    match query_policy::decide(policy, &query, querier, record.admin.as_deref()) {
+        Decision::Allow => Ok(None),
+        Decision::CheckAnswer(path) => Ok(Some(path)),
+        Decision::Refuse => Err(format!(
+            "the contract's query policy does not let {} run {:?}",
+            querier.unwrap_or("an anonymous querier"),
+            query.variant
+        )),
+    }
+}
+
+/// A refused query: the host sees `unauthorized` and nothing else (no gas, no state read);
+/// the querier reads why.
+fn refused_query(tx_key: &TxKey, height: u64, why: &str) -> RunResponse {
+    let body = json!({ "error": format!("unauthorized: {why}"), "height": height });
+    RunResponse {
+        ok: false,
+        gas_used: 0,
+        error_kind: Some("unauthorized".into()),
+        encrypted_result: encrypt_padded(tx_key, &body),
+        public_attributes: Vec::new(),
+        state: None,
+        transfers: Vec::new(),
+        sub_calls: Vec::new(),
+        other_states: Vec::new(),
+    }
+}
+
+/// Query answers are padded (JSON allows trailing spaces) to a power of two of at least
+/// [`MIN_ANSWER_BUCKET`] bytes, so their length does not tell a balance's digits.
+pub const MIN_ANSWER_BUCKET: usize = 256;
+
+fn padded_len(len: usize) -> usize {
+    len.max(MIN_ANSWER_BUCKET).next_power_of_two()
+}
+
+fn encrypt_padded(tx_key: &TxKey, body: &serde_json::Value) -> Vec<u8> {
+    let mut plain =
+        zeroize::Zeroizing::new(serde_json::to_vec(body).expect("JSON values serialize"));
+    let len = padded_len(plain.len());
+    plain.resize(len, b' ');
+    tx_key.encrypt_output(0, OutputKind::Data, &plain)
 }
 
 /// Commits a contract's writes: its new root and the nodes to store and to delete.
@@ -711,6 +986,9 @@ struct ContractQuerier {
     generation: u32,
     contracts: Arc<BTreeMap<String, TrustedContract>>,
     block: BlockContext,
+    /// The contract whose queries this querier answers: the querier the target's policy
+    /// sees.
+    caller: String,
     /// 1 for the queries of the called contract, 2 for those of a contract it queries, …
     depth: u32,
     /// Set when a query met state that does not verify or code the host does not serve:
@@ -767,6 +1045,10 @@ impl ContractQuerier {
                 request,
             );
         }
+        let answer_check = match check_query(record, msg, Some(&self.caller)) {
+            Ok(check) => check,
+            Err(why) => return self.refuse(format!("unauthorized: {why}"), request),
+        };
         if let Err(e) = ensure_loaded(&self.engine, &self.channel, &record.code_hash) {
             return self.abort(e, request);
         }
@@ -778,6 +1060,7 @@ impl ContractQuerier {
             storage: Box::new(storage),
             api: Box::new(Bech32Api::default()),
             querier: Box::new(ContractQuerier {
+                caller: address.to_string(),
                 depth: self.depth + 1,
                 ..self.clone()
             }),
@@ -794,7 +1077,17 @@ impl ContractQuerier {
         let checksum = veil_engine::Checksum(record.code_hash);
         let (report, _) = self.engine.call(&checksum, call, backend);
         let answer = match report.result {
-            Ok(Output::Query(data)) => SystemResult::Ok(ContractResult::Ok(data)),
+            Ok(Output::Query(data)) => {
+                if let Some(path) = &answer_check {
+                    if !query_policy::answer_names(data.as_slice(), path, &self.caller) {
+                        return self.refuse(
+                            format!("unauthorized: the answer does not name {} at {path:?}", self.caller),
+                            request,
+                        );
+                    }
+                }
+                SystemResult::Ok(ContractResult::Ok(data))
+            }
             Ok(Output::Response(_)) => {
                 SystemResult::Ok(ContractResult::Err("query returned a response".into()))
             }
@@ -814,6 +1107,13 @@ impl ContractQuerier {
             });
             return (answer, 0);
         };
+        // Raw reads bypass the policy's message rules: only the keys it opens.
+        if !record.query_policy.allows_raw(key) {
+            return self.refuse(
+                format!("unauthorized: the query policy of {address} refuses raw reads of this key"),
+                request,
+            );
+        }
         let value = match self.open_state(address, record).and_then(|state| {
             state
                 .get(key)

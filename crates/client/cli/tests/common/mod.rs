@@ -221,6 +221,7 @@ pub fn deploy_counter(
         .broadcast(
             Msg::StoreCode {
                 wasm: counter_wasm(),
+                query_policy: None,
             },
             &options,
             |_| {},
@@ -241,6 +242,7 @@ pub fn deploy_counter(
                 admin: None,
                 msg: envelope,
                 funds: 0,
+                query_policy: None,
             },
             &options,
             |_| {},
