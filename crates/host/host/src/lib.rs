@@ -755,7 +755,15 @@ impl ConfidentialHost {
                 query_policy,
             },
         );
-        self.enclave.set_query_policy(tx, chain_id)
+        self.submit_query_policy(tx, chain_id)
+    }
+
+    /// Hands the enclave a signed `set_query_policy` transaction as it is (tests of what
+    /// the enclave does with edited or replayed ones), then checkpoints.
+    pub fn submit_query_policy(&self, tx: Vec<u8>, chain_id: &str) -> Result<(), HostError> {
+        self.enclave.set_query_policy(tx, chain_id)?;
+        let checkpoint = self.enclave.checkpoint()?;
+        self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)
     }
 
     /// Runs with an explicit contract record (public data the host could forge): for tests
