@@ -145,3 +145,59 @@ fn block_hash_commits_every_field() {
     assert_eq!(json["tx_hashes"][0], hex::encode([2u8; 32]));
     assert_eq!(json["header"]["app_hash"], hex::encode([3u8; 32]));
 }
+
+/// The signed-query permit vector of `docs/protocol.md` ("Signed queries"): sign bytes,
+/// digest and the (RFC 6979, deterministic) signature of key 32 × `0x01`.
+#[test]
+fn permit_vector_and_checks() {
+    use crate::permit::{PermitBody, PermitError, MAX_PERMIT_LIFETIME_NANOS};
+    let body = PermitBody {
+        chain_id: "veil-dev".into(),
+        contracts: vec![ADDRESS_VECTOR.into()],
+        expires_at_nanos: 1_800_000_000_000_000_000,
+    };
+    let doc = include_str!("../../../../docs/protocol.md");
+    let field = |name: &str| {
+        doc.lines()
+            .find_map(|l| l.strip_prefix(&format!("permit_{name}: ")))
+            .unwrap_or_else(|| panic!("docs/protocol.md lacks permit_{name}"))
+            .trim()
+            .to_string()
+    };
+    assert_eq!(hex::encode(body.sign_bytes()), field("sign_bytes"));
+    assert_eq!(
+        hex::encode(Sha256::digest(body.sign_bytes())),
+        field("digest")
+    );
+    let permit = body.clone().sign(&key(1));
+    assert_eq!(hex::encode(&permit.signature), field("signature"));
+    assert_eq!(hex::encode(permit.to_bytes()), field("bytes"));
+    // A permit's domain never overlaps a transaction's.
+    assert!(!body.sign_bytes().starts_with(TX_SIGN_DOMAIN));
+
+    let now = body.expires_at_nanos - 1;
+    let contract = ADDRESS_VECTOR;
+    assert_eq!(permit.verify("veil-dev", contract, now).unwrap(), ADDRESS_VECTOR);
+    assert!(matches!(
+        permit.verify("veil-dev", contract, body.expires_at_nanos),
+        Err(PermitError::Expired { .. })
+    ));
+    assert!(matches!(
+        permit.verify("veil-dev", contract, body.expires_at_nanos - MAX_PERMIT_LIFETIME_NANOS - 1),
+        Err(PermitError::TooLong)
+    ));
+    assert!(matches!(permit.verify("other", contract, now), Err(PermitError::WrongChain(_))));
+    assert!(matches!(
+        permit.verify("veil-dev", "veil1other", now),
+        Err(PermitError::WrongContract(_))
+    ));
+    let decoded = QueryPermit::from_bytes(&permit.to_bytes()).unwrap();
+    assert_eq!(decoded, permit);
+    assert!(QueryPermit::from_bytes(&[0xff; 10]).is_err());
+    let mut tampered = permit.clone();
+    tampered.body.contracts.push("veil1more".into());
+    assert!(matches!(tampered.verify("veil-dev", contract, now), Err(PermitError::Signature(_))));
+    let mut empty = permit.clone();
+    empty.body.contracts.clear();
+    assert!(matches!(empty.verify("veil-dev", contract, now), Err(PermitError::Malformed(_))));
+}
