@@ -46,8 +46,8 @@ pub(crate) fn parse_policy(text: &str) -> Result<QueryPolicy, Failure> {
             veil_types::query_policy::PRESETS.join(", ")
         )));
     }
-    let bytes = std::fs::read(path)
-        .map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
+    let bytes =
+        std::fs::read(path).map_err(|e| usage(format!("cannot read {}: {e}", path.display())))?;
     QueryPolicy::from_json(&bytes).map_err(|e| usage(format!("{}: {e}", path.display())))
 }
 
@@ -73,9 +73,9 @@ pub(crate) fn set_query_policy(args: SetQueryPolicyArgs) -> Result<(), Failure> 
         return Err(failed(
             "unauthorized",
             match &info.admin {
-                Some(admin) => format!(
-                    "only the admin {admin} may change the query policy of {contract}"
-                ),
+                Some(admin) => {
+                    format!("only the admin {admin} may change the query policy of {contract}")
+                }
                 None => format!("{contract} has no admin: its query policy cannot change"),
             },
         ));
@@ -91,7 +91,10 @@ pub(crate) fn set_query_policy(args: SetQueryPolicyArgs) -> Result<(), Failure> 
     report(
         &args.tx,
         &outcome,
-        vec![("contract", json!(contract)), ("query_policy", json!(policy))],
+        vec![
+            ("contract", json!(contract)),
+            ("query_policy", json!(policy)),
+        ],
     );
     Ok(())
 }

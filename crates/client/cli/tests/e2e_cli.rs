@@ -303,11 +303,26 @@ fn cli_drives_a_dev_chain_end_to_end() {
         .veil(&["tx", "store", wasm, "--from", "alice"])
         .fails(2, &["--query-policy", "anyone"]);
     chain
-        .veil(&["tx", "store", wasm, "--from", "alice", "--query-policy", "cw2O"])
+        .veil(&[
+            "tx",
+            "store",
+            wasm,
+            "--from",
+            "alice",
+            "--query-policy",
+            "cw2O",
+        ])
         .fails(2, &["neither a preset", "cw20"]);
     let stored = timed("tx store", || {
         chain.veil(&[
-            "tx", "store", wasm, "--from", "alice", "--query-policy", "public", "--output",
+            "tx",
+            "store",
+            wasm,
+            "--from",
+            "alice",
+            "--query-policy",
+            "public",
+            "--output",
             "json",
         ])
     })
@@ -358,7 +373,10 @@ fn cli_drives_a_dev_chain_end_to_end() {
         .json();
     assert_eq!(info["code_id"], code_id);
     assert_eq!(info["label"], "token");
-    assert_eq!(info["query_policy"], serde_json::to_value(veil_types::QueryPolicy::preset("cw20").unwrap()).unwrap());
+    assert_eq!(
+        info["query_policy"],
+        serde_json::to_value(veil_types::QueryPolicy::preset("cw20").unwrap()).unwrap()
+    );
     let text = chain.veil(&["query", "contract-info", &token]).ok().stdout;
     assert!(text.contains("query_policy: cw20"), "{text}");
 
@@ -415,7 +433,14 @@ fn cli_drives_a_dev_chain_end_to_end() {
     refused("", Some("alice"), json!({"all_accounts": {}}));
     assert_eq!(
         chain
-            .veil(&["query", "contract", &token, r#"{"token_info":{}}"#, "--output", "json"])
+            .veil(&[
+                "query",
+                "contract",
+                &token,
+                r#"{"token_info":{}}"#,
+                "--output",
+                "json"
+            ])
             .ok()
             .json()["symbol"],
         "VTK"
@@ -425,7 +450,14 @@ fn cli_drives_a_dev_chain_end_to_end() {
         .veil(&["tx", "set-query-policy", &token, "public", "--from", "bob"])
         .fails(1, &["only the admin"]);
     chain
-        .veil(&["tx", "set-query-policy", &token, "public", "--from", "alice"])
+        .veil(&[
+            "tx",
+            "set-query-policy",
+            &token,
+            "public",
+            "--from",
+            "alice",
+        ])
         .ok();
     assert_eq!(balance(&dave, None), json!({"balance": "500"}));
 

@@ -101,9 +101,16 @@ fn execute(wallet: &Wallet, contract: &str, msg: Value) {
 }
 
 /// A signed query by `key` (a fresh permit for `contract`).
-fn signed(client: &Client, key: &KeyPair, contract: &str, msg: &Value) -> Result<Value, WalletError> {
+fn signed(
+    client: &Client,
+    key: &KeyPair,
+    contract: &str,
+    msg: &Value,
+) -> Result<Value, WalletError> {
     let wallet = Wallet::connect(client, key).unwrap();
-    let permit = wallet.sign_permit(vec![contract.to_string()], SESSION).unwrap();
+    let permit = wallet
+        .sign_permit(vec![contract.to_string()], SESSION)
+        .unwrap();
     wallet
         .query_with_permit(contract, msg, None, Some(&permit))
         .map(|a| a.data)
@@ -111,7 +118,9 @@ fn signed(client: &Client, key: &KeyPair, contract: &str, msg: &Value) -> Result
 
 fn anonymous(client: &Client, contract: &str, msg: &Value) -> Result<Value, WalletError> {
     let key = KeyPair::from_mnemonic(&veil_client::Mnemonic::generate()).unwrap();
-    Wallet::connect(client, &key).unwrap().query(contract, msg, None)
+    Wallet::connect(client, &key)
+        .unwrap()
+        .query(contract, msg, None)
 }
 
 #[track_caller]
@@ -185,7 +194,10 @@ fn canary_forms() -> Vec<(String, Vec<u8>)> {
         let text = format!("{}{decimal}", "x".repeat(pad));
         let encoded = b64.encode(&text);
         let start = (pad * 4).div_ceil(3) + 1;
-        forms.push((format!("base64/{pad}"), encoded.as_bytes()[start..encoded.len() - 4].to_vec()));
+        forms.push((
+            format!("base64/{pad}"),
+            encoded.as_bytes()[start..encoded.len() - 4].to_vec(),
+        ));
     }
     forms
 }
@@ -208,8 +220,15 @@ fn policies_on_a_dev_chain(extra_args: &[&str]) {
     let wallet = Wallet::connect(&client, &alice).unwrap();
 
     // cw20: the code's default policy is the cw20 preset; the instance names none.
-    let cw20 = store(&wallet, published("cw20-base", "2.0.0"), QueryPolicy::preset("cw20"));
-    assert_eq!(client.code(cw20.0).unwrap().default_query_policy, QueryPolicy::preset("cw20").unwrap());
+    let cw20 = store(
+        &wallet,
+        published("cw20-base", "2.0.0"),
+        QueryPolicy::preset("cw20"),
+    );
+    assert_eq!(
+        client.code(cw20.0).unwrap().default_query_policy,
+        QueryPolicy::preset("cw20").unwrap()
+    );
     let token = instantiate(
         &wallet,
         cw20,
@@ -241,7 +260,12 @@ fn policies_on_a_dev_chain(extra_args: &[&str]) {
     );
     refused(signed(&client, &bob, &token, &balance(&alice)));
     refused(anonymous(&client, &token, &balance(&alice)));
-    refused(signed(&client, &alice, &token, &json!({"all_accounts": {}})));
+    refused(signed(
+        &client,
+        &alice,
+        &token,
+        &json!({"all_accounts": {}}),
+    ));
     assert_eq!(
         anonymous(&client, &token, &json!({"token_info": {}})).unwrap()["symbol"],
         "CNR"
@@ -253,16 +277,37 @@ fn policies_on_a_dev_chain(extra_args: &[&str]) {
     let b64 = |v: &[u8]| base64::engine::general_purpose::STANDARD.encode(v);
     let smart = json!({"wasm_smart": {"contract_addr": token, "msg": b64(balance(&alice).to_string().as_bytes())}});
     let out = anonymous(&client, &sink, &smart).unwrap();
-    assert!(out["error"].as_str().unwrap_or_default().contains("unauthorized"), "{out}");
+    assert!(
+        out["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unauthorized"),
+        "{out}"
+    );
     let mut key = vec![0u8, 7];
     key.extend_from_slice(b"balance");
     key.extend_from_slice(alice.address().as_bytes());
     let raw = json!({"wasm": {"raw": {"contract_addr": token, "key": b64(&key)}}});
-    let out = anonymous(&client, &sink, &json!({"raw_query": {"request": b64(raw.to_string().as_bytes())}})).unwrap();
-    assert!(out["error"].as_str().unwrap_or_default().contains("unauthorized"), "{out}");
+    let out = anonymous(
+        &client,
+        &sink,
+        &json!({"raw_query": {"request": b64(raw.to_string().as_bytes())}}),
+    )
+    .unwrap();
+    assert!(
+        out["error"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("unauthorized"),
+        "{out}"
+    );
 
     // cw721: the owner of a token reads who owns it; listings and metadata are public.
-    let cw721 = store(&wallet, published("cw721-base", "0.22.0"), QueryPolicy::preset("cw721"));
+    let cw721 = store(
+        &wallet,
+        published("cw721-base", "0.22.0"),
+        QueryPolicy::preset("cw721"),
+    );
     let nft = instantiate(
         &wallet,
         cw721,
@@ -276,19 +321,42 @@ fn policies_on_a_dev_chain(extra_args: &[&str]) {
         json!({"mint": {"token_id": "t1", "owner": bob.address(), "token_uri": "https://example.invalid/t1"}}),
     );
     let owner_of = json!({"owner_of": {"token_id": "t1"}});
-    assert_eq!(signed(&client, &bob, &nft, &owner_of).unwrap()["owner"], bob.address());
+    assert_eq!(
+        signed(&client, &bob, &nft, &owner_of).unwrap()["owner"],
+        bob.address()
+    );
     refused(signed(&client, &alice, &nft, &owner_of));
     refused(anonymous(&client, &nft, &owner_of));
-    refused(signed(&client, &carol, &nft, &json!({"all_nft_info": {"token_id": "t1"}})));
+    refused(signed(
+        &client,
+        &carol,
+        &nft,
+        &json!({"all_nft_info": {"token_id": "t1"}}),
+    ));
     assert_eq!(
-        signed(&client, &bob, &nft, &json!({"all_nft_info": {"token_id": "t1"}})).unwrap()["access"]["owner"],
+        signed(
+            &client,
+            &bob,
+            &nft,
+            &json!({"all_nft_info": {"token_id": "t1"}})
+        )
+        .unwrap()["access"]["owner"],
         bob.address()
     );
     let tokens = json!({"tokens": {"owner": bob.address()}});
-    assert_eq!(signed(&client, &bob, &nft, &tokens).unwrap()["tokens"], json!(["t1"]));
+    assert_eq!(
+        signed(&client, &bob, &nft, &tokens).unwrap()["tokens"],
+        json!(["t1"])
+    );
     refused(signed(&client, &carol, &nft, &tokens));
-    assert_eq!(anonymous(&client, &nft, &json!({"all_tokens": {}})).unwrap()["tokens"], json!(["t1"]));
-    assert_eq!(anonymous(&client, &nft, &json!({"num_tokens": {}})).unwrap()["count"], 1);
+    assert_eq!(
+        anonymous(&client, &nft, &json!({"all_tokens": {}})).unwrap()["tokens"],
+        json!(["t1"])
+    );
+    assert_eq!(
+        anonymous(&client, &nft, &json!({"num_tokens": {}})).unwrap()["count"],
+        1
+    );
     assert_eq!(
         anonymous(&client, &nft, &json!({"nft_info": {"token_id": "t1"}})).unwrap()["token_uri"],
         "https://example.invalid/t1"
@@ -312,12 +380,21 @@ fn policies_on_a_dev_chain(extra_args: &[&str]) {
     }
     let before = client.status().unwrap().app_hash;
     change(&wallet, QueryPolicy::public()).unwrap();
-    assert_eq!(anonymous(&client, &nft, &owner_of).unwrap()["owner"], bob.address());
-    assert_eq!(client.contract(&nft).unwrap().query_policy, QueryPolicy::public());
+    assert_eq!(
+        anonymous(&client, &nft, &owner_of).unwrap()["owner"],
+        bob.address()
+    );
+    assert_eq!(
+        client.contract(&nft).unwrap().query_policy,
+        QueryPolicy::public()
+    );
     assert_ne!(client.status().unwrap().app_hash, before);
     change(&wallet, QueryPolicy::preset("private").unwrap()).unwrap();
     refused(signed(&client, &bob, &nft, &owner_of));
-    assert_eq!(signed(&client, &alice, &nft, &owner_of).unwrap()["owner"], bob.address());
+    assert_eq!(
+        signed(&client, &alice, &nft, &owner_of).unwrap()["owner"],
+        bob.address()
+    );
 
     // Policies survive a restart (they are in the enclave's sealed records).
     node.stop();

@@ -365,8 +365,8 @@ impl<'a> Wallet<'a> {
     ) -> Result<ContractAnswer, WalletError> {
         let code_hash = self.contract_code_hash(address, expected_code_hash)?;
         let (envelope, tx_key) = self.encrypt(&code_hash, msg)?;
-        let encrypted_permit = permit
-            .map(|p| tx_key.encrypt_output(0, OutputKind::QueryPermit, &p.to_bytes()));
+        let encrypted_permit =
+            permit.map(|p| tx_key.encrypt_output(0, OutputKind::QueryPermit, &p.to_bytes()));
         let answer = self
             .client
             .query_contract(address, &envelope, encrypted_permit.as_deref())?;

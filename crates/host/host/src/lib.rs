@@ -600,7 +600,9 @@ impl ConfidentialHost {
         gas_limit: u64,
     ) -> Result<(String, RunResponse), HostError> {
         let policy = QueryPolicy::public();
-        self.instantiate_with(code_hash, signer, label, envelope, funds, block, gas_limit, None, policy)
+        self.instantiate_with(
+            code_hash, signer, label, envelope, funds, block, gas_limit, None, policy,
+        )
     }
 
     /// Instantiates with an admin and a query policy.
@@ -736,7 +738,7 @@ impl ConfidentialHost {
             simulate: false,
             encrypted_permit,
         };
-        Ok(self.enclave.run(request)?)
+        self.enclave.run(request)
     }
 
     /// Replaces a contract's query policy with its admin's signed transaction.

@@ -41,9 +41,8 @@ fn query_as(
 ) -> (RunResponse, Value) {
     let user = User::random();
     let (envelope, key) = user.encrypt(host, &contract.code_hash, msg);
-    let encrypted = encrypted.or_else(|| {
-        permit.map(|p| key.encrypt_output(0, OutputKind::QueryPermit, &p.to_bytes()))
-    });
+    let encrypted = encrypted
+        .or_else(|| permit.map(|p| key.encrypt_output(0, OutputKind::QueryPermit, &p.to_bytes())));
     let response = host
         .query_with_permit(&contract.address, envelope, encrypted, block(), GAS_LIMIT)
         .expect("query crosses");
@@ -54,7 +53,11 @@ fn query_as(
 #[track_caller]
 fn assert_refused((response, result): (RunResponse, Value), why: &str) {
     assert!(!response.ok, "expected a refusal ({why}), got {result}");
-    assert_eq!(response.error_kind.as_deref(), Some("unauthorized"), "{result}");
+    assert_eq!(
+        response.error_kind.as_deref(),
+        Some("unauthorized"),
+        "{result}"
+    );
     assert_eq!(response.gas_used, 0, "a refusal reports no gas");
     let error = result["error"].as_str().unwrap_or_default();
     assert!(
@@ -67,7 +70,11 @@ fn assert_refused((response, result): (RunResponse, Value), why: &str) {
 fn answer(pair: (RunResponse, Value)) -> Value {
     let (response, result) = pair;
     assert!(response.ok, "query failed: {result}");
-    assert_eq!(result["height"], block().height, "answers state their height");
+    assert_eq!(
+        result["height"],
+        block().height,
+        "answers state their height"
+    );
     query_answer(&result)
 }
 
@@ -153,7 +160,13 @@ fn signed_queries_follow_the_cw20_policy() {
         let bob = valid_permit("bob", &s.token.address);
 
         assert_eq!(
-            answer(query_as(&s.host, &s.token, &balance_of("alice"), Some(&alice), None)),
+            answer(query_as(
+                &s.host,
+                &s.token,
+                &balance_of("alice"),
+                Some(&alice),
+                None
+            )),
             json!({"balance": "1000"}),
             "{name}"
         );
@@ -173,7 +186,13 @@ fn signed_queries_follow_the_cw20_policy() {
             "anonymous",
         );
         assert_refused(
-            query_as(&s.host, &s.token, &json!({"all_accounts": {}}), Some(&alice), None),
+            query_as(
+                &s.host,
+                &s.token,
+                &json!({"all_accounts": {}}),
+                Some(&alice),
+                None,
+            ),
             "all_accounts",
         );
         assert_refused(
@@ -186,12 +205,19 @@ fn signed_queries_follow_the_cw20_policy() {
             ),
             "allowance",
         );
-        assert_eq!(fetched_nodes(&s.recording), 0, "{name}: a refusal reads no state");
+        assert_eq!(
+            fetched_nodes(&s.recording),
+            0,
+            "{name}: a refusal reads no state"
+        );
 
         // Messages the policy and the contract could read differently are refused.
         let alice_addr = account("alice");
         for ambiguous in [
-            format!(r#"{{"balance":{{"address":"{}","address":"{alice_addr}"}}}}"#, account("bob")),
+            format!(
+                r#"{{"balance":{{"address":"{}","address":"{alice_addr}"}}}}"#,
+                account("bob")
+            ),
             format!(r#"{{"b\u0061lance":{{"address":"{alice_addr}"}}}}"#),
             format!(r#"{{"balance":{{"address":"{alice_addr}"}},"token_info":{{}}}}"#),
         ] {
@@ -211,14 +237,26 @@ fn signed_queries_follow_the_cw20_policy() {
             let encrypted = key.encrypt_output(0, OutputKind::QueryPermit, &alice.to_bytes());
             let response = s
                 .host
-                .query_with_permit(&s.token.address, envelope, Some(encrypted), block(), GAS_LIMIT)
+                .query_with_permit(
+                    &s.token.address,
+                    envelope,
+                    Some(encrypted),
+                    block(),
+                    GAS_LIMIT,
+                )
                 .unwrap();
             assert!(!response.ok, "{name}: {ambiguous} ({msg}) must be refused");
             assert_eq!(response.error_kind.as_deref(), Some("unauthorized"));
         }
 
         // Public variants need no signature.
-        let info = answer(query_as(&s.host, &s.token, &json!({"token_info": {}}), None, None));
+        let info = answer(query_as(
+            &s.host,
+            &s.token,
+            &json!({"token_info": {}}),
+            None,
+            None,
+        ));
         assert_eq!(info["symbol"], "PRV", "{name}");
     }
 }
@@ -236,9 +274,18 @@ fn bad_permits_are_refused() {
         };
         refuse(&permit("alice", &[token], now, CHAIN_ID), "expired");
         refuse(&permit("alice", &[token], now - 1, CHAIN_ID), "expired");
-        refuse(&permit("alice", &[token], now + 31 * 24 * HOUR, CHAIN_ID), "too far");
-        refuse(&permit("alice", &[token], now + HOUR, "another-chain"), "chain");
-        refuse(&permit("alice", &[&s.sink.address], now + HOUR, CHAIN_ID), "does not name");
+        refuse(
+            &permit("alice", &[token], now + 31 * 24 * HOUR, CHAIN_ID),
+            "too far",
+        );
+        refuse(
+            &permit("alice", &[token], now + HOUR, "another-chain"),
+            "chain",
+        );
+        refuse(
+            &permit("alice", &[&s.sink.address], now + HOUR, CHAIN_ID),
+            "does not name",
+        );
         // Tampered after signing: another expiry, another contract list, another key.
         let mut tampered = valid_permit("alice", token);
         tampered.body.expires_at_nanos += 1;
@@ -264,7 +311,10 @@ fn bad_permits_are_refused() {
             OutputKind::QueryPermit,
             &valid_permit("alice", token).to_bytes(),
         );
-        assert_refused(query_as(&s.host, &s.token, &msg, None, Some(wrong_key)), "decrypt");
+        assert_refused(
+            query_as(&s.host, &s.token, &msg, None, Some(wrong_key)),
+            "decrypt",
+        );
 
         // A signed query the host saw, replayed: still answered only for the querier.
         let alice = valid_permit("alice", token);
@@ -273,7 +323,13 @@ fn bad_permits_are_refused() {
         let encrypted = key.encrypt_output(0, OutputKind::QueryPermit, &alice.to_bytes());
         let replayed = s
             .host
-            .query_with_permit(token, envelope.clone(), Some(encrypted.clone()), block(), GAS_LIMIT)
+            .query_with_permit(
+                token,
+                envelope.clone(),
+                Some(encrypted.clone()),
+                block(),
+                GAS_LIMIT,
+            )
             .unwrap();
         assert!(replayed.ok, "{name}");
         let balance = base64::engine::general_purpose::STANDARD.encode(b"{\"balance\":\"1000\"}");
@@ -284,7 +340,11 @@ fn bad_permits_are_refused() {
                 .any(|w| w == balance.as_bytes()),
             "{name}"
         );
-        assert!(try_decrypt(&User::random().tx_key_for(&s.host, &envelope).unwrap(), &replayed).is_err());
+        assert!(try_decrypt(
+            &User::random().tx_key_for(&s.host, &envelope).unwrap(),
+            &replayed
+        )
+        .is_err());
         // ... and replayed into another contract, the envelope does not even open (it is
         // bound to the token's code), so nothing runs.
         let other = s.host.query_with_permit(
@@ -309,7 +369,10 @@ fn contracts_query_under_the_target_policy() {
         let smart = json!({"wasm_smart": {"contract_addr": s.token.address, "msg": b64(&balance_of("alice"))}});
         let out = s.sink.query(&s.host, &user, &smart);
         let error = out["error"].as_str().unwrap_or_default();
-        assert!(error.contains("unauthorized") && error.contains(&s.sink.address), "{name}: {out}");
+        assert!(
+            error.contains("unauthorized") && error.contains(&s.sink.address),
+            "{name}: {out}"
+        );
         // The same inside an execution.
         let (_, result) = s.sink.execute_ok(
             &s.host,
@@ -321,10 +384,19 @@ fn contracts_query_under_the_target_policy() {
             .decode(result["data"].as_str().unwrap())
             .unwrap();
         let inner: Value = serde_json::from_slice(&data).unwrap();
-        assert!(inner["error"].as_str().unwrap_or_default().contains("unauthorized"), "{name}: {inner}");
+        assert!(
+            inner["error"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("unauthorized"),
+            "{name}: {inner}"
+        );
         // Public variants answer.
         let info = json!({"wasm_smart": {"contract_addr": s.token.address, "msg": b64(&json!({"token_info": {}}))}});
-        assert!(s.sink.query(&s.host, &user, &info)["ok"].is_string(), "{name}");
+        assert!(
+            s.sink.query(&s.host, &user, &info)["ok"].is_string(),
+            "{name}"
+        );
         // Raw reads bypass message rules: refused for every key of a cw20-policy token.
         let b64_bytes = |b: &[u8]| base64::engine::general_purpose::STANDARD.encode(b);
         let mut key = vec![0u8, 7];
@@ -332,9 +404,16 @@ fn contracts_query_under_the_target_policy() {
         key.extend_from_slice(account("alice").as_bytes());
         for raw_key in [key, b"token_info".to_vec()] {
             let raw = json!({"wasm": {"raw": {"contract_addr": s.token.address, "key": b64_bytes(&raw_key)}}});
-            let out = s.sink.query(&s.host, &user, &json!({"raw_query": {"request": b64(&raw)}}));
+            let out = s.sink.query(
+                &s.host,
+                &user,
+                &json!({"raw_query": {"request": b64(&raw)}}),
+            );
             assert!(
-                out["error"].as_str().unwrap_or_default().contains("unauthorized"),
+                out["error"]
+                    .as_str()
+                    .unwrap_or_default()
+                    .contains("unauthorized"),
                 "{name}: {out}"
             );
         }
@@ -395,7 +474,10 @@ fn a_custom_policy_on_another_contract() {
         assert_eq!(got, json!({"value": "alice's"}), "{name}");
         let bob = valid_permit("bob", &store.address);
         assert_refused(query_as(&host, &store, &get, Some(&bob), None), "get");
-        assert_refused(query_as(&host, &store, &json!({"range": {}}), Some(&permit), None), "range");
+        assert_refused(
+            query_as(&host, &store, &json!({"range": {}}), Some(&permit), None),
+            "range",
+        );
 
         // The admin opens it up; a non-admin cannot; the admin's transaction runs once.
         let non_admin = host.set_query_policy(
@@ -405,9 +487,17 @@ fn a_custom_policy_on_another_contract() {
             QueryPolicy::public(),
         );
         expect_enclave_error(non_admin, ErrorKind::Unauthorized);
-        host.set_query_policy(&store.address, &signer(&owner), CHAIN_ID, QueryPolicy::public())
-            .unwrap();
-        assert_eq!(answer(query_as(&host, &store, &get, None, None)), json!({"value": "alice's"}));
+        host.set_query_policy(
+            &store.address,
+            &signer(&owner),
+            CHAIN_ID,
+            QueryPolicy::public(),
+        )
+        .unwrap();
+        assert_eq!(
+            answer(query_as(&host, &store, &get, None, None)),
+            json!({"value": "alice's"})
+        );
         // A policy edited by the host after the admin signed does not verify.
         let tx = host.sign(
             &signer(&owner),

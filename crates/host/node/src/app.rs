@@ -824,9 +824,9 @@ impl App {
                             Some(admin) => format!(
                                 "only the admin {admin} may change the query policy of {contract}"
                             ),
-                            None => format!(
-                                "{contract} has no admin: its query policy cannot change"
-                            ),
+                            None => {
+                                format!("{contract} has no admin: its query policy cannot change")
+                            }
                         },
                     ));
                 }

@@ -367,8 +367,10 @@ async fn query_contract(
         Some(permit) => Some(base64_field(permit, "permit")?),
         None => None,
     };
-    let (response, height) =
-        with_app(&state, move |app| app.query_contract(&address, envelope, permit)).await??;
+    let (response, height) = with_app(&state, move |app| {
+        app.query_contract(&address, envelope, permit)
+    })
+    .await??;
     ok(json!({
         "ok": response.ok,
         "height": height,

@@ -139,5 +139,22 @@ mod tests {
         let mut other = state.clone();
         other.accounts.get_mut("b").unwrap().sequence = 1;
         assert_ne!(other.app_hash(), state.app_hash());
+
+        // A contract's query policy is part of the state root.
+        let contract = veil_types::ContractInfo {
+            address: "c".into(),
+            code_id: 1,
+            code_hash: [1; 32],
+            init_code_hash: [1; 32],
+            creator: "a".into(),
+            admin: Some("a".into()),
+            label: "l".into(),
+            state_root: None,
+            query_policy: veil_types::QueryPolicy::preset("cw20").unwrap(),
+        };
+        state.contracts.insert("c".into(), contract);
+        let mut opened = state.clone();
+        opened.contracts.get_mut("c").unwrap().query_policy = veil_types::QueryPolicy::public();
+        assert_ne!(opened.app_hash(), state.app_hash());
     }
 }

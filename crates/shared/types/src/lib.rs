@@ -199,8 +199,7 @@ pub fn verify_secp256k1(
         return Err(TxError::BadPublicKey);
     }
     let key = PublicKey::from_slice(public_key).map_err(|_| TxError::BadPublicKey)?;
-    let signature =
-        ecdsa::Signature::from_compact(signature).map_err(|_| TxError::BadSignature)?;
+    let signature = ecdsa::Signature::from_compact(signature).map_err(|_| TxError::BadSignature)?;
     let mut normalized = signature;
     normalized.normalize_s();
     if normalized != signature {

@@ -111,9 +111,13 @@ impl QueryPolicy {
 
     /// A preset by name (`public`, `cw20`, `cw721`, `private`).
     pub fn preset(name: &str) -> Option<Self> {
-        let fields = |names: &[&str]| Rule::QuerierInMessage(names.iter().map(|n| n.to_string()).collect());
+        let fields =
+            |names: &[&str]| Rule::QuerierInMessage(names.iter().map(|n| n.to_string()).collect());
         let rules = |entries: Vec<(&str, Rule)>| -> BTreeMap<String, Rule> {
-            entries.into_iter().map(|(k, v)| (k.to_string(), v)).collect()
+            entries
+                .into_iter()
+                .map(|(k, v)| (k.to_string(), v))
+                .collect()
         };
         Some(match name {
             "public" => Self::public(),
@@ -226,7 +230,9 @@ impl QueryPolicy {
             }
             for name in names {
                 if name.is_empty() || name.len() > u16::MAX as usize {
-                    return Err(invalid(format!("raw namespace {name:?} is empty or too long")));
+                    return Err(invalid(format!(
+                        "raw namespace {name:?} is empty or too long"
+                    )));
                 }
             }
         }
@@ -344,14 +350,20 @@ pub fn decide(
     querier: Option<&str>,
     admin: Option<&str>,
 ) -> Decision {
-    let allow = |yes: bool| if yes { Decision::Allow } else { Decision::Refuse };
+    let allow = |yes: bool| {
+        if yes {
+            Decision::Allow
+        } else {
+            Decision::Refuse
+        }
+    };
     match policy.rule_for(&query.variant) {
         Rule::Public => Decision::Allow,
         Rule::Deny => Decision::Refuse,
         Rule::Admin => allow(querier.is_some() && querier == admin),
-        Rule::QuerierInMessage(paths) => allow(querier.is_some_and(|q| {
-            paths.iter().any(|p| field(&query.body, p) == Some(q))
-        })),
+        Rule::QuerierInMessage(paths) => {
+            allow(querier.is_some_and(|q| paths.iter().any(|p| field(&query.body, p) == Some(q))))
+        }
         Rule::QuerierInAnswer(path) => match querier {
             Some(_) => Decision::CheckAnswer(path.clone()),
             None => Decision::Refuse,
@@ -431,9 +443,10 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut seen = BTreeSet::new();
         let mut out = serde_json::Map::new();
         // A borrowed `&str` key only deserializes when the key has no escapes.
-        while let Some(key) = map.next_key::<&'de str>().map_err(|_| {
-            de::Error::custom("object keys must be plain strings without escapes")
-        })? {
+        while let Some(key) = map
+            .next_key::<&'de str>()
+            .map_err(|_| de::Error::custom("object keys must be plain strings without escapes"))?
+        {
             if !seen.insert(key) {
                 return Err(de::Error::custom(format!("duplicate key {key:?}")));
             }
@@ -488,13 +501,22 @@ mod tests {
         assert_eq!(decide(&p, &bal, None, None), Decision::Refuse);
         let allowance = q(r#"{"allowance":{"owner":"alice","spender":"bob"}}"#);
         assert_eq!(decide(&p, &allowance, Some("bob"), None), Decision::Allow);
-        assert_eq!(decide(&p, &allowance, Some("carol"), None), Decision::Refuse);
-        assert_eq!(decide(&p, &q(r#"{"token_info":{}}"#), None, None), Decision::Allow);
+        assert_eq!(
+            decide(&p, &allowance, Some("carol"), None),
+            Decision::Refuse
+        );
+        assert_eq!(
+            decide(&p, &q(r#"{"token_info":{}}"#), None, None),
+            Decision::Allow
+        );
         assert_eq!(
             decide(&p, &q(r#"{"all_accounts":{}}"#), Some("alice"), None),
             Decision::Refuse
         );
-        assert_eq!(decide(&p, &q(r#"{"unknown":{}}"#), Some("a"), None), Decision::Refuse);
+        assert_eq!(
+            decide(&p, &q(r#"{"unknown":{}}"#), Some("a"), None),
+            Decision::Refuse
+        );
         // A field that is not a string never matches.
         let nested = q(r#"{"balance":{"address":{"x":"alice"}}}"#);
         assert_eq!(decide(&p, &nested, Some("alice"), None), Decision::Refuse);
@@ -504,7 +526,10 @@ mod tests {
     fn private_and_answer_rules() {
         let p = QueryPolicy::preset("private").unwrap();
         let q = parse_query(br#"{"anything":{}}"#).unwrap();
-        assert_eq!(decide(&p, &q, Some("admin"), Some("admin")), Decision::Allow);
+        assert_eq!(
+            decide(&p, &q, Some("admin"), Some("admin")),
+            Decision::Allow
+        );
         assert_eq!(decide(&p, &q, Some("bob"), Some("admin")), Decision::Refuse);
         assert_eq!(decide(&p, &q, None, None), Decision::Refuse);
         let nft = QueryPolicy::preset("cw721").unwrap();
@@ -514,7 +539,11 @@ mod tests {
             Decision::CheckAnswer("owner".into())
         );
         assert_eq!(decide(&nft, &owner_of, None, None), Decision::Refuse);
-        assert!(answer_names(br#"{"owner":"alice","approvals":[]}"#, "owner", "alice"));
+        assert!(answer_names(
+            br#"{"owner":"alice","approvals":[]}"#,
+            "owner",
+            "alice"
+        ));
         assert!(!answer_names(br#"{"owner":"bob"}"#, "owner", "alice"));
         assert!(answer_names(
             br#"{"access":{"owner":"alice"},"info":{}}"#,
@@ -558,9 +587,15 @@ mod tests {
             br#"{"default":"deny","queries":{"":"public"}}"#,
             br#"{"default":"deny","raw":{"namespaces":[]}}"#,
         ] {
-            assert!(QueryPolicy::from_json(bad).is_err(), "{}", String::from_utf8_lossy(bad));
+            assert!(
+                QueryPolicy::from_json(bad).is_err(),
+                "{}",
+                String::from_utf8_lossy(bad)
+            );
         }
-        let err = QueryPolicy::from_preset_or_json("cw2O").unwrap_err().to_string();
+        let err = QueryPolicy::from_preset_or_json("cw2O")
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("cw20"), "{err}");
     }
 }

@@ -177,16 +177,26 @@ fn permit_vector_and_checks() {
 
     let now = body.expires_at_nanos - 1;
     let contract = ADDRESS_VECTOR;
-    assert_eq!(permit.verify("veil-dev", contract, now).unwrap(), ADDRESS_VECTOR);
+    assert_eq!(
+        permit.verify("veil-dev", contract, now).unwrap(),
+        ADDRESS_VECTOR
+    );
     assert!(matches!(
         permit.verify("veil-dev", contract, body.expires_at_nanos),
         Err(PermitError::Expired { .. })
     ));
     assert!(matches!(
-        permit.verify("veil-dev", contract, body.expires_at_nanos - MAX_PERMIT_LIFETIME_NANOS - 1),
+        permit.verify(
+            "veil-dev",
+            contract,
+            body.expires_at_nanos - MAX_PERMIT_LIFETIME_NANOS - 1
+        ),
         Err(PermitError::TooLong)
     ));
-    assert!(matches!(permit.verify("other", contract, now), Err(PermitError::WrongChain(_))));
+    assert!(matches!(
+        permit.verify("other", contract, now),
+        Err(PermitError::WrongChain(_))
+    ));
     assert!(matches!(
         permit.verify("veil-dev", "veil1other", now),
         Err(PermitError::WrongContract(_))
@@ -196,8 +206,14 @@ fn permit_vector_and_checks() {
     assert!(QueryPermit::from_bytes(&[0xff; 10]).is_err());
     let mut tampered = permit.clone();
     tampered.body.contracts.push("veil1more".into());
-    assert!(matches!(tampered.verify("veil-dev", contract, now), Err(PermitError::Signature(_))));
+    assert!(matches!(
+        tampered.verify("veil-dev", contract, now),
+        Err(PermitError::Signature(_))
+    ));
     let mut empty = permit.clone();
     empty.body.contracts.clear();
-    assert!(matches!(empty.verify("veil-dev", contract, now), Err(PermitError::Malformed(_))));
+    assert!(matches!(
+        empty.verify("veil-dev", contract, now),
+        Err(PermitError::Malformed(_))
+    ));
 }

@@ -116,7 +116,10 @@ pub struct RunRequest {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum EcallResponse {
     Init(InitResponse),
-    NetworkKey { public_key: Hash, generation: u32 },
+    NetworkKey {
+        public_key: Hash,
+        generation: u32,
+    },
     /// `code_id`: the id the enclave recorded the code under (when a transaction came).
     CodeStored {
         code_hash: Hash,

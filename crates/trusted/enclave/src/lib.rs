@@ -397,7 +397,11 @@ impl Enclave {
 
     /// Verifies a signed transaction that is not a contract call (store code, set query
     /// policy) and checks its sequence; the caller marks it used once it has run.
-    fn verify_admin_tx(&self, bytes: &[u8], chain_id: &str) -> EnclaveResult<(veil_types::Tx, String)> {
+    fn verify_admin_tx(
+        &self,
+        bytes: &[u8],
+        chain_id: &str,
+    ) -> EnclaveResult<(veil_types::Tx, String)> {
         let bad = |message: String| fail(ErrorKind::BadRequest, message);
         let tx = veil_types::Tx::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
         let signer = tx.verify().map_err(|e| bad(format!("transaction: {e}")))?;
@@ -444,7 +448,10 @@ impl Enclave {
                     query_policy,
                 } = &tx.body.msg
                 else {
-                    return Err(fail(ErrorKind::BadRequest, "transaction does not store code"));
+                    return Err(fail(
+                        ErrorKind::BadRequest,
+                        "transaction does not store code",
+                    ));
                 };
                 if signed.as_slice() != wasm {
                     return Err(fail(
@@ -494,9 +501,10 @@ impl Enclave {
         query_policy
             .validate()
             .map_err(|e| fail(ErrorKind::BadRequest, e.to_string()))?;
-        let record = self.contracts.get(contract).ok_or_else(|| {
-            fail(ErrorKind::BadRequest, format!("no contract at {contract}"))
-        })?;
+        let record = self
+            .contracts
+            .get(contract)
+            .ok_or_else(|| fail(ErrorKind::BadRequest, format!("no contract at {contract}")))?;
         if record.admin.as_deref() != Some(signer.as_str()) {
             return Err(fail(
                 ErrorKind::Unauthorized,
@@ -561,10 +569,7 @@ impl Enclave {
                 Err(why) => return Ok(refused_query(&tx_key, request.block.height, &why)),
             }
         } else if request.encrypted_permit.is_some() {
-            return Err(fail(
-                ErrorKind::BadRequest,
-                "only queries carry a permit",
-            ));
+            return Err(fail(ErrorKind::BadRequest, "only queries carry a permit"));
         }
 
         ensure_loaded(&self.engine, &self.channel, &contract.code_hash)?;
@@ -1081,7 +1086,10 @@ impl ContractQuerier {
                 if let Some(path) = &answer_check {
                     if !query_policy::answer_names(data.as_slice(), path, &self.caller) {
                         return self.refuse(
-                            format!("unauthorized: the answer does not name {} at {path:?}", self.caller),
+                            format!(
+                                "unauthorized: the answer does not name {} at {path:?}",
+                                self.caller
+                            ),
                             request,
                         );
                     }
@@ -1110,7 +1118,9 @@ impl ContractQuerier {
         // Raw reads bypass the policy's message rules: only the keys it opens.
         if !record.query_policy.allows_raw(key) {
             return self.refuse(
-                format!("unauthorized: the query policy of {address} refuses raw reads of this key"),
+                format!(
+                    "unauthorized: the query policy of {address} refuses raw reads of this key"
+                ),
                 request,
             );
         }
