@@ -80,6 +80,9 @@ pub enum KeyLabel {
     ContractKey,
     /// `b"veil/random"`: private per-call randomness.
     Randomness,
+    /// `b"veil/seed-exchange-x25519"`: the X25519 secret that encrypts the master seed
+    /// to a registering enclave (its public key is in the genesis).
+    SeedExchange,
 }
 
 impl KeyLabel {
@@ -90,6 +93,7 @@ impl KeyLabel {
             KeyLabel::StateKey => b"veil/state",
             KeyLabel::ContractKey => b"veil/contract",
             KeyLabel::Randomness => b"veil/random",
+            KeyLabel::SeedExchange => b"veil/seed-exchange-x25519",
         }
     }
 }

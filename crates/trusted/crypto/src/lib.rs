@@ -25,6 +25,7 @@ mod envelope;
 mod error;
 mod kdf;
 mod seal;
+mod seed_share;
 
 // Named in Cargo.toml only to enable their `zeroize` features (AES round keys and POLYVAL
 // state are wiped when aes-gcm-siv drops them).
@@ -40,6 +41,9 @@ pub use crate::envelope::{
 pub use crate::error::CryptoError;
 pub use crate::kdf::{
     call_randomness, contract_key, derive_key, IoKeypair, KeyLabel, MasterSeed, KDF_SALT,
+};
+pub use crate::seed_share::{
+    open_seed_share, seed_exchange_public, share_seed, SEED_SHARE_INFO, SEED_SHARE_LEN,
 };
 pub use crate::seal::{
     Sealer, SimulatedSealer, SEAL_VERSION, SIM_MACHINE_SECRET_MIN_LEN, SIM_SEAL_INFO, SIM_SEAL_SALT,

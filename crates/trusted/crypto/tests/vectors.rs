@@ -17,8 +17,9 @@ use hkdf::Hkdf;
 use sha2::{Digest, Sha256};
 use veil_crypto::x25519_dalek::{PublicKey, StaticSecret};
 use veil_crypto::{
-    call_randomness, contract_key, derive_key, encrypt_input_with_nonce, open_input, IoKeypair,
-    KeyLabel, MasterSeed, OutputKind, TxKey,
+    call_randomness, contract_key, derive_key, encrypt_input_with_nonce, open_input,
+    open_seed_share, seed_exchange_public, share_seed, IoKeypair, KeyLabel, MasterSeed,
+    OutputKind, TxKey,
 };
 
 const PROTOCOL_MD: &str = include_str!("../../../../docs/protocol.md");
@@ -37,6 +38,8 @@ const TX_INDEX: u32 = 3;
 const OUTPUT_INDEX: u32 = 0;
 const OUTPUT_KIND: OutputKind = OutputKind::Data;
 const OUTPUT_PLAINTEXT: &str = r#"{"balance":"1000"}"#;
+/// The seed share is made for the enclave whose registration secret is `user_secret`.
+const GENESIS_HASH: [u8; 32] = [0x04; 32];
 
 fn code_hash() -> [u8; 32] {
     Sha256::digest(b"code").into()
@@ -125,6 +128,23 @@ fn computed() -> Vec<(&'static str, V)> {
                     .to_vec(),
             ),
         ),
+        ("genesis_hash", V::Hex(GENESIS_HASH.to_vec())),
+        (
+            "seed_exchange_public",
+            V::Hex(seed_exchange_public(&seed, GENERATION).to_vec()),
+        ),
+        (
+            "seed_share",
+            V::Hex(
+                share_seed(
+                    &seed,
+                    GENERATION,
+                    &GENESIS_HASH,
+                    &PublicKey::from(&user).to_bytes(),
+                )
+                .unwrap(),
+            ),
+        ),
     ]
 }
 
@@ -197,7 +217,25 @@ fn reference() -> BTreeMap<&'static str, Vec<u8>> {
     rand_context.extend_from_slice(&TX_INDEX.to_be_bytes());
     rand_context.extend_from_slice(CONTRACT_ADDRESS.as_bytes());
 
+    // Seed sharing: X25519(exchange, registration) -> HKDF -> AES-GCM-SIV, nonce 0.
+    let exchange_secret = seed_kdf(b"veil/seed-exchange-x25519", b"");
+    let exchange_public = PublicKey::from(&StaticSecret::from(exchange_secret)).to_bytes();
+    let share_shared = StaticSecret::from(exchange_secret)
+        .diffie_hellman(&PublicKey::from(user_public))
+        .to_bytes();
+    let mut share_info = b"veil/seed-share-v1".to_vec();
+    share_info.extend_from_slice(&user_public);
+    let share_key = hkdf32(&GENESIS_HASH, &share_shared, &share_info);
+    let mut share_aad = b"veil/seed-share-v1".to_vec();
+    share_aad.extend_from_slice(&GENESIS_HASH);
+    share_aad.extend_from_slice(&user_public);
+    let mut share_plain = SEED.to_vec();
+    share_plain.extend_from_slice(&GENERATION.to_be_bytes());
+    let seed_share = gcm_siv(&share_key, &[0; 12], &share_aad, &share_plain);
+
     BTreeMap::from([
+        ("seed_exchange_public", exchange_public.to_vec()),
+        ("seed_share", seed_share),
         (
             "state_key_empty_context",
             seed_kdf(b"veil/state", b"").to_vec(),
@@ -285,6 +323,16 @@ fn vectors_work_end_to_end() {
     let seed = MasterSeed::from_bytes(SEED);
     let io = IoKeypair::derive(&seed, GENERATION);
     let reference = reference();
+    // The registered enclave opens its seed share.
+    let (shared_seed, generation) = open_seed_share(
+        &reference["seed_share"],
+        &StaticSecret::from(USER_SECRET),
+        &reference["seed_exchange_public"].clone().try_into().unwrap(),
+        &GENESIS_HASH,
+    )
+    .unwrap();
+    assert_eq!(shared_seed.expose_bytes(), &SEED);
+    assert_eq!(generation, GENERATION);
     let (msg, tx_key, user_public) = open_input(&io, &reference["envelope"], &code_hash()).unwrap();
     assert_eq!(msg, MESSAGE.as_bytes());
     assert_eq!(user_public.to_vec(), reference["user_public"]);
