@@ -42,11 +42,11 @@ pub use crate::error::CryptoError;
 pub use crate::kdf::{
     call_randomness, contract_key, derive_key, IoKeypair, KeyLabel, MasterSeed, KDF_SALT,
 };
-pub use crate::seed_share::{
-    open_seed_share, seed_exchange_public, share_seed, SEED_SHARE_INFO, SEED_SHARE_LEN,
-};
 pub use crate::seal::{
     Sealer, SimulatedSealer, SEAL_VERSION, SIM_MACHINE_SECRET_MIN_LEN, SIM_SEAL_INFO, SIM_SEAL_SALT,
+};
+pub use crate::seed_share::{
+    open_seed_share, seed_exchange_public, share_seed, SEED_SHARE_INFO, SEED_SHARE_LEN,
 };
 
 /// Re-exported so callers use the same `rand_core` (0.6) as this crate.

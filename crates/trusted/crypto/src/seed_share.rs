@@ -130,7 +130,8 @@ mod tests {
         assert_eq!(share.len(), SEED_SHARE_LEN);
         assert_eq!(share, share_seed(&seed, 0, &genesis, &public).unwrap());
         let exchange = seed_exchange_public(&seed, 0);
-        let (opened, generation) = open_seed_share(&share, &registration, &exchange, &genesis).unwrap();
+        let (opened, generation) =
+            open_seed_share(&share, &registration, &exchange, &genesis).unwrap();
         assert_eq!(opened.expose_bytes(), seed.expose_bytes());
         assert_eq!(generation, 0);
         // Another registration key, another genesis, a flipped bit: nothing opens.

@@ -18,8 +18,8 @@ use sha2::{Digest, Sha256};
 use veil_crypto::x25519_dalek::{PublicKey, StaticSecret};
 use veil_crypto::{
     call_randomness, contract_key, derive_key, encrypt_input_with_nonce, open_input,
-    open_seed_share, seed_exchange_public, share_seed, IoKeypair, KeyLabel, MasterSeed,
-    OutputKind, TxKey,
+    open_seed_share, seed_exchange_public, share_seed, IoKeypair, KeyLabel, MasterSeed, OutputKind,
+    TxKey,
 };
 
 const PROTOCOL_MD: &str = include_str!("../../../../docs/protocol.md");
@@ -327,7 +327,10 @@ fn vectors_work_end_to_end() {
     let (shared_seed, generation) = open_seed_share(
         &reference["seed_share"],
         &StaticSecret::from(USER_SECRET),
-        &reference["seed_exchange_public"].clone().try_into().unwrap(),
+        &reference["seed_exchange_public"]
+            .clone()
+            .try_into()
+            .unwrap(),
         &GENESIS_HASH,
     )
     .unwrap();
