@@ -175,6 +175,7 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or(0),
             accounts,
             params: Params::default(),
+            network: None,
         };
         std::fs::create_dir_all(&node_dir)
             .with_context(|| format!("creating {}", node_dir.display()))?;

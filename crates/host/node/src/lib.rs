@@ -3,7 +3,6 @@
 //! confidential happens in the enclave behind `veil-host`.
 
 pub mod app;
-pub mod genesis;
 pub mod mempool;
 pub mod node;
 pub mod rpc;
@@ -11,4 +10,4 @@ pub mod state;
 pub mod store;
 
 pub use app::{App, AppConfig, AppError, Rejection};
-pub use genesis::{Genesis, GenesisAccount, Params};
+pub use veil_types::genesis::{self, Genesis, GenesisAccount, NetworkGenesis, Params};

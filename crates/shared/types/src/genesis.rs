@@ -1,0 +1,111 @@
+//! The genesis file: chain id, start time, funded accounts, chain parameters, and the
+//! network section that binds the chain to the enclave that generated its master seed.
+//!
+//! Shared by the node and the enclave: the enclave is handed the genesis bytes, computes
+//! [`Genesis::hash`] itself and never runs under another genesis (`docs/protocol.md`,
+//! "Genesis").
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::{amount, serde_hash, Hash};
+
+/// Domain of the genesis hash.
+pub const GENESIS_HASH_DOMAIN: &[u8] = b"veil/genesis-v1";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Genesis {
+    pub chain_id: String,
+    /// Nanoseconds since the Unix epoch.
+    pub genesis_time_nanos: u64,
+    pub accounts: Vec<GenesisAccount>,
+    #[serde(default)]
+    pub params: Params,
+    /// The network's keys, written by the bootstrap enclave when it generated the master
+    /// seed (absent in a genesis file that has not been bootstrapped yet).
+    #[serde(default)]
+    pub network: Option<NetworkGenesis>,
+}
+
+/// What the bootstrap enclave publishes about the master seed it generated.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NetworkGenesis {
+    /// The X25519 key users encrypt to (the IO key of `key_generation`).
+    #[serde(with = "serde_hash")]
+    pub network_key: Hash,
+    pub key_generation: u32,
+    /// The X25519 key seed shares are computed with (`docs/protocol.md`, "Seed sharing").
+    #[serde(with = "serde_hash")]
+    pub seed_exchange_key: Hash,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisAccount {
+    pub address: String,
+    #[serde(with = "amount")]
+    pub balance: u128,
+}
+
+/// Chain parameters, fixed at genesis.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Params {
+    /// Minimum fee: uveil per million gas of the transaction's gas limit.
+    pub fee_per_million_gas: u64,
+    /// Highest gas limit one transaction may ask for.
+    pub max_tx_gas: u64,
+    /// Most transactions in one block.
+    pub max_block_txs: usize,
+    /// Most transaction bytes in one block.
+    pub max_block_bytes: usize,
+}
+
+impl Default for Params {
+    fn default() -> Self {
+        Self {
+            fee_per_million_gas: 1_000,
+            max_tx_gas: 100_000_000,
+            max_block_txs: 10_000,
+            max_block_bytes: 64 * 1024 * 1024,
+        }
+    }
+}
+
+impl Genesis {
+    /// The canonical encoding (postcard): what the enclave is given and what is hashed.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("serializable")
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        crate::decode_exact(bytes)
+    }
+
+    /// `SHA-256("veil/genesis-v1" || postcard(genesis))`: what an enclave is bound to.
+    pub fn hash(&self) -> Hash {
+        let mut hasher = Sha256::new();
+        hasher.update(GENESIS_HASH_DOMAIN);
+        hasher.update(self.to_bytes());
+        hasher.finalize().into()
+    }
+
+    /// Checks what a node needs before it starts a chain from this genesis.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.chain_id.is_empty() || self.chain_id.len() > 64 {
+            return Err("chain_id must be 1 to 64 characters".into());
+        }
+        let mut seen = std::collections::BTreeSet::new();
+        for account in &self.accounts {
+            crate::validate_address(&account.address)
+                .map_err(|e| format!("genesis account: {e}"))?;
+            if !seen.insert(&account.address) {
+                return Err(format!("genesis account {} appears twice", account.address));
+            }
+        }
+        if self.params.max_block_txs == 0 || self.params.max_block_bytes < crate::MAX_TX_BYTES
+        {
+            return Err("params: a block must hold at least one largest transaction".into());
+        }
+        Ok(())
+    }
+}
