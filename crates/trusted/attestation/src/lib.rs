@@ -46,7 +46,9 @@ pub const MAX_ATTESTATION_BYTES: usize = MAX_QUOTE_BYTES + MAX_COLLATERAL_BYTES 
 ///
 /// Binary form ([`to_bytes`](Attestation::to_bytes)): postcard — a varint variant index
 /// (0 = `Dcap`, 1 = `Simulated`; new kinds are only ever appended) followed by the
-/// variant's fields in order, byte fields length-prefixed. JSON form: `{"dcap": {"quote":
+/// variant's fields in declaration order: strings and byte fields (fixed arrays included)
+/// as a varint length and the bytes, integers as varints, `Option` as 0, or 1 and the
+/// value. The tests check this layout byte for byte. JSON form: `{"dcap": {"quote":
 /// "<hex>", "collateral": {…}}}` or `{"simulated": {…}}`, byte fields as hex.
 // The two variants differ in size, but an attestation is decoded once and verified.
 #[allow(clippy::large_enum_variant)]

@@ -292,6 +292,58 @@ fn the_policy_refuses_the_verified_sample_for_measurement_svn_and_tcb_status() {
 }
 
 #[test]
+fn a_valid_tdx_quote_is_refused_as_not_sgx() {
+    let tdx = tdx_sample();
+    assert_eq!(
+        verify_dcap_quote(&tdx.quote, &tdx.collateral, tdx.valid_time()),
+        Err(AttestationError::NotSgx)
+    );
+    // Its signatures are checked first: a tampered TDX quote is a signature error.
+    let mut tampered = tdx.quote.clone();
+    tampered[HEADER_LEN + 200] ^= 1;
+    assert!(matches!(
+        verify_dcap_quote(&tampered, &tdx.collateral, tdx.valid_time()),
+        Err(AttestationError::QuoteSignature(_))
+    ));
+    // And the SGX collateral does not fit it.
+    let sgx = sgx_sample();
+    assert!(verify_dcap_quote(&tdx.quote, &sgx.collateral, sgx.valid_time()).is_err());
+}
+
+#[test]
+fn the_binary_encoding_is_the_documented_postcard_layout() {
+    let sample = sgx_sample();
+    let c = &sample.collateral;
+    let attestation = sample_attestation(&sample);
+    let mut expected = vec![0u8]; // variant 0: Dcap
+    let mut bytes = |b: &[u8]| {
+        varint(&mut expected, b.len() as u64);
+        expected.extend_from_slice(b);
+    };
+    bytes(&sample.quote);
+    bytes(c.pck_crl_issuer_chain.as_bytes());
+    bytes(&c.root_ca_crl);
+    bytes(&c.pck_crl);
+    bytes(c.tcb_info_issuer_chain.as_bytes());
+    bytes(c.tcb_info.as_bytes());
+    bytes(&c.tcb_info_signature);
+    bytes(c.qe_identity_issuer_chain.as_bytes());
+    bytes(c.qe_identity.as_bytes());
+    bytes(&c.qe_identity_signature);
+    assert!(c.pck_certificate_chain.is_none());
+    expected.push(0); // pck_certificate_chain: None
+    assert_eq!(attestation.to_bytes(), expected);
+}
+
+fn varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push((n as u8) | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+#[test]
 fn malformed_quotes_and_encodings_are_errors_never_panics() {
     let sample = sgx_sample();
     let now = sample.valid_time();

@@ -131,6 +131,25 @@ fn simulated_round_trip_passes_under_a_policy_allowing_simulation() {
 }
 
 #[test]
+fn simulated_binary_encoding_is_the_documented_postcard_layout() {
+    let Attestation::Simulated(q) = simulated(registration()) else {
+        unreachable!()
+    };
+    let mut expected = vec![1u8, 17]; // variant 1: Simulated; kind's length
+    expected.extend_from_slice(b"veil-simulated-v1");
+    expected.push(32);
+    expected.extend_from_slice(&MRENCLAVE);
+    expected.push(32);
+    expected.extend_from_slice(&MRSIGNER);
+    expected.extend_from_slice(&[3, 4]); // isv_prod_id, isv_svn (varints)
+    expected.push(64);
+    expected.extend_from_slice(&q.report_data);
+    expected.push(64);
+    expected.extend_from_slice(&q.signature);
+    assert_eq!(Attestation::Simulated(q).to_bytes(), expected);
+}
+
+#[test]
 fn simulated_is_refused_under_a_dcap_only_policy() {
     let err = verify(
         &simulated(registration()),

@@ -61,10 +61,19 @@ impl Sample {
 }
 
 pub fn sgx_sample() -> Sample {
+    sample("sgx_quote", "sgx_quote_collateral.json")
+}
+
+/// A TDX quote (a real quote of another TEE type) and its collateral.
+pub fn tdx_sample() -> Sample {
+    sample("tdx_quote", "tdx_quote_collateral.json")
+}
+
+fn sample(quote_file: &str, collateral_file: &str) -> Sample {
     let dir = dcap_qvl_sample_dir();
-    let quote = std::fs::read(dir.join("sgx_quote")).expect("read sample/sgx_quote");
-    let json = std::fs::read_to_string(dir.join("sgx_quote_collateral.json"))
-        .expect("read sample/sgx_quote_collateral.json");
+    let quote = std::fs::read(dir.join(quote_file)).expect("read the sample quote");
+    let json =
+        std::fs::read_to_string(dir.join(collateral_file)).expect("read the sample collateral");
     let collateral = Collateral::from_json(&json).expect("sample collateral parses");
     let window = |json: &str| {
         let v: serde_json::Value = serde_json::from_str(json).expect("collateral JSON");
