@@ -183,9 +183,10 @@ fn classify(message: &str, now: u64) -> AttestationError {
     let has = |needles: &[&str]| needles.iter().any(|n| message.contains(n));
     if message.contains("Debug mode is enabled") {
         AttestationError::DebugEnclave
-    } else if message.contains("TCB status is invalid: Revoked") || message.contains("CertRevoked")
-    {
+    } else if message.contains("TCB status is invalid: Revoked") {
         AttestationError::Revoked
+    } else if message.contains("CertRevoked") {
+        AttestationError::CertificateRevoked(message.to_string())
     } else if has(TIME) {
         AttestationError::CollateralTime {
             at: now,
@@ -248,6 +249,10 @@ mod tests {
             classify("TCB status is invalid: Revoked", 5),
             AttestationError::Revoked
         );
+        assert!(matches!(
+            classify("Failed to verify certificate chain: CertRevoked", 5),
+            AttestationError::CertificateRevoked(_)
+        ));
         assert!(matches!(
             classify("Failed to decode quote", 5),
             AttestationError::Dcap(_)

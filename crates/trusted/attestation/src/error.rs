@@ -56,6 +56,10 @@ pub enum AttestationError {
     #[error("TCB status Revoked: the platform's attestation keys are compromised")]
     Revoked,
 
+    /// Intel's CRL revokes a certificate of the quote's chain (PCK or an intermediate).
+    #[error("a certificate of the quote's chain is revoked by Intel: {0}")]
+    CertificateRevoked(String),
+
     #[error("debug enclave refused: the host can read a debug enclave's memory")]
     DebugEnclave,
 

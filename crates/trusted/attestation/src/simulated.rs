@@ -5,6 +5,8 @@
 //! registration path run on any machine. It proves nothing about the code that produced
 //! it, so a network whose policy sets `allow_simulated` gives its seed to anyone who asks.
 
+use std::sync::OnceLock;
+
 use ed25519_zebra::{Signature, SigningKey, VerificationKey};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -32,7 +34,12 @@ pub fn simulated_platform_signing_key() -> SigningKey {
 
 /// The simulated platform's public key (32 bytes), against which signatures verify.
 pub fn simulated_platform_public_key() -> [u8; 32] {
-    VerificationKey::from(&simulated_platform_signing_key()).into()
+    (*verification_key()).into()
+}
+
+fn verification_key() -> &'static VerificationKey {
+    static KEY: OnceLock<VerificationKey> = OnceLock::new();
+    KEY.get_or_init(|| VerificationKey::from(&simulated_platform_signing_key()))
 }
 
 /// A simulated attestation: what a simulated enclave says about itself, signed by the
@@ -107,16 +114,16 @@ impl SimulatedQuote {
         if self.kind != SIMULATED_KIND {
             return Err(AttestationError::UnknownSimulatedKind(self.kind.clone()));
         }
-        let key = VerificationKey::from(&simulated_platform_signing_key());
-        key.verify(
-            &Signature::from_bytes(&self.signature),
-            &self.signed_message(),
-        )
-        .map_err(|e| {
-            AttestationError::QuoteSignature(format!(
-                "simulated platform signature does not verify: {e}"
-            ))
-        })?;
+        verification_key()
+            .verify(
+                &Signature::from_bytes(&self.signature),
+                &self.signed_message(),
+            )
+            .map_err(|e| {
+                AttestationError::QuoteSignature(format!(
+                    "simulated platform signature does not verify: {e}"
+                ))
+            })?;
         Ok(VerifiedQuote {
             kind: AttestationKind::Simulated,
             mrenclave: self.mrenclave,
