@@ -4,6 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo test --workspace --locked "$@"
-# crates/trusted/attestation is a workspace of its own for now (its README says why).
+# The conformance tools are a workspace of their own (crates/tools/conformance/README.md
+# says why); they share the target directory.
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" \
-    cargo test --manifest-path crates/trusted/attestation/Cargo.toml --locked
+    cargo test --manifest-path crates/tools/conformance/Cargo.toml --locked "$@"

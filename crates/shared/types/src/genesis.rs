@@ -102,8 +102,7 @@ impl Genesis {
                 return Err(format!("genesis account {} appears twice", account.address));
             }
         }
-        if self.params.max_block_txs == 0 || self.params.max_block_bytes < crate::MAX_TX_BYTES
-        {
+        if self.params.max_block_txs == 0 || self.params.max_block_bytes < crate::MAX_TX_BYTES {
             return Err("params: a block must hold at least one largest transaction".into());
         }
         Ok(())

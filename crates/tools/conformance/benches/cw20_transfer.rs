@@ -17,7 +17,7 @@
 //! check + compile), initial linear memory of an instance, and peak RSS growth of a call.
 //! A summary table with medians and ratios is printed at the end.
 //!
-//! Run: `cargo bench -p veil-conformance --bench cw20_transfer`
+//! Run: `cargo bench --manifest-path crates/tools/conformance/Cargo.toml --bench cw20_transfer`
 
 #[path = "../tests/common/vm.rs"]
 mod vm;

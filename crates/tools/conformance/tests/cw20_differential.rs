@@ -11,7 +11,7 @@
 //! wasmd's KV gas meter does) and for address operations, so both sides pay the same for
 //! host services and the printed ratios measure Wasm execution metering.
 //!
-//! Run: `cargo test -p veil-conformance --test cw20_differential -- --nocapture`
+//! Run: `cargo test --manifest-path crates/tools/conformance/Cargo.toml --test cw20_differential -- --nocapture`
 
 #[path = "common/vm.rs"]
 mod vm;

@@ -16,7 +16,7 @@
 //! - Every wasmi fuel block (function entry, loop iteration, `if`/`else` arm) costs a base
 //!   fee of 1 fuel (115 gas) that cosmwasm-vm does not charge.
 //!
-//! Run: `cargo test -p veil-conformance --test gas_metering -- --nocapture`
+//! Run: `cargo test --manifest-path crates/tools/conformance/Cargo.toml --test gas_metering -- --nocapture`
 
 #[path = "common/vm.rs"]
 mod vm;

@@ -1,14 +1,20 @@
 //! SGX DCAP quotes, verified by dcap-qvl up to Intel's root CA (the one dcap-qvl pins).
 
+#[cfg(feature = "dcap")]
 use dcap_qvl::configs::RustCryptoConfig;
+#[cfg(feature = "dcap")]
 use dcap_qvl::quote::Report;
+#[cfg(feature = "dcap")]
 use dcap_qvl::verify::QuoteVerifier;
+#[cfg(feature = "dcap")]
 use dcap_qvl::QuoteCollateralV3;
 use serde::{Deserialize, Serialize};
 
 use crate::error::AttestationError;
 use crate::hex_serde;
-use crate::policy::{AttestationKind, TcbStatus, VerifiedQuote};
+use crate::policy::VerifiedQuote;
+#[cfg(feature = "dcap")]
+use crate::policy::{AttestationKind, TcbStatus};
 
 /// Largest quote accepted (an SGX quote with its PCK certificate chain is ~5 KB).
 pub const MAX_QUOTE_BYTES: usize = 64 * 1024;
@@ -71,6 +77,7 @@ impl Collateral {
     }
 }
 
+#[cfg(feature = "dcap")]
 impl From<Collateral> for QuoteCollateralV3 {
     fn from(c: Collateral) -> QuoteCollateralV3 {
         QuoteCollateralV3 {
@@ -88,6 +95,7 @@ impl From<Collateral> for QuoteCollateralV3 {
     }
 }
 
+#[cfg(feature = "dcap")]
 impl From<QuoteCollateralV3> for Collateral {
     fn from(c: QuoteCollateralV3) -> Collateral {
         Collateral {
@@ -129,6 +137,28 @@ pub fn verify_dcap_quote(
             max: MAX_COLLATERAL_BYTES,
         });
     }
+    verify_checked(quote, collateral, now_unix_secs)
+}
+
+/// Without the `dcap` feature (builds that must not link dcap-qvl, such as the
+/// conformance tools beside cosmwasm-vm) every DCAP quote is refused.
+#[cfg(not(feature = "dcap"))]
+fn verify_checked(
+    _quote: &[u8],
+    _collateral: &Collateral,
+    _now_unix_secs: u64,
+) -> Result<VerifiedQuote, AttestationError> {
+    Err(AttestationError::Dcap(
+        "this build has no DCAP verifier (veil-attestation's `dcap` feature is off)".into(),
+    ))
+}
+
+#[cfg(feature = "dcap")]
+fn verify_checked(
+    quote: &[u8],
+    collateral: &Collateral,
+    now_unix_secs: u64,
+) -> Result<VerifiedQuote, AttestationError> {
     // Named explicitly: whatever backend features other crates turn on in dcap-qvl, the
     // chain verifies with the same pure-Rust code on every node.
     let verifier = QuoteVerifier::new_prod().with_config::<RustCryptoConfig>();
@@ -159,6 +189,7 @@ pub fn verify_dcap_quote(
 /// and single-stepped by the host).
 pub const SGX_FLAGS_DEBUG: u8 = 0x02;
 
+#[cfg(feature = "dcap")]
 /// Sorts dcap-qvl's error (an error chain rendered as text, its only form) into the
 /// refusals this crate names. Anything not recognised stays a generic DCAP failure: a
 /// wrong class only changes the message, never whether the quote is accepted.
@@ -199,7 +230,7 @@ fn classify(message: &str, now: u64) -> AttestationError {
     }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "dcap"))]
 mod tests {
     use super::*;
 

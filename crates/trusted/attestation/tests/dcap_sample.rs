@@ -1,3 +1,4 @@
+#![cfg(feature = "dcap")]
 //! The DCAP path on the SGX sample quote and collateral dcap-qvl ships (a real quote from
 //! real hardware, with Intel's signed collateral). Its report data is not a Veil binding:
 //! a full DCAP registration needs an SGX machine (see README).
