@@ -175,6 +175,8 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
                 .unwrap_or(0),
             accounts,
             params: Params::default(),
+            // Any simulated enclave may join (and receive the seed): a development chain.
+            attestation_policy: Some(veil_host::simulated_attestation_policy()),
             network: None,
         };
         std::fs::create_dir_all(&node_dir)

@@ -191,7 +191,11 @@ fn status_inner(args: StatusArgs) -> Result<(), Failure> {
             ("state_nodes", status.state_nodes.to_string()),
             ("params", status.params.to_string()),
             ("node_version", status.node_version.clone()),
+            ("genesis_hash", status.genesis_hash.clone()),
         ]);
+        if let Some(warning) = &status.attestation_warning {
+            eprintln!("veil: WARNING: {warning}");
+        }
     }
     Ok(())
 }
@@ -258,6 +262,13 @@ fn public_msg(msg: &Msg) -> Value {
             query_policy,
         } => json!({
             "kind": "set_query_policy", "contract": contract, "query_policy": query_policy,
+        }),
+        Msg::RegisterNode {
+            registration_key,
+            attestation,
+        } => json!({
+            "kind": "register_node", "registration_key": hex_encode(registration_key),
+            "attestation_bytes": attestation.len(),
         }),
         Msg::Execute {
             contract,

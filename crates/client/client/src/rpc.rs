@@ -55,6 +55,14 @@ pub struct Status {
     /// roots use).
     pub state_nodes: u64,
     pub params: Value,
+    /// What a joining node pins (`veil node join --genesis-hash`).
+    #[serde(default)]
+    pub genesis_hash: String,
+    #[serde(default)]
+    pub simulated_attestation_allowed: bool,
+    /// Set when the chain gives its seed to any simulated enclave.
+    #[serde(default)]
+    pub attestation_warning: Option<String>,
     pub node_version: String,
 }
 

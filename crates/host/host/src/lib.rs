@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 use std::sync::{Arc, Mutex};
 
+pub use veil_enclave::{simulated_attestation_policy, simulated_measurements};
 use veil_enclave::{Enclave, OcallChannel};
 use veil_enclave_abi::{
     decode, encode, read_frame, write_frame, BlockRef, ContractRef, Ecall, EcallResponse,
@@ -33,8 +34,11 @@ pub enum EnclaveMode {
 
 #[derive(Debug, Clone)]
 pub struct HostConfig {
-    /// Holds the simulated machine secret and the sealed enclave state.
+    /// Holds the simulated machine secret, the genesis and the sealed enclave state.
     pub home: PathBuf,
+    /// The chain this chainless host's enclave is bound to (its genesis is written at the
+    /// first start: no accounts, no attestation policy).
+    pub chain_id: String,
     pub mode: EnclaveMode,
     /// Also print each crossing to stderr.
     pub log_crossings: bool,
@@ -44,6 +48,8 @@ pub struct HostConfig {
 pub enum HostError {
     #[error(transparent)]
     Enclave(#[from] EnclaveError),
+    #[error("genesis: {0}")]
+    Genesis(String),
     #[error("enclave link: {0}")]
     Link(String),
     #[error("{context}: {source}")]
@@ -426,6 +432,43 @@ impl EnclaveClient {
         }
     }
 
+    /// This enclave's registration key and attestation for `operator`.
+    pub fn attest(&self, operator: &str) -> Result<veil_enclave_abi::AttestResponse, HostError> {
+        match self.ecall(&Ecall::Attest {
+            operator: operator.to_string(),
+        })? {
+            EcallResponse::Attested(response) => Ok(response),
+            _ => Err(HostError::Protocol("attest")),
+        }
+    }
+
+    /// Executes a signed `register_node` transaction in the enclave: the seed share for
+    /// the new enclave and a public summary of its attestation.
+    pub fn register_node(
+        &self,
+        tx: Vec<u8>,
+        block_time_nanos: u64,
+    ) -> Result<(Vec<u8>, String), HostError> {
+        match self.ecall(&Ecall::RegisterNode {
+            tx,
+            block_time_nanos,
+        })? {
+            EcallResponse::NodeRegistered {
+                seed_share,
+                enclave,
+            } => Ok((seed_share, enclave)),
+            _ => Err(HostError::Protocol("register_node")),
+        }
+    }
+
+    /// Hands the enclave the seed share a registration produced for it.
+    pub fn install_seed(&self, seed_share: Vec<u8>) -> Result<InitResponse, HostError> {
+        match self.ecall(&Ecall::InstallSeed { seed_share })? {
+            EcallResponse::SeedInstalled(response) => Ok(response),
+            _ => Err(HostError::Protocol("install_seed")),
+        }
+    }
+
     /// Replaces a contract's query policy (the enclave checks the admin signed `tx`).
     pub fn set_query_policy(&self, tx: Vec<u8>, chain_id: &str) -> Result<(), HostError> {
         match self.ecall(&Ecall::SetQueryPolicy {
@@ -478,6 +521,8 @@ pub struct ConfidentialHost {
 
 const MACHINE_SECRET_FILE: &str = "machine-secret";
 const SEALED_STATE_FILE: &str = "enclave.sealed";
+/// The genesis (postcard) the enclave is bound to.
+const GENESIS_FILE: &str = "genesis.bin";
 /// Stands in for a chain's record of the latest seal generation.
 const SEAL_GENERATION_FILE: &str = "seal-generation";
 
@@ -522,11 +567,32 @@ impl ConfidentialHost {
             Some(bytes) => String::from_utf8_lossy(&bytes).trim().parse().unwrap_or(0),
             None => 0,
         };
+        let genesis_path = self.path(GENESIS_FILE);
+        let genesis = match read_optional(&genesis_path)? {
+            Some(bytes) => bytes,
+            None => veil_types::genesis::Genesis {
+                chain_id: self.config.chain_id.clone(),
+                genesis_time_nanos: 0,
+                accounts: Vec::new(),
+                params: Default::default(),
+                attestation_policy: None,
+                network: None,
+            }
+            .to_bytes(),
+        };
         let init = self.enclave.init(InitRequest {
             machine_secret,
             sealed_state,
             min_seal_generation,
+            genesis: genesis.clone(),
         })?;
+        // A bootstrap completes the genesis with its network section.
+        if let Some(network) = &init.network {
+            let mut complete =
+                veil_types::genesis::Genesis::from_bytes(&genesis).map_err(HostError::Genesis)?;
+            complete.network = Some(veil_types::decode_exact(network).map_err(HostError::Genesis)?);
+            write_atomic(&genesis_path, &complete.to_bytes())?;
+        }
         self.persist_sealed(&init.sealed_state, init.seal_generation)?;
         self.network_key = init.public_key;
         self.generation = init.generation;

@@ -33,6 +33,8 @@ pub const TX_GAS_PER_BYTE: u64 = 10;
 pub const STORE_CODE_GAS_PER_BYTE: u64 = 6;
 /// Loading a contract into the engine, per call.
 pub const CONTRACT_CALL_GAS: u64 = 20_000;
+/// Verifying an attestation and sharing the seed (a DCAP quote takes ~2 ms to verify).
+pub const REGISTER_NODE_GAS: u64 = 200_000;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -248,8 +250,18 @@ impl App {
             .map_err(|e| AppError::State(format!("creating {}: {e}", config.home.display())))?;
         let store = Store::open(&config.home.join("chain.redb"))?;
         let stored_genesis = store.genesis()?;
-        let genesis = match (stored_genesis, genesis) {
-            (Some(stored), Some(given)) if stored != *given => {
+        // A stored genesis was completed with its network section at bootstrap; the file
+        // the node was started from may not have it yet.
+        let same_chain = |stored: &Genesis, given: &Genesis| {
+            stored == given
+                || (given.network.is_none()
+                    && Genesis {
+                        network: None,
+                        ..stored.clone()
+                    } == *given)
+        };
+        let mut genesis = match (stored_genesis, genesis) {
+            (Some(stored), Some(given)) if !same_chain(&stored, given) => {
                 return Err(AppError::State(format!(
                     "{} holds chain {:?} with another genesis; use another home or reset it",
                     config.home.display(),
@@ -287,7 +299,28 @@ impl App {
             )?,
             min_seal_generation: record.as_ref().map_or(0, |r| r.seal_generation),
             sealed_state: record.map(|r| r.sealed_state),
+            genesis: genesis.to_bytes(),
         })?;
+        if let Some(network) = &init.network {
+            // This enclave bootstrapped the network: the genesis gains its network section.
+            genesis.network = Some(
+                veil_types::decode_exact(network)
+                    .map_err(|e| AppError::State(format!("the enclave's network section: {e}")))?,
+            );
+        }
+        if init.genesis_hash != genesis.hash() {
+            return Err(AppError::State(format!(
+                "the enclave is bound to genesis {}, this chain's is {}",
+                hex::encode(init.genesis_hash),
+                hex::encode(genesis.hash())
+            )));
+        }
+        if !init.has_seed {
+            return Err(AppError::State(
+                "this node's enclave has no master seed yet: join the network first (`veil node join`)"
+                    .into(),
+            ));
+        }
         let network_key = (init.public_key, init.generation);
 
         let last = match store.height()? {
@@ -365,6 +398,7 @@ impl App {
                 codes: Vec::new(),
                 wasm: Vec::new(),
                 contracts: Vec::new(),
+                registrations: Vec::new(),
                 nodes: Vec::new(),
                 released_nodes: Vec::new(),
                 checkpoint: Some(SealedCheckpoint {
@@ -477,7 +511,7 @@ impl App {
         } else {
             None
         };
-        let (accounts, codes, contracts) = {
+        let (accounts, codes, contracts, registrations) = {
             let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             (
                 pending
@@ -498,6 +532,12 @@ impl App {
                     .iter()
                     .filter_map(|a| state.contracts.get(a).cloned())
                     .collect(),
+                pending
+                    .dirty
+                    .registrations
+                    .iter()
+                    .filter_map(|k| state.registrations.get(k).cloned())
+                    .collect(),
             )
         };
         let (nodes, released_nodes) = self.nodes.take();
@@ -509,6 +549,7 @@ impl App {
             codes,
             wasm: pending.wasm,
             contracts,
+            registrations,
             nodes,
             released_nodes,
             checkpoint,
@@ -808,6 +849,66 @@ impl App {
                     dirty,
                     receipt,
                 )
+            }
+            Msg::RegisterNode {
+                registration_key,
+                attestation,
+            } => {
+                meter.charge(REGISTER_NODE_GAS)?;
+                let known = self
+                    .state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .registrations
+                    .contains_key(registration_key);
+                if known {
+                    return Err(failure(
+                        "already_registered",
+                        format!(
+                            "enclave key {} is already registered",
+                            hex::encode(registration_key)
+                        ),
+                    ));
+                }
+                if attestation.len() > veil_attestation_limit() {
+                    return Err(failure("attestation", "the attestation is too large"));
+                }
+                if self.simulating {
+                    return Ok(());
+                }
+                let (seed_share, enclave) = self
+                    .enclave
+                    .register_node(context.bytes.to_vec(), context.time_nanos)
+                    .map_err(|e| match e {
+                        HostError::Enclave(EnclaveError { kind, message })
+                            if kind == ErrorKind::Attestation =>
+                        {
+                            failure("attestation", format!("attestation refused: {message}"))
+                        }
+                        other => enclave_failure(other),
+                    })?;
+                receipt.events.push(Event {
+                    kind: "register_node".into(),
+                    attributes: vec![
+                        ("operator".into(), sender.to_string()),
+                        ("registration_key".into(), hex::encode(registration_key)),
+                        ("enclave".into(), enclave.clone()),
+                    ],
+                });
+                let registration = veil_types::Registration {
+                    registration_key: *registration_key,
+                    operator: sender.to_string(),
+                    height: context.height,
+                    enclave,
+                    seed_share,
+                };
+                dirty.registrations.insert(*registration_key);
+                self.state
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .registrations
+                    .insert(*registration_key, registration);
+                Ok(())
             }
             Msg::SetQueryPolicy {
                 contract,
@@ -1145,6 +1246,11 @@ struct Failure {
     message: String,
 }
 
+/// Largest attestation a `register_node` transaction may carry.
+fn veil_attestation_limit() -> usize {
+    veil_attestation::MAX_ATTESTATION_BYTES
+}
+
 fn failure(kind: &str, message: impl Into<String>) -> Failure {
     Failure {
         kind: kind.to_string(),
@@ -1357,6 +1463,12 @@ impl Checker {
                     .validate()
                     .map_err(|e| reject("invalid_query_policy", e.to_string()))?;
                 self.known_contract(contract)
+            }
+            Msg::RegisterNode { attestation, .. } => {
+                if attestation.len() > veil_attestation_limit() {
+                    return Err(reject("attestation", "the attestation is too large"));
+                }
+                Ok(())
             }
             Msg::Execute { contract, .. } => self.known_contract(contract),
             Msg::Migrate {

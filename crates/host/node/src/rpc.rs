@@ -37,6 +37,8 @@ pub fn router(state: RpcState) -> Router {
     Router::new()
         .route("/status", get(status))
         .route("/network_key", get(network_key))
+        .route("/genesis", get(genesis))
+        .route("/registrations/{key}", get(get_registration))
         .route("/txs", post(submit_tx))
         .route("/txs/{hash}", get(get_tx))
         .route("/simulate", post(simulate))
@@ -165,6 +167,14 @@ async fn status(State(state): State<RpcState>) -> ApiResult {
         .store
         .block(height)?
         .ok_or_else(|| ApiError::internal("latest block is missing"))?;
+    let genesis = state
+        .store
+        .genesis()?
+        .ok_or_else(|| ApiError::internal("the genesis is missing"))?;
+    let simulated = genesis
+        .attestation_policy
+        .as_ref()
+        .is_some_and(|p| p.allow_simulated);
     ok(json!({
         "chain_id": state.checker.chain_id,
         "height": height,
@@ -177,7 +187,35 @@ async fn status(State(state): State<RpcState>) -> ApiResult {
         "state_nodes": state.store.node_count()?,
         "params": state.checker.params,
         "node_version": env!("CARGO_PKG_VERSION"),
+        "genesis_hash": hex::encode(genesis.hash()),
+        "simulated_attestation_allowed": simulated,
+        "attestation_warning": simulated.then_some(
+            "this chain's policy accepts simulated attestations: anyone can forge one, so it gives its master seed to anyone who asks (a development chain)"
+        ),
     }))
+}
+
+async fn genesis(State(state): State<RpcState>) -> ApiResult {
+    let genesis = state
+        .store
+        .genesis()?
+        .ok_or_else(|| ApiError::internal("the genesis is missing"))?;
+    ok(json!({ "genesis_hash": hex::encode(genesis.hash()), "genesis": genesis }))
+}
+
+async fn get_registration(State(state): State<RpcState>, Path(key): Path<String>) -> ApiResult {
+    let key = veil_types::serde_hash::parse_hex(&key).map_err(|e| {
+        ApiError::bad_request(
+            "malformed",
+            format!("{key:?} is not a registration key: {e}"),
+        )
+    })?;
+    ok(state.store.registration(&key)?.ok_or_else(|| {
+        ApiError::not_found(format!(
+            "no enclave registered with key {}",
+            hex::encode(key)
+        ))
+    })?)
 }
 
 async fn network_key(State(state): State<RpcState>) -> ApiResult {

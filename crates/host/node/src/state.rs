@@ -3,13 +3,15 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
-use veil_types::{Account, CodeInfo, ContractInfo, Hash};
+use veil_types::{Account, CodeInfo, ContractInfo, Hash, Registration};
 
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ChainState {
     pub accounts: BTreeMap<String, Account>,
     pub codes: BTreeMap<u64, CodeInfo>,
     pub contracts: BTreeMap<String, ContractInfo>,
+    /// Registered enclaves by registration key.
+    pub registrations: BTreeMap<Hash, Registration>,
 }
 
 /// What changed since the last commit.
@@ -18,6 +20,7 @@ pub struct Dirty {
     pub accounts: BTreeSet<String>,
     pub codes: BTreeSet<u64>,
     pub contracts: BTreeSet<String>,
+    pub registrations: BTreeSet<Hash>,
 }
 
 impl ChainState {
@@ -61,6 +64,7 @@ impl ChainState {
         section(&mut hasher, b"accounts", self.accounts.values());
         section(&mut hasher, b"codes", self.codes.values());
         section(&mut hasher, b"contracts", self.contracts.values());
+        section(&mut hasher, b"registrations", self.registrations.values());
         hasher.finalize().into()
     }
 

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use veil_enclave_abi::SealedCheckpoint;
-use veil_types::{decode_exact, Account, Block, CodeInfo, ContractInfo, Hash, Receipt};
+use veil_types::{
+    decode_exact, Account, Block, CodeInfo, ContractInfo, Hash, Receipt, Registration,
+};
 
 use crate::genesis::Genesis;
 use crate::state::ChainState;
@@ -21,6 +23,7 @@ const CODES: TableDefinition<u64, &[u8]> = TableDefinition::new("codes");
 const WASM: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wasm");
 const CONTRACTS: TableDefinition<&str, &[u8]> = TableDefinition::new("contracts");
 const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_nodes");
+const REGISTRATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("registrations");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const TXS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("txs");
 const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
@@ -56,6 +59,7 @@ pub struct BlockCommit {
     pub codes: Vec<CodeInfo>,
     pub wasm: Vec<(Hash, Vec<u8>)>,
     pub contracts: Vec<ContractInfo>,
+    pub registrations: Vec<Registration>,
     pub nodes: Vec<(Hash, Vec<u8>)>,
     /// State nodes no contract's new root uses (deleted in the same transaction).
     pub released_nodes: Vec<Hash>,
@@ -85,6 +89,7 @@ impl Store {
             txn.open_table(WASM).map_err(err)?;
             txn.open_table(CONTRACTS).map_err(err)?;
             txn.open_table(NODES).map_err(err)?;
+            txn.open_table(REGISTRATIONS).map_err(err)?;
             txn.open_table(BLOCKS).map_err(err)?;
             txn.open_table(TXS).map_err(err)?;
             txn.open_table(RECEIPTS).map_err(err)?;
@@ -199,6 +204,15 @@ impl Store {
             .map(|v| v.value().to_vec()))
     }
 
+    pub fn registration(&self, key: &Hash) -> Result<Option<Registration>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(REGISTRATIONS).map_err(err)?;
+        match table.get(key.as_slice()).map_err(err)? {
+            Some(v) => decode("registration", v.value()).map(Some),
+            None => Ok(None),
+        }
+    }
+
     pub fn contract(&self, address: &str) -> Result<Option<ContractInfo>, StoreError> {
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(CONTRACTS).map_err(err)?;
@@ -239,6 +253,14 @@ impl Store {
             state
                 .contracts
                 .insert(k.value().to_string(), decode("contract", v.value())?);
+        }
+        let registrations = txn.open_table(REGISTRATIONS).map_err(err)?;
+        for entry in registrations.iter().map_err(err)? {
+            let (_, v) = entry.map_err(err)?;
+            let registration: Registration = decode("registration", v.value())?;
+            state
+                .registrations
+                .insert(registration.registration_key, registration);
         }
         Ok(state)
     }
@@ -314,6 +336,15 @@ impl Store {
             for contract in &commit.contracts {
                 table
                     .insert(contract.address.as_str(), encode(contract).as_slice())
+                    .map_err(err)?;
+            }
+            let mut table = txn.open_table(REGISTRATIONS).map_err(err)?;
+            for registration in &commit.registrations {
+                table
+                    .insert(
+                        registration.registration_key.as_slice(),
+                        encode(registration).as_slice(),
+                    )
                     .map_err(err)?;
             }
             let mut table = txn.open_table(NODES).map_err(err)?;

@@ -8,6 +8,8 @@
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use veil_attestation::{Attestation, Policy};
+
 use crate::{amount, serde_hash, Hash};
 
 /// Domain of the genesis hash.
@@ -21,6 +23,9 @@ pub struct Genesis {
     pub accounts: Vec<GenesisAccount>,
     #[serde(default)]
     pub params: Params,
+    /// Which enclaves may register and receive the master seed (none: no node may join).
+    #[serde(default)]
+    pub attestation_policy: Option<Policy>,
     /// The network's keys, written by the bootstrap enclave when it generated the master
     /// seed (absent in a genesis file that has not been bootstrapped yet).
     #[serde(default)]
@@ -37,6 +42,10 @@ pub struct NetworkGenesis {
     /// The X25519 key seed shares are computed with (`docs/protocol.md`, "Seed sharing").
     #[serde(with = "serde_hash")]
     pub seed_exchange_key: Hash,
+    /// The bootstrap enclave's attestation: its report data is
+    /// `bootstrap_report_data(network_key, seed_exchange_key, core_hash)` — the seed was
+    /// born in an enclave the policy accepts, for this genesis.
+    pub bootstrap_attestation: Attestation,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +98,16 @@ impl Genesis {
         hasher.finalize().into()
     }
 
+    /// The hash of this genesis without its network section: what the bootstrap enclave's
+    /// attestation binds (the section holds that attestation).
+    pub fn core_hash(&self) -> Hash {
+        Genesis {
+            network: None,
+            ..self.clone()
+        }
+        .hash()
+    }
+
     /// Checks what a node needs before it starts a chain from this genesis.
     pub fn validate(&self) -> Result<(), String> {
         if self.chain_id.is_empty() || self.chain_id.len() > 64 {
@@ -101,6 +120,11 @@ impl Genesis {
             if !seen.insert(&account.address) {
                 return Err(format!("genesis account {} appears twice", account.address));
             }
+        }
+        if let Some(policy) = &self.attestation_policy {
+            policy
+                .validate()
+                .map_err(|e| format!("attestation_policy: {e}"))?;
         }
         if self.params.max_block_txs == 0 || self.params.max_block_bytes < crate::MAX_TX_BYTES {
             return Err("params: a block must hold at least one largest transaction".into());

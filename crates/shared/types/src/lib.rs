@@ -88,6 +88,15 @@ pub enum Msg {
         contract: String,
         query_policy: QueryPolicy,
     },
+    /// Registers an enclave: every node's enclave verifies the attestation (binding the
+    /// registration key, the genesis and the signer as operator) and shares the master
+    /// seed with it, encrypted to `registration_key`.
+    RegisterNode {
+        #[serde(with = "serde_hash")]
+        registration_key: Hash,
+        #[serde(with = "serde_bytes_b64")]
+        attestation: Vec<u8>,
+    },
 }
 
 impl Msg {
@@ -100,6 +109,7 @@ impl Msg {
             Msg::Execute { .. } => "execute",
             Msg::Migrate { .. } => "migrate",
             Msg::SetQueryPolicy { .. } => "set_query_policy",
+            Msg::RegisterNode { .. } => "register_node",
         }
     }
 }
@@ -397,6 +407,21 @@ pub struct ContractInfo {
     pub state_root: Option<Hash>,
     /// Who may read what through queries (the enclave holds the authoritative copy).
     pub query_policy: QueryPolicy,
+}
+
+/// A registered enclave: the master seed encrypted to its registration key (the same bytes
+/// on every node, `docs/protocol.md` "Seed sharing").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Registration {
+    #[serde(with = "serde_hash")]
+    pub registration_key: Hash,
+    /// The account that signed the registration (bound into the attestation).
+    pub operator: String,
+    pub height: u64,
+    /// What the attestation said (kind, measurement, TCB status).
+    pub enclave: String,
+    #[serde(with = "serde_bytes_b64")]
+    pub seed_share: Vec<u8>,
 }
 
 /// u128 token amounts: decimal strings in JSON, varints in postcard.

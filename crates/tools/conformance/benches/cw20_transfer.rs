@@ -150,6 +150,7 @@ impl ConfidentialSetup {
         let home = tempfile::tempdir().unwrap();
         let host = veil_host::ConfidentialHost::open(veil_host::HostConfig {
             home: home.path().to_path_buf(),
+            chain_id: veil_conformance::block().chain_id,
             mode: veil_host::EnclaveMode::InProcess,
             log_crossings: false,
         })

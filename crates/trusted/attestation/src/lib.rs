@@ -31,7 +31,9 @@ pub use policy::{
     check_policy, check_report_data, AttestationKind, MrEnclaveRule, MrSignerRule, Policy,
     TcbStatus, VerifiedEnclave, VerifiedQuote,
 };
-pub use report_data::{report_data, REPORT_DATA_DOMAIN};
+pub use report_data::{
+    bootstrap_report_data, report_data, BOOTSTRAP_REPORT_DATA_DOMAIN, REPORT_DATA_DOMAIN,
+};
 pub use simulated::{
     simulated_platform_public_key, simulated_platform_signing_key, SimulatedQuote, SIMULATED_KIND,
     SIMULATED_PLATFORM_KEY_LABEL, SIMULATED_SIGNATURE_DOMAIN,

@@ -45,3 +45,46 @@ pub fn report_data(
     out[..32].copy_from_slice(&hasher.finalize());
     out
 }
+
+/// Domain of the bootstrap enclave's report data.
+pub const BOOTSTRAP_REPORT_DATA_DOMAIN: &[u8] = b"veil/bootstrap-report-v1";
+
+/// The report data of the enclave that generated a network's master seed: it binds the
+/// network key and seed exchange key it published to the genesis it was born for (the
+/// genesis without its network section, `core_genesis_hash`, since that section holds
+/// this attestation).
+///
+/// ```text
+/// report_data = SHA-256("veil/bootstrap-report-v1" || network_key (32)
+///                       || seed_exchange_key (32) || core_genesis_hash (32)) || 32 zero bytes
+/// ```
+pub fn bootstrap_report_data(
+    network_key: &[u8; 32],
+    seed_exchange_key: &[u8; 32],
+    core_genesis_hash: &[u8; 32],
+) -> [u8; 64] {
+    let mut hasher = Sha256::new();
+    hasher.update(BOOTSTRAP_REPORT_DATA_DOMAIN);
+    hasher.update(network_key);
+    hasher.update(seed_exchange_key);
+    hasher.update(core_genesis_hash);
+    let mut out = [0u8; 64];
+    out[..32].copy_from_slice(&hasher.finalize());
+    out
+}
+
+#[cfg(test)]
+mod bootstrap_tests {
+    use super::*;
+
+    #[test]
+    fn bootstrap_report_data_binds_every_field() {
+        let base = bootstrap_report_data(&[1; 32], &[2; 32], &[3; 32]);
+        assert_eq!(&base[32..], &[0u8; 32]);
+        assert_ne!(base, bootstrap_report_data(&[9; 32], &[2; 32], &[3; 32]));
+        assert_ne!(base, bootstrap_report_data(&[1; 32], &[9; 32], &[3; 32]));
+        assert_ne!(base, bootstrap_report_data(&[1; 32], &[2; 32], &[9; 32]));
+        // Never equal to a registration's report data over the same bytes.
+        assert_ne!(base, report_data(&[1; 32], &[3; 32], "", None));
+    }
+}

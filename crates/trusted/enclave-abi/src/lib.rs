@@ -47,6 +47,15 @@ pub enum Ecall {
     /// Seal the enclave's state as it is now (the host stores it with the block it belongs
     /// to, so a restart resumes exactly at a committed block).
     Checkpoint,
+    /// This enclave's registration key and an attestation binding it to the genesis and
+    /// `operator` (the account that will sign the `register_node` transaction).
+    Attest { operator: String },
+    /// Verify a signed `register_node` transaction's attestation against the genesis
+    /// policy at `block_time_nanos` and answer the master seed encrypted to its key.
+    RegisterNode { tx: Vec<u8>, block_time_nanos: u64 },
+    /// Accept the master seed shared with this enclave (only if it derives the genesis
+    /// network key), and seal it.
+    InstallSeed { seed_share: Vec<u8> },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -58,6 +67,11 @@ pub struct InitRequest {
     /// The lowest seal generation the enclave may accept (recorded by the chain), so an
     /// older sealed file cannot be restored.
     pub min_seal_generation: u64,
+    /// The chain's genesis (`veil-types` `Genesis::to_bytes`). An enclave is bound to the
+    /// first genesis it starts with: it seals its hash and refuses any other. Without a
+    /// network section the enclave bootstraps the network (generates the master seed);
+    /// with one, it starts without the seed until one is shared with it.
+    pub genesis: Vec<u8>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -128,6 +142,15 @@ pub enum EcallResponse {
     QueryPolicySet,
     Ran(RunResponse),
     Checkpoint(SealedCheckpoint),
+    Attested(AttestResponse),
+    /// The master seed encrypted to the registered key (the same bytes on every node), and
+    /// a public summary of the enclave that was accepted.
+    NodeRegistered {
+        seed_share: Vec<u8>,
+        enclave: String,
+    },
+    /// The seed was accepted; the sealed state to keep now.
+    SeedInstalled(InitResponse),
     Error(EnclaveError),
 }
 
@@ -138,6 +161,25 @@ pub struct InitResponse {
     /// The state to keep for the next start (host stores it as is).
     pub sealed_state: Vec<u8>,
     pub seal_generation: u64,
+    /// The hash of the genesis this enclave is bound to (with its network section).
+    pub genesis_hash: Hash,
+    /// Set when this start bootstrapped the network: the genesis' network section (network
+    /// key, seed exchange key, bootstrap attestation), `veil-types` `NetworkGenesis`
+    /// postcard bytes, which the host adds to its genesis.
+    pub network: Option<Vec<u8>>,
+    /// This enclave's X25519 registration key (its secret never leaves).
+    pub registration_key: Hash,
+    /// Whether the enclave holds the master seed (a joining node's does not, until
+    /// `InstallSeed`).
+    pub has_seed: bool,
+}
+
+/// What `Attest` answers.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AttestResponse {
+    pub registration_key: Hash,
+    /// `veil-attestation` `Attestation` bytes.
+    pub attestation: Vec<u8>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -222,6 +264,11 @@ pub enum ErrorKind {
     Replay,
     /// The query policy refuses this querier (nothing of the state was read).
     Unauthorized,
+    /// An attestation the network's policy refuses, or a seed that does not match the
+    /// genesis network key.
+    Attestation,
+    /// The enclave belongs to another genesis, or has no seed yet.
+    Genesis,
     Host,
     Abi,
 }
@@ -257,6 +304,9 @@ impl Ecall {
             Ecall::Checkpoint => "checkpoint",
             Ecall::StoreCode { .. } => "store_code",
             Ecall::SetQueryPolicy { .. } => "set_query_policy",
+            Ecall::Attest { .. } => "attest",
+            Ecall::RegisterNode { .. } => "register_node",
+            Ecall::InstallSeed { .. } => "install_seed",
             Ecall::Run(r) => match r.entry {
                 EntryPoint::Instantiate => "instantiate",
                 EntryPoint::Execute => "execute",

@@ -10,6 +10,7 @@ impl Enclave {
         &self,
         request: &RunRequest,
     ) -> EnclaveResult<(TrustedContract, Option<veil_types::Tx>)> {
+        self.check_chain(&request.block.chain_id)?;
         let contract = &request.contract;
         let tx = match (&request.tx, request.entry) {
             (None, EntryPoint::Query) => None,
@@ -140,11 +141,26 @@ impl Enclave {
         let bad = |message: String| fail(ErrorKind::BadRequest, message);
         let tx = veil_types::Tx::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
         let signer = tx.verify().map_err(|e| bad(format!("transaction: {e}")))?;
+        self.check_chain(chain_id)?;
         if tx.body.chain_id != chain_id {
             return Err(bad("transaction is for another chain".into()));
         }
         self.check_sequence(&signer, &tx)?;
         Ok((tx, signer))
+    }
+
+    /// Refuses a request for another chain than the genesis this enclave is bound to.
+    pub(crate) fn check_chain(&self, chain_id: &str) -> EnclaveResult<()> {
+        let genesis_chain = &self.identity()?.genesis.chain_id;
+        if chain_id != genesis_chain {
+            return Err(fail(
+                ErrorKind::BadRequest,
+                format!(
+                    "the request is for chain {chain_id:?}; this enclave runs {genesis_chain:?}"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// The default query policy of code `code_id`, which must be `code_hash`.

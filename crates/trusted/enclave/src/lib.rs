@@ -23,7 +23,10 @@ mod keys;
 mod querier;
 
 use admission::check_query;
-use keys::Keys;
+pub use keys::{
+    simulated_attestation_policy, simulated_measurements, SIMULATED_ISV_PROD_ID, SIMULATED_ISV_SVN,
+};
+use keys::{Identity, Keys};
 pub(crate) use querier::contract_balance;
 use querier::{ensure_loaded, ContractQuerier};
 pub use querier::{OcallNodeSource, MAX_QUERY_DEPTH};
@@ -84,6 +87,8 @@ pub struct Enclave {
     engine: Arc<Engine>,
     channel: Arc<dyn OcallChannel>,
     keys: Option<Keys>,
+    /// The genesis this enclave is bound to and its registration key (set by `Init`).
+    identity: Option<Identity>,
     /// Trusted contract records: a request whose root or code differs is refused. Shared
     /// (read-only) with a running call's contract querier.
     contracts: Arc<BTreeMap<String, TrustedContract>>,
@@ -114,6 +119,7 @@ impl Enclave {
             engine: Arc::new(Engine::new(EngineConfig::default())),
             channel,
             keys: None,
+            identity: None,
             contracts: Arc::new(BTreeMap::new()),
             next_sequences: BTreeMap::new(),
             senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
@@ -145,18 +151,17 @@ impl Enclave {
                 .set_query_policy(&tx, &chain_id)
                 .map(|()| EcallResponse::QueryPolicySet),
             Ecall::Run(request) => self.run(request).map(EcallResponse::Ran),
-            Ecall::Checkpoint => {
-                let keys = self
-                    .keys
-                    .as_mut()
-                    .ok_or_else(|| fail(ErrorKind::NotInitialized, "enclave is not initialized"))?;
-                keys.seal_generation += 1;
-                let seal_generation = keys.seal_generation;
-                Ok(EcallResponse::Checkpoint(SealedCheckpoint {
-                    sealed_state: self.seal()?,
-                    seal_generation,
-                }))
-            }
+            Ecall::Checkpoint => self.checkpoint().map(EcallResponse::Checkpoint),
+            Ecall::Attest { operator } => self
+                .attest_registration(&operator)
+                .map(EcallResponse::Attested),
+            Ecall::RegisterNode {
+                tx,
+                block_time_nanos,
+            } => self.register_node(&tx, block_time_nanos),
+            Ecall::InstallSeed { seed_share } => self
+                .install_seed(&seed_share)
+                .map(EcallResponse::SeedInstalled),
         }
     }
 

@@ -123,6 +123,7 @@ impl std::ops::DerefMut for TestHost {
 pub fn config(home: &Path, mode: &EnclaveMode) -> HostConfig {
     HostConfig {
         home: home.to_path_buf(),
+        chain_id: CHAIN_ID.to_string(),
         mode: mode.clone(),
         log_crossings: false,
     }
