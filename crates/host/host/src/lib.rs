@@ -531,6 +531,58 @@ impl ConfidentialHost {
         Self::open_with_tap(config, None)
     }
 
+    /// Opens a host whose enclave is bound to `genesis` (written to its home unless one is
+    /// there already): without a network section the enclave bootstraps the network; with
+    /// one it starts without the seed, to join by registration.
+    pub fn open_with_genesis(
+        config: HostConfig,
+        genesis: &veil_types::genesis::Genesis,
+    ) -> Result<Self, HostError> {
+        std::fs::create_dir_all(&config.home)
+            .map_err(io_err(format!("creating {}", config.home.display())))?;
+        let path = config.home.join(GENESIS_FILE);
+        if !path.exists() {
+            write_atomic(&path, &genesis.to_bytes())?;
+        }
+        Self::open(config)
+    }
+
+    /// The genesis this host's enclave is bound to (completed with its network section).
+    pub fn genesis(&self) -> Result<veil_types::genesis::Genesis, HostError> {
+        let bytes = std::fs::read(self.path(GENESIS_FILE)).map_err(io_err(format!(
+            "reading {}",
+            self.path(GENESIS_FILE).display()
+        )))?;
+        veil_types::genesis::Genesis::from_bytes(&bytes).map_err(HostError::Genesis)
+    }
+
+    /// This enclave's registration key and attestation for `operator`.
+    pub fn attest(&self, operator: &str) -> Result<veil_enclave_abi::AttestResponse, HostError> {
+        self.enclave.attest(operator)
+    }
+
+    /// Executes a signed `register_node` transaction as a chain would at `block_time_nanos`
+    /// and checkpoints: answers the seed share and the accepted enclave's summary.
+    pub fn register_node(
+        &self,
+        tx: Vec<u8>,
+        block_time_nanos: u64,
+    ) -> Result<(Vec<u8>, String), HostError> {
+        let out = self.enclave.register_node(tx, block_time_nanos)?;
+        let checkpoint = self.enclave.checkpoint()?;
+        self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)?;
+        Ok(out)
+    }
+
+    /// Installs the seed share a registration produced for this enclave.
+    pub fn install_seed(&mut self, seed_share: Vec<u8>) -> Result<(), HostError> {
+        let init = self.enclave.install_seed(seed_share)?;
+        self.persist_sealed(&init.sealed_state, init.seal_generation)?;
+        self.network_key = init.public_key;
+        self.generation = init.generation;
+        Ok(())
+    }
+
     /// Like [`open`](Self::open), with a tap that sees every byte crossing or stored.
     pub fn open_with_tap(config: HostConfig, tap: Option<Tap>) -> Result<Self, HostError> {
         std::fs::create_dir_all(&config.home)

@@ -336,6 +336,12 @@ impl Enclave {
                 "transaction does not register a node",
             ));
         };
+        if identity.genesis.attestation_policy.is_none() {
+            return Err(fail(
+                ErrorKind::Attestation,
+                "this network's genesis has no attestation policy: no enclave may register",
+            ));
+        }
         let attestation = Attestation::from_bytes(attestation).map_err(attestation_error)?;
         let expected = report_data(registration_key, &identity.genesis_hash, &operator, None);
         let enclave =

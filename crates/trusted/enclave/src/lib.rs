@@ -254,11 +254,10 @@ impl Enclave {
     }
 
     fn run(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
+        // A clear error when the enclave has no seed yet (a node that has not joined).
+        self.keys()?;
         let (mut record, tx) = self.admit(&request)?;
-        let keys = self
-            .keys
-            .as_ref()
-            .ok_or_else(|| fail(ErrorKind::NotInitialized, "enclave is not initialized"))?;
+        let keys = self.keys.as_ref().expect("checked above");
         let contract = &request.contract;
 
         let (msg, tx_key, _user) = open_input_cached(
