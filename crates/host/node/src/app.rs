@@ -880,11 +880,10 @@ impl App {
                     .enclave
                     .register_node(context.bytes.to_vec(), context.time_nanos)
                     .map_err(|e| match e {
-                        HostError::Enclave(EnclaveError { kind, message })
-                            if kind == ErrorKind::Attestation =>
-                        {
-                            failure("attestation", format!("attestation refused: {message}"))
-                        }
+                        HostError::Enclave(EnclaveError {
+                            kind: ErrorKind::Attestation,
+                            message,
+                        }) => failure("attestation", format!("attestation refused: {message}")),
                         other => enclave_failure(other),
                     })?;
                 receipt.events.push(Event {
