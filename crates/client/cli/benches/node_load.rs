@@ -284,7 +284,8 @@ fn main() {
         "block_time_ms": 200,
     });
     println!("{}", serde_json::to_string_pretty(&report).unwrap());
-    let out = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/node-load-report.json");
+    let out =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/node-load-report.json");
     let _ = std::fs::write(&out, serde_json::to_vec_pretty(&report).unwrap());
     for (name, phase) in [("saturation", &saturated), ("paced", &paced)] {
         eprintln!(

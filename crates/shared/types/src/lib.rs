@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub use k256;
 
+pub mod consensus;
 pub mod serde_bytes_b64;
 pub mod serde_hash;
 

@@ -45,8 +45,8 @@ fn rows() -> Vec<String> {
 
 #[test]
 fn docs_gas_md_matches_the_cost_table() {
-    let doc =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../docs/gas.md")).unwrap();
+    let doc = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../../docs/gas.md"))
+        .unwrap();
     let missing: Vec<String> = rows()
         .into_iter()
         .filter(|row| !doc.contains(row.as_str()))
