@@ -1,0 +1,347 @@
+//! Validators on real libp2p networking over loopback TCP, each with its own in-memory
+//! application: decisions, identical blocks, certificates the enclave's rules accept, a
+//! stopped validator, and a restart from the WAL that catches up through value sync.
+//!
+//! Each node listens on its own 127.0.0.x address. Every test is bounded: a height not
+//! reached in time fails the test.
+
+use std::collections::BTreeMap;
+use std::net::{Ipv4Addr, SocketAddr, TcpListener};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use veil_consensus::{start, Application, CommitCertificate, Config, Node};
+use veil_types::consensus::{verify_commit_certificate, ValidatorSet};
+
+const CHAIN: &str = "veil-consensus-test";
+const BLOCK_TIME: Duration = Duration::from_millis(200);
+
+/// Multi-node tests share two cores: run them one at a time.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+fn init_logs() {
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "warn".into()),
+        )
+        .with_test_writer()
+        .try_init();
+}
+
+type Chain = Arc<Mutex<BTreeMap<u64, (Vec<u8>, CommitCertificate)>>>;
+
+/// The node's stand-in: blocks are `name/height/counter` strings, a block is valid if it
+/// names the height it is proposed at, commits go to a map that outlives the node.
+struct MemApp {
+    name: String,
+    chain: Chain,
+    proposals: u64,
+}
+
+impl MemApp {
+    fn new(name: &str, chain: Chain) -> Self {
+        MemApp {
+            name: name.to_string(),
+            chain,
+            proposals: 0,
+        }
+    }
+}
+
+impl Application for MemApp {
+    fn propose(&mut self, height: u64) -> Vec<u8> {
+        self.proposals += 1;
+        format!("block/{height}/{}/{}", self.name, self.proposals).into_bytes()
+    }
+
+    fn validate(&mut self, height: u64, block: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(block);
+        text.starts_with(&format!("block/{height}/"))
+    }
+
+    fn commit(&mut self, height: u64, block: &[u8], cert: CommitCertificate) -> anyhow::Result<()> {
+        let mut chain = self.chain.lock().unwrap();
+        let last = chain.keys().next_back().copied().unwrap_or(0);
+        anyhow::ensure!(height == last + 1, "commit of {height} after {last}");
+        chain.insert(height, (block.to_vec(), cert));
+        Ok(())
+    }
+
+    fn decided(&self, height: u64) -> Option<(Vec<u8>, CommitCertificate)> {
+        self.chain.lock().unwrap().get(&height).cloned()
+    }
+
+    fn last_committed(&self) -> u64 {
+        self.chain
+            .lock()
+            .unwrap()
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+fn key(i: usize) -> [u8; 32] {
+    [i as u8 + 1; 32]
+}
+
+fn public_key(i: usize) -> [u8; 32] {
+    ed25519_consensus::SigningKey::from(key(i))
+        .verification_key()
+        .to_bytes()
+}
+
+fn validator_set(n: usize) -> ValidatorSet {
+    ValidatorSet::new((0..n).map(|i| (public_key(i), 1))).unwrap()
+}
+
+/// A free TCP port on `ip` (bound and released; the node binds it right after).
+fn free_addr(ip: Ipv4Addr) -> SocketAddr {
+    let listener = TcpListener::bind((ip, 0)).unwrap();
+    listener.local_addr().unwrap()
+}
+
+struct Net {
+    n: usize,
+    addrs: Vec<SocketAddr>,
+    chains: Vec<Chain>,
+    dir: tempfile::TempDir,
+}
+
+impl Net {
+    fn new(n: usize, subnet: u8) -> Self {
+        let addrs = (0..n)
+            .map(|i| free_addr(Ipv4Addr::new(127, 0, subnet, 10 + i as u8)))
+            .collect();
+        Net {
+            n,
+            addrs,
+            chains: (0..n).map(|_| Chain::default()).collect(),
+            dir: tempfile::tempdir().unwrap(),
+        }
+    }
+
+    fn config(&self, i: usize, moniker: &str) -> Config {
+        let wal = self.dir.path().join(format!("node{i}")).join("wal");
+        let mut config = Config::new(
+            moniker,
+            CHAIN,
+            validator_set(self.n),
+            key(i),
+            self.addrs[i],
+            wal,
+        );
+        config.persistent_peers = (0..self.n)
+            .filter(|j| *j != i)
+            .map(|j| self.addrs[j])
+            .collect();
+        config.block_time = Some(BLOCK_TIME);
+        config
+    }
+
+    async fn start(&self, i: usize, moniker: &str) -> Node {
+        let app = MemApp::new(&format!("v{i}"), self.chains[i].clone());
+        start(self.config(i, moniker), app).await.unwrap()
+    }
+
+    fn wal_dir(&self, i: usize) -> std::path::PathBuf {
+        self.dir.path().join(format!("node{i}")).join("wal")
+    }
+
+    fn last(&self, i: usize) -> u64 {
+        self.chains[i]
+            .lock()
+            .unwrap()
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0)
+    }
+}
+
+/// Every node that has a height has the same block there, and its certificate passes
+/// the shared verification (what the enclave runs) against the genesis set.
+fn check_agreement(net: &Net, nodes: &[usize], up_to: u64) {
+    let set = validator_set(net.n);
+    for h in 1..=up_to {
+        let mut reference: Option<Vec<u8>> = None;
+        for &i in nodes {
+            let chain = net.chains[i].lock().unwrap();
+            let Some((block, cert)) = chain.get(&h) else {
+                continue;
+            };
+            let hash: [u8; 32] = <sha2::Sha256 as sha2::Digest>::digest(block).into();
+            verify_commit_certificate(cert, &set, CHAIN, h, &hash)
+                .unwrap_or_else(|e| panic!("node {i} height {h}: {e}"));
+            match &reference {
+                None => reference = Some(block.clone()),
+                Some(r) => assert_eq!(r, block, "node {i} disagrees at height {h}"),
+            }
+        }
+        assert!(reference.is_some(), "no node has height {h}");
+    }
+}
+
+/// Longest time between two consecutive commits observed on node `i` while `until`
+/// heights are reached.
+async fn watch_gaps(net: &Net, i: usize, until: u64, timeout: Duration) -> Duration {
+    let start = Instant::now();
+    let mut last_height = net.last(i);
+    let mut last_change = Instant::now();
+    let mut longest = Duration::ZERO;
+    while net.last(i) < until {
+        assert!(
+            start.elapsed() < timeout,
+            "node {i} stuck at {} (wanted {until})",
+            net.last(i)
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let h = net.last(i);
+        if h != last_height {
+            longest = longest.max(last_change.elapsed());
+            last_height = h;
+            last_change = Instant::now();
+        }
+    }
+    longest
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn one_validator_decides_quickly() {
+    init_logs();
+    let _serial = SERIAL.lock().await;
+    let net = Net::new(1, 1);
+    let started = Instant::now();
+    let node = net.start(0, "solo").await;
+    node.wait_for_height(1, Duration::from_secs(10))
+        .await
+        .unwrap();
+    let first = started.elapsed();
+    node.wait_for_height(20, Duration::from_secs(60))
+        .await
+        .unwrap();
+    let total = started.elapsed();
+    let after_first = total - first;
+    eprintln!(
+        "one validator: first block after {first:?}, 20 blocks after {total:?} \
+         ({:.1} blocks/s after the first, block time {BLOCK_TIME:?})",
+        19.0 / after_first.as_secs_f64()
+    );
+    assert!(first < Duration::from_secs(2), "first block took {first:?}");
+    node.stop().await;
+    check_agreement(&net, &[0], 20);
+    // Block time is honoured: 19 heights take at least 19 block times.
+    assert!(after_first >= BLOCK_TIME * 19 - Duration::from_millis(100));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_validators_agree() {
+    init_logs();
+    let _serial = SERIAL.lock().await;
+    let net = Net::new(4, 2);
+    let started = Instant::now();
+    let mut nodes = Vec::new();
+    for i in 0..4 {
+        nodes.push(net.start(i, &format!("agree{i}")).await);
+    }
+    for node in &nodes {
+        node.wait_for_height(1, Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+    let first = started.elapsed();
+    for node in &nodes {
+        node.wait_for_height(20, Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    let total = started.elapsed();
+    eprintln!(
+        "four validators: first block on all after {first:?}, 20 blocks on all after {total:?} \
+         ({:.1} blocks/s after the first)",
+        19.0 / (total - first).as_secs_f64()
+    );
+    for node in nodes {
+        node.stop().await;
+    }
+    let up_to = (0..4).map(|i| net.last(i)).min().unwrap();
+    assert!(up_to >= 20);
+    check_agreement(&net, &[0, 1, 2, 3], up_to);
+    // Every validator proposed (round-robin), so blocks come from all four.
+    let chain = net.chains[0].lock().unwrap();
+    for i in 0..4 {
+        assert!(
+            chain
+                .values()
+                .any(|(b, _)| String::from_utf8_lossy(b).contains(&format!("/v{i}/"))),
+            "no block proposed by v{i}"
+        );
+    }
+    // Certificates carry precommits of at least 3 of the 4 validators.
+    assert!(chain.values().all(|(_, c)| c.signatures.len() >= 3));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopped_validator_then_restart_from_wal_catches_up() {
+    init_logs();
+    let _serial = SERIAL.lock().await;
+    let net = Net::new(4, 3);
+    let mut nodes: Vec<Option<Node>> = Vec::new();
+    for i in 0..4 {
+        nodes.push(Some(net.start(i, &format!("fault{i}")).await));
+    }
+    for node in nodes.iter().flatten() {
+        node.wait_for_height(5, Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+
+    // Stop validator 3: the other three (3 of 4 > 2/3) keep deciding.
+    nodes[3].take().unwrap().stop().await;
+    let stopped_at = net.last(3);
+    let target = net.last(0) + 12;
+    let gap = watch_gaps(&net, 0, target, Duration::from_secs(90)).await;
+    for node in nodes.iter().flatten() {
+        node.wait_for_height(target, Duration::from_secs(30))
+            .await
+            .unwrap();
+    }
+    eprintln!(
+        "validator 3 stopped at height {stopped_at}; the others reached {target}, \
+         longest gap between blocks {gap:?}"
+    );
+    assert!(net.last(3) == stopped_at, "a stopped node committed");
+    assert!(
+        Path::new(&net.wal_dir(3)).join("consensus.wal").exists(),
+        "no WAL written"
+    );
+
+    // Restart it from its WAL and its store: it catches up through value sync.
+    let restarted_at = Instant::now();
+    nodes[3] = Some(net.start(3, "fault3-restarted").await);
+    let goal = net.last(0) + 3;
+    nodes[3]
+        .as_ref()
+        .unwrap()
+        .wait_for_height(goal, Duration::from_secs(90))
+        .await
+        .unwrap();
+    let status = nodes[3].as_ref().unwrap().status();
+    eprintln!(
+        "validator 3 restarted at height {stopped_at}, reached {goal} after {:?} \
+         ({} heights from value sync)",
+        restarted_at.elapsed(),
+        status.synced
+    );
+    assert!(
+        status.synced > 0,
+        "the restarted node did not use value sync"
+    );
+    for node in nodes.into_iter().flatten() {
+        node.stop().await;
+    }
+    let up_to = (0..4).map(|i| net.last(i)).min().unwrap();
+    check_agreement(&net, &[0, 1, 2, 3], up_to);
+}
