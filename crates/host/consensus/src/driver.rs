@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, HashMap};
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
@@ -35,6 +37,7 @@ use veil_types::consensus::{
 };
 use veil_types::Hash;
 
+use crate::blocks::BlockCache;
 use crate::codec::VeilCodec;
 use crate::context::{
     address_of, Address, BlockHash, Height, ProposalPart, ValidatorSet, Value, VeilContext,
@@ -222,6 +225,7 @@ pub struct Node {
     engine: EngineHandle,
     app_task: JoinHandle<anyhow::Result<()>>,
     status: watch::Receiver<Status>,
+    stopping: Arc<AtomicBool>,
 }
 
 impl Node {
@@ -255,6 +259,7 @@ impl Node {
 
     /// Stops the engine (network, consensus, WAL, sync) and the application loop.
     pub async fn stop(self) {
+        self.stopping.store(true, Ordering::SeqCst);
         self.engine.actor.stop(Some("stopped by the node".into()));
         let _ = tokio::time::timeout(Duration::from_secs(10), self.engine.handle).await;
         self.app_task.abort();
@@ -333,6 +338,8 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
     std::fs::create_dir_all(&config.wal_dir)
         .with_context(|| format!("creating {}", config.wal_dir.display()))?;
     let wal_path = config.wal_dir.join("consensus.wal");
+    let cache = BlockCache::open(&config.wal_dir.join("blocks"))?;
+    let loaded = cache.load(app.last_committed())?;
 
     let (channels, engine) = EngineBuilder::new(ctx.clone(), engine_config)
         .with_default_wal(WalContext::new(wal_path, VeilCodec))
@@ -353,7 +360,7 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
         height: app.last_committed() + 1,
         synced: 0,
     });
-    let driver = Driver {
+    let mut driver = Driver {
         app,
         ctx,
         validator_set,
@@ -374,12 +381,27 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
         stream_nonce: 0,
         synced: 0,
         status: status_tx,
+        cache,
     };
+    for (height, hash, bytes) in loaded.blocks {
+        driver
+            .blocks
+            .insert(BlockHash(hash), KnownBlock { height, bytes });
+    }
+    for (height, round, hash) in loaded.proposed {
+        driver
+            .proposed
+            .insert((height, Round::new(round)), BlockHash(hash));
+    }
+    let stopping = Arc::new(AtomicBool::new(false));
+    let stopping_flag = stopping.clone();
     let moniker = config.moniker.clone();
     let app_task = tokio::spawn(async move {
         let result = driver.run(channels).await;
         if let Err(e) = &result {
-            error!(%moniker, "consensus driver stopped: {e:#}");
+            if !stopping_flag.load(Ordering::SeqCst) {
+                error!(%moniker, "consensus driver stopped: {e:#}");
+            }
         }
         result
     });
@@ -388,6 +410,7 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
         engine,
         app_task,
         status: status_rx,
+        stopping,
     })
 }
 
@@ -437,6 +460,7 @@ struct Driver<A> {
     stream_nonce: u64,
     synced: u64,
     status: watch::Sender<Status>,
+    cache: BlockCache,
 }
 
 impl<A: Application> Driver<A> {
@@ -524,13 +548,10 @@ impl<A: Application> Driver<A> {
                             warn!(%height, size = block.len(), "the application proposed a block over the size limit");
                         }
                         let hash = BlockHash(self.app.block_hash(&block));
-                        self.blocks.insert(
-                            hash,
-                            KnownBlock {
-                                height: height.0,
-                                bytes: block,
-                            },
-                        );
+                        self.remember_block(height.0, hash, block)?;
+                        // Durable before the engine signs a proposal for it.
+                        self.cache
+                            .put_proposed(height.0, round.as_u32().unwrap_or(0), &hash.0)?;
                         self.proposed.insert((height.0, round), hash);
                         hash
                     }
@@ -558,7 +579,7 @@ impl<A: Application> Driver<A> {
             } => {
                 let sender = published_by.unwrap_or(from);
                 let value = match self.streams.insert(sender, part, &self.params) {
-                    Some(stream) => self.complete_stream(stream),
+                    Some(stream) => self.complete_stream(stream)?,
                     None => None,
                 };
                 let _ = reply.send(value);
@@ -614,6 +635,7 @@ impl<A: Application> Driver<A> {
                 let next = if ok && self.app.last_committed() >= height {
                     self.height = height + 1;
                     self.prune();
+                    self.cache.prune(height);
                     Next::Start(Height(height + 1), self.height_params())
                 } else {
                     warn!(height, "height not committed, restarting it");
@@ -660,13 +682,7 @@ impl<A: Application> Driver<A> {
                     let hash = BlockHash(self.app.block_hash(&value_bytes));
                     let valid = self.app.validate(height.0, &value_bytes);
                     if valid {
-                        self.blocks.insert(
-                            hash,
-                            KnownBlock {
-                                height: height.0,
-                                bytes: value_bytes,
-                            },
-                        );
+                        self.remember_block(height.0, hash, value_bytes)?;
                         self.synced += 1;
                         SyncedValueOutcome::Verdict(ProposedValue {
                             height,
@@ -799,7 +815,10 @@ impl<A: Application> Driver<A> {
 
     /// Checks a complete stream; returns the value for consensus if it is for the current
     /// height (a later height's is kept until its round starts).
-    fn complete_stream(&mut self, stream: CompleteStream) -> Option<ProposedValue<VeilContext>> {
+    fn complete_stream(
+        &mut self,
+        stream: CompleteStream,
+    ) -> anyhow::Result<Option<ProposedValue<VeilContext>>> {
         let CompleteStream {
             height,
             round,
@@ -812,27 +831,21 @@ impl<A: Application> Driver<A> {
             || height > self.height + MAX_HEIGHTS_AHEAD
             || round.as_u32().is_none()
         {
-            return None;
+            return Ok(None);
         }
         let expected = self
             .ctx
             .proposer(&self.validator_set, Height(height), round);
         if expected.address != proposer {
             warn!(height, %round, %proposer, "proposal stream from a validator that is not the proposer");
-            return None;
+            return Ok(None);
         }
         let hash = BlockHash(self.app.block_hash(&block));
         if hash != claimed_hash {
             warn!(height, %round, "proposal stream whose block does not match its hash");
-            return None;
+            return Ok(None);
         }
-        self.blocks.insert(
-            hash,
-            KnownBlock {
-                height,
-                bytes: block,
-            },
-        );
+        self.remember_block(height, hash, block)?;
         let pending = PendingProposal {
             height,
             round,
@@ -842,11 +855,23 @@ impl<A: Application> Driver<A> {
         };
         if height > self.height {
             self.pending.push(pending);
-            return None;
+            return Ok(None);
         }
-        let value = self.validated_value(&pending)?;
+        let Some(value) = self.validated_value(&pending) else {
+            return Ok(None);
+        };
         self.remember_undecided(value.clone());
-        Some(value)
+        Ok(Some(value))
+    }
+
+    /// Keeps a block of an undecided height, in memory and on disk (before any vote).
+    fn remember_block(&mut self, height: u64, hash: BlockHash, bytes: Bytes) -> anyhow::Result<()> {
+        if self.blocks.contains_key(&hash) {
+            return Ok(());
+        }
+        self.cache.put_block(height, &hash.0, &bytes)?;
+        self.blocks.insert(hash, KnownBlock { height, bytes });
+        Ok(())
     }
 
     async fn stream_block(

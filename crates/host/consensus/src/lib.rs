@@ -11,6 +11,7 @@
 //! This crate is untrusted: it never sees an enclave's keys or any plaintext, and
 //! nothing it reports is trusted by the enclave, which re-verifies every certificate.
 
+pub mod blocks;
 pub mod codec;
 pub mod context;
 pub mod driver;
