@@ -1057,7 +1057,10 @@ impl Streams {
                 if let ProposalPart::Data(data) = &part {
                     stream.bytes += data.len();
                 }
-                stream.parts.insert(msg.sequence, part);
+                // A repeated sequence replaces the earlier part.
+                if let Some(ProposalPart::Data(old)) = stream.parts.insert(msg.sequence, part) {
+                    stream.bytes -= old.len();
+                }
             }
         }
         if stream.bytes > params.max_block_bytes {
@@ -1113,4 +1116,145 @@ fn assemble(stream: PartialStream) -> Option<CompleteStream> {
         claimed_hash: claimed_hash?,
         block: Bytes::from(block),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use veil_types::consensus::ValidatorAddress;
+
+    fn params() -> Params {
+        Params {
+            block_time: None,
+            timeouts: LinearTimeouts::default(),
+            max_block_bytes: 100,
+            part_bytes: 10,
+        }
+    }
+
+    fn proposer() -> Address {
+        Address(ValidatorAddress([7; 20]))
+    }
+
+    /// The messages of a stream of `block` in 10-byte parts.
+    fn stream(id: &[u8], block: &[u8]) -> Vec<StreamMessage<ProposalPart>> {
+        let sid = StreamId::new(Bytes::copy_from_slice(id));
+        let mut parts = vec![ProposalPart::Init {
+            height: Height(3),
+            round: Round::new(0),
+            pol_round: Round::Nil,
+            proposer: proposer(),
+        }];
+        parts.extend(
+            block
+                .chunks(10)
+                .map(|c| ProposalPart::Data(Bytes::copy_from_slice(c))),
+        );
+        parts.push(ProposalPart::Fin {
+            block_hash: BlockHash([9; 32]),
+        });
+        let n = parts.len() as u64;
+        let mut msgs: Vec<_> = parts
+            .into_iter()
+            .enumerate()
+            .map(|(i, p)| StreamMessage::new(sid.clone(), i as u64, StreamContent::Data(p)))
+            .collect();
+        msgs.push(StreamMessage::new(sid, n, StreamContent::Fin));
+        msgs
+    }
+
+    fn feed(
+        streams: &mut Streams,
+        peer: PeerId,
+        msgs: Vec<StreamMessage<ProposalPart>>,
+    ) -> Vec<CompleteStream> {
+        msgs.into_iter()
+            .filter_map(|m| streams.insert(peer, m, &params()))
+            .collect()
+    }
+
+    #[test]
+    fn streams_assemble_in_any_order() {
+        let peer = PeerId::random();
+        let block: Vec<u8> = (0..35).collect();
+        let mut streams = Streams::default();
+        let done = feed(&mut streams, peer, stream(b"a", &block));
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].block.as_ref(), block.as_slice());
+        assert_eq!(done[0].height, 3);
+        assert_eq!(done[0].claimed_hash, BlockHash([9; 32]));
+
+        let mut reversed = stream(b"b", &block);
+        reversed.reverse();
+        let mut dup = reversed.clone();
+        dup.truncate(3); // repeated parts before the rest
+        dup.extend(reversed);
+        let done = feed(&mut streams, peer, dup);
+        assert_eq!(done.len(), 1);
+        assert_eq!(done[0].block.as_ref(), block.as_slice());
+        assert!(streams.streams.is_empty());
+    }
+
+    #[test]
+    fn incomplete_oversized_or_malformed_streams_are_dropped() {
+        let peer = PeerId::random();
+        let mut streams = Streams::default();
+        // Missing a middle part: never complete.
+        let mut msgs = stream(b"gap", &[1; 30]);
+        msgs.remove(2);
+        assert!(feed(&mut streams, peer, msgs).is_empty());
+        // Larger than the block limit.
+        assert!(feed(&mut streams, peer, stream(b"big", &[1; 101])).is_empty());
+        // (Its later messages may open a new partial stream, never one over the limit.)
+        assert!(streams.streams.values().all(|s| s.bytes <= 100));
+        // Init anywhere but first.
+        let mut msgs = stream(b"init", &[1; 20]);
+        msgs[1].content = msgs[0].content.clone();
+        assert!(feed(&mut streams, peer, msgs).is_empty());
+        // A sequence number no valid stream reaches.
+        let far = StreamMessage::new(
+            StreamId::new(Bytes::from_static(b"far")),
+            1_000_000,
+            StreamContent::Fin,
+        );
+        assert!(streams.insert(peer, far, &params()).is_none());
+        // Two Fin parts, or data after Fin: refused at assembly.
+        let mut msgs = stream(b"twofin", &[1; 10]);
+        let fin = msgs[2].clone();
+        msgs[1].content = fin.content;
+        assert!(feed(&mut streams, peer, msgs).is_empty());
+    }
+
+    #[test]
+    fn the_number_of_open_streams_is_bounded() {
+        let mut streams = Streams::default();
+        for i in 0..(MAX_STREAMS as u32 * 3) {
+            let mut msgs = stream(&i.to_be_bytes(), &[1; 30]);
+            msgs.truncate(2);
+            assert!(feed(&mut streams, PeerId::random(), msgs).is_empty());
+            assert!(streams.streams.len() <= MAX_STREAMS);
+        }
+        // Pruning below a height drops streams of lower heights.
+        streams.retain_from(4);
+        assert!(streams.streams.is_empty());
+    }
+
+    #[test]
+    fn certificates_convert_both_ways() {
+        let shared = CommitCertificate {
+            height: 4,
+            round: 2,
+            block_hash: [3; 32],
+            signatures: vec![shared::CommitSignature {
+                validator: ValidatorAddress([1; 20]),
+                signature: [5; 64],
+            }],
+        };
+        let malachite = to_malachite_certificate(&shared);
+        assert_eq!(malachite.height, Height(4));
+        assert_eq!(
+            to_shared_certificate(&malachite.trim_vote_extensions()),
+            shared
+        );
+    }
 }
