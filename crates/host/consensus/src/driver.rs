@@ -25,7 +25,8 @@ use malachitebft_app_channel::app::types::sync::RawDecidedValue;
 use malachitebft_app_channel::app::types::{Keypair, LocallyProposedValue, PeerId, ProposedValue};
 use malachitebft_app_channel::{
     AppMsg, Channels, ConsensusContext, EngineBuilder, EngineHandle, NetworkContext,
-    NetworkIdentity, NetworkMsg, RequestContext, Signer as _, SyncContext, WalContext,
+    NetworkIdentity, NetworkMsg, NetworkRequest, RequestContext, Signer as _, SyncContext,
+    WalContext,
 };
 use malachitebft_signing_ed25519::{PrivateKey, Signature};
 use sha2::{Digest, Sha256};
@@ -142,6 +143,9 @@ pub struct Config {
     /// How often peers tell each other their tip (drives how soon a lagging node syncs).
     pub sync_status_interval: Duration,
     pub sync_request_timeout: Duration,
+    /// At start, how long to wait for connections to the other validators before the
+    /// first height (a proposal gossiped to no peer costs a round).
+    pub peer_wait: Duration,
 }
 
 impl Config {
@@ -170,6 +174,7 @@ impl Config {
             value_sync: true,
             sync_status_interval: Duration::from_secs(1),
             sync_request_timeout: Duration::from_secs(5),
+            peer_wait: Duration::from_secs(3),
         }
     }
 }
@@ -370,6 +375,7 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
             timeouts: config.timeouts.to_linear(),
             max_block_bytes: config.max_block_bytes,
             part_bytes: config.part_bytes.max(1),
+            peer_wait: config.peer_wait,
         },
         height: 0,
         blocks: HashMap::new(),
@@ -423,6 +429,7 @@ struct Params {
     timeouts: LinearTimeouts,
     max_block_bytes: usize,
     part_bytes: usize,
+    peer_wait: Duration,
 }
 
 /// A block this node knows for an undecided height.
@@ -505,6 +512,8 @@ impl<A: Application> Driver<A> {
     ) -> anyhow::Result<()> {
         match msg {
             AppMsg::ConsensusReady { reply } => {
+                let others = self.validator_set.validators().len().saturating_sub(1);
+                wait_for_peers(others, self.params.peer_wait, channels).await;
                 let start = self.app.last_committed() + 1;
                 self.height = start;
                 info!(height = start, "consensus ready");
@@ -934,6 +943,38 @@ impl<A: Application> Driver<A> {
     }
 }
 
+/// Before the first height, waits (up to `wait`) until this node is connected to the
+/// `others` validators, so that its first proposal is not gossiped to nobody (which costs
+/// a round timeout).
+async fn wait_for_peers(others: usize, wait: Duration, channels: &Channels<VeilContext>) {
+    if others == 0 || wait.is_zero() {
+        return;
+    }
+    let deadline = tokio::time::Instant::now() + wait;
+
+    loop {
+        let connected = match NetworkRequest::dump_state(&channels.net_requests).await {
+            Ok(Some(dump)) => dump
+                .peers
+                .values()
+                .filter(|p| p.consensus_public_key.is_some())
+                .count(),
+            _ => 0,
+        };
+        if connected >= others {
+            return;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            debug!(
+                connected,
+                others, "starting before every validator is connected"
+            );
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Malachite's certificate as the shared one (what the enclave verifies).
 pub fn to_shared_certificate(cert: &MCommitCertificate<VeilContext>) -> CommitCertificate {
     CommitCertificate {
@@ -1129,6 +1170,7 @@ mod tests {
             timeouts: LinearTimeouts::default(),
             max_block_bytes: 100,
             part_bytes: 10,
+            peer_wait: Duration::ZERO,
         }
     }
 

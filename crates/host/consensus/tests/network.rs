@@ -37,6 +37,8 @@ struct MemApp {
     name: String,
     chain: Chain,
     proposals: u64,
+    /// Bytes of padding per block, so that blocks span several proposal parts.
+    padding: usize,
 }
 
 impl MemApp {
@@ -45,6 +47,7 @@ impl MemApp {
             name: name.to_string(),
             chain,
             proposals: 0,
+            padding: 0,
         }
     }
 }
@@ -52,7 +55,9 @@ impl MemApp {
 impl Application for MemApp {
     fn propose(&mut self, height: u64) -> Vec<u8> {
         self.proposals += 1;
-        format!("block/{height}/{}/{}", self.name, self.proposals).into_bytes()
+        let mut block = format!("block/{height}/{}/{}/", self.name, self.proposals).into_bytes();
+        block.extend((0..self.padding).map(|i| (i % 251) as u8));
+        block
     }
 
     fn validate(&mut self, height: u64, block: &[u8]) -> bool {
@@ -108,6 +113,7 @@ struct Net {
     addrs: Vec<SocketAddr>,
     chains: Vec<Chain>,
     dir: tempfile::TempDir,
+    padding: usize,
 }
 
 impl Net {
@@ -120,6 +126,7 @@ impl Net {
             addrs,
             chains: (0..n).map(|_| Chain::default()).collect(),
             dir: tempfile::tempdir().unwrap(),
+            padding: 0,
         }
     }
 
@@ -142,7 +149,8 @@ impl Net {
     }
 
     async fn start(&self, i: usize, moniker: &str) -> Node {
-        let app = MemApp::new(&format!("v{i}"), self.chains[i].clone());
+        let mut app = MemApp::new(&format!("v{i}"), self.chains[i].clone());
+        app.padding = self.padding;
         start(self.config(i, moniker), app).await.unwrap()
     }
 
@@ -240,7 +248,9 @@ async fn one_validator_decides_quickly() {
 async fn four_validators_agree() {
     init_logs();
     let _serial = SERIAL.lock().await;
-    let net = Net::new(4, 2);
+    let mut net = Net::new(4, 2);
+    // 150 KB blocks: three 64 KiB proposal parts each.
+    net.padding = 150_000;
     let started = Instant::now();
     let mut nodes = Vec::new();
     for i in 0..4 {
@@ -263,6 +273,7 @@ async fn four_validators_agree() {
          ({:.1} blocks/s after the first)",
         19.0 / (total - first).as_secs_f64()
     );
+    assert!(net.chains[0].lock().unwrap()[&1].0.len() > 150_000);
     for node in nodes {
         node.stop().await;
     }
