@@ -22,7 +22,9 @@ use malachitebft_app_channel::app::types::core::{
     ExtendedCommitCertificate, LinearTimeouts, Round, Validity,
 };
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
-use malachitebft_app_channel::app::types::{Keypair, LocallyProposedValue, PeerId, ProposedValue};
+use malachitebft_app_channel::app::types::{
+    Keypair, LocallyProposedValue, MisbehaviorEvidence, PeerId, ProposedValue, SignedConsensusMsg,
+};
 use malachitebft_app_channel::{
     AppMsg, Channels, ConsensusContext, EngineBuilder, EngineHandle, NetworkContext,
     NetworkIdentity, NetworkMsg, NetworkRequest, RequestContext, Signer as _, SyncContext,
@@ -65,10 +67,70 @@ pub trait Application: Send + 'static {
     fn history_min_height(&self) -> u64 {
         1
     }
+    /// Records a validator's equivocation that consensus observed (two conflicting signed
+    /// proposals or votes for one height and round).
+    fn record_equivocation(&mut self, evidence: Equivocation) {
+        let _ = evidence;
+    }
     /// The block hash consensus votes on. It must commit to every byte of the block.
     fn block_hash(&self, block: &[u8]) -> Hash {
         Sha256::digest(block).into()
     }
+}
+
+/// Proof that a validator signed two conflicting messages for one height and round.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Equivocation {
+    pub height: u64,
+    pub validator: ValidatorAddress,
+    pub kind: EquivocationKind,
+    /// The two signed messages, each in the consensus wire encoding ([`VeilCodec`]), so
+    /// anyone can re-verify the signatures.
+    pub first: Vec<u8>,
+    pub second: Vec<u8>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EquivocationKind {
+    Proposal,
+    Vote,
+}
+
+/// The equivocations in Malachite's evidence of a height.
+pub fn equivocations(
+    height: u64,
+    evidence: &MisbehaviorEvidence<VeilContext>,
+) -> Vec<Equivocation> {
+    let encode = |msg: SignedConsensusMsg<VeilContext>| {
+        VeilCodec
+            .encode(&msg)
+            .map(|b| b.to_vec())
+            .unwrap_or_default()
+    };
+    let mut out = Vec::new();
+    for (address, pairs) in evidence.proposals.iter() {
+        for (a, b) in pairs {
+            out.push(Equivocation {
+                height,
+                validator: address.0,
+                kind: EquivocationKind::Proposal,
+                first: encode(SignedConsensusMsg::Proposal(a.clone())),
+                second: encode(SignedConsensusMsg::Proposal(b.clone())),
+            });
+        }
+    }
+    for (address, pairs) in evidence.votes.iter() {
+        for (a, b) in pairs {
+            out.push(Equivocation {
+                height,
+                validator: address.0,
+                kind: EquivocationKind::Vote,
+                first: encode(SignedConsensusMsg::Vote(a.clone())),
+                second: encode(SignedConsensusMsg::Vote(b.clone())),
+            });
+        }
+    }
+    out
 }
 
 /// Consensus round timeouts (Tendermint's; each grows by its delta per round).
@@ -627,13 +689,14 @@ impl<A: Application> Driver<A> {
                 evidence,
                 reply,
             } => {
-                if !evidence.proposals.is_empty() || !evidence.votes.is_empty() {
+                for equivocation in equivocations(certificate.height.0, &evidence) {
                     warn!(
-                        height = %certificate.height,
-                        proposals = evidence.proposals.len(),
-                        votes = evidence.votes.len(),
-                        "equivocation evidence"
+                        height = equivocation.height,
+                        validator = %equivocation.validator,
+                        kind = ?equivocation.kind,
+                        "equivocation"
                     );
+                    self.app.record_equivocation(equivocation);
                 }
                 let height = certificate.height.0;
                 let ok = match self.committed_in_decided.take() {
@@ -1279,6 +1342,31 @@ mod tests {
         // Pruning below a height drops streams of lower heights.
         streams.retain_from(4);
         assert!(streams.streams.is_empty());
+    }
+
+    #[tokio::test]
+    async fn double_votes_become_equivocations() {
+        use malachitebft_app_channel::app::types::core::{Context as _, NilOrVal};
+        let ctx = VeilContext::new("c");
+        let signer = VeilSigner::new(&ctx, PrivateKey::from([4; 32]));
+        let a = address_of(&signer.public_key());
+        let vote =
+            |hash| ctx.new_prevote(Height(2), Round::new(0), NilOrVal::Val(BlockHash(hash)), a);
+        let first = signer.sign_vote(vote([1; 32])).await.unwrap();
+        let second = signer.sign_vote(vote([2; 32])).await.unwrap();
+        let mut evidence = MisbehaviorEvidence::<VeilContext> {
+            proposals: Default::default(),
+            votes: Default::default(),
+        };
+        evidence.votes.add(first.clone(), second);
+        let found = equivocations(2, &evidence);
+        assert_eq!(found.len(), 1);
+        assert_eq!(found[0].validator, a.0);
+        assert_eq!(found[0].kind, EquivocationKind::Vote);
+        let decoded: SignedConsensusMsg<VeilContext> = VeilCodec
+            .decode(Bytes::from(found[0].first.clone()))
+            .unwrap();
+        assert_eq!(decoded, SignedConsensusMsg::Vote(first));
     }
 
     #[test]

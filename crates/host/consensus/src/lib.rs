@@ -17,7 +17,7 @@ pub mod context;
 pub mod driver;
 
 pub use driver::{
-    start, to_malachite_certificate, to_shared_certificate, Application, Config, Node, Status,
-    Timeouts,
+    equivocations, start, to_malachite_certificate, to_shared_certificate, Application, Config,
+    Equivocation, EquivocationKind, Node, Status, Timeouts,
 };
 pub use veil_types::consensus::{CommitCertificate, ValidatorAddress, ValidatorSet};
