@@ -432,6 +432,7 @@ enum WirePart {
     Data(#[serde(with = "veil_types::serde_bytes_b64")] Vec<u8>),
     Fin {
         block_hash: Hash,
+        signature: Vec<u8>,
     },
 }
 
@@ -450,8 +451,12 @@ impl WirePart {
                 proposer: proposer.0 .0,
             },
             ProposalPart::Data(data) => WirePart::Data(data.to_vec()),
-            ProposalPart::Fin { block_hash } => WirePart::Fin {
+            ProposalPart::Fin {
+                block_hash,
+                signature,
+            } => WirePart::Fin {
                 block_hash: block_hash.0,
+                signature: sig_to_wire(signature),
             },
         }
     }
@@ -470,8 +475,12 @@ impl WirePart {
                 proposer: addr(proposer),
             },
             WirePart::Data(data) => ProposalPart::Data(Bytes::from(data)),
-            WirePart::Fin { block_hash } => ProposalPart::Fin {
+            WirePart::Fin {
+                block_hash,
+                signature,
+            } => ProposalPart::Fin {
                 block_hash: BlockHash(block_hash),
+                signature: sig_from_wire(&signature)?,
             },
         })
     }
@@ -758,6 +767,7 @@ mod tests {
             ProposalPart::Data(Bytes::from_static(b"block")),
             ProposalPart::Fin {
                 block_hash: BlockHash([1; 32]),
+                signature: Signature::from_bytes([6; 64]),
             },
         ] {
             assert_eq!(round_trip(&part), part);

@@ -241,9 +241,10 @@ impl mtypes::Proposal<VeilContext> for Proposal {
 
 /// One message of a proposal stream: `Init`, the block in `Data` chunks, then `Fin`.
 ///
-/// Parts are not signed: the block they carry is bound by its hash to the proposer's
-/// signed [`Proposal`], and a stream whose bytes do not hash to a proposed value is never
-/// decided.
+/// `Fin` carries the proposer's signature of the [`Proposal`] the stream is for (height,
+/// round and POL round of `Init`, and the hash of the streamed bytes): the very signature
+/// of the proposal message. A receiver keeps a stream only if that signature is the
+/// round's proposer's, so no other peer can make it store blocks.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ProposalPart {
     Init {
@@ -255,6 +256,7 @@ pub enum ProposalPart {
     Data(bytes::Bytes),
     Fin {
         block_hash: BlockHash,
+        signature: Signature,
     },
 }
 

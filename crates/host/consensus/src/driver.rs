@@ -18,7 +18,7 @@ use malachitebft_app_channel::app::net::Multiaddr;
 use malachitebft_app_channel::app::streaming::{StreamContent, StreamId, StreamMessage};
 use malachitebft_app_channel::app::types::codec::Codec as _;
 use malachitebft_app_channel::app::types::core::{
-    CommitCertificate as MCommitCertificate, CommitSignature as MCommitSignature,
+    CommitCertificate as MCommitCertificate, CommitSignature as MCommitSignature, Context as _,
     ExtendedCommitCertificate, LinearTimeouts, Round, Validity,
 };
 use malachitebft_app_channel::app::types::sync::RawDecidedValue;
@@ -440,6 +440,9 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
             peer_wait: config.peer_wait,
         },
         height: 0,
+        round: Round::Nil,
+        key: key.clone(),
+        fin_signatures: HashMap::new(),
         blocks: HashMap::new(),
         proposed: HashMap::new(),
         undecided: HashMap::new(),
@@ -515,8 +518,13 @@ struct Driver<A> {
     validator_set: ValidatorSet,
     address: Address,
     params: Params,
-    /// The height consensus is at.
+    /// The height and round consensus is at.
     height: u64,
+    round: Round,
+    /// This validator's key, to sign the `Fin` of its proposal streams.
+    key: PrivateKey,
+    /// Proposers' signatures of the streams received, to restream them.
+    fin_signatures: HashMap<(u64, Round, BlockHash), Signature>,
     blocks: HashMap<BlockHash, KnownBlock>,
     /// Our own proposals, so that a repeated `GetValue` gets the same block.
     proposed: HashMap<(u64, Round), BlockHash>,
@@ -555,6 +563,7 @@ impl<A: Application> Driver<A> {
         let h = self.height;
         self.blocks.retain(|_, b| b.height >= h);
         self.proposed.retain(|(height, _), _| *height >= h);
+        self.fin_signatures.retain(|(height, _, _), _| *height >= h);
         self.undecided.retain(|(height, _), _| *height >= h);
         self.pending.retain(|p| p.height >= h);
         self.streams.retain_from(h);
@@ -591,6 +600,7 @@ impl<A: Application> Driver<A> {
                 reply_value,
             } => {
                 debug!(%height, %round, %proposer, ?role, "started round");
+                self.round = round;
                 if height.0 != self.height {
                     self.height = height.0;
                     self.prune();
@@ -897,11 +907,18 @@ impl<A: Application> Driver<A> {
             pol_round,
             proposer,
             claimed_hash,
+            signature,
             block,
         } = stream;
+        let max_round = if height == self.height {
+            self.round.as_u32().unwrap_or(0)
+        } else {
+            0
+        }
+        .saturating_add(MAX_ROUNDS_AHEAD);
         if height < self.height
             || height > self.height + MAX_HEIGHTS_AHEAD
-            || round.as_u32().is_none()
+            || round.as_u32().is_none_or(|r| r > max_round)
         {
             return Ok(None);
         }
@@ -912,11 +929,37 @@ impl<A: Application> Driver<A> {
             warn!(height, %round, %proposer, "proposal stream from a validator that is not the proposer");
             return Ok(None);
         }
+        let proposal = self.ctx.new_proposal(
+            Height(height),
+            round,
+            Value {
+                block_hash: claimed_hash,
+            },
+            pol_round,
+            proposer,
+        );
+        let signed = proposal
+            .sign_bytes(self.ctx.chain_id())
+            .is_some_and(|bytes| expected.public_key.verify(&bytes, &signature).is_ok());
+        if !signed {
+            warn!(height, %round, %proposer, "proposal stream without the proposer's signature");
+            return Ok(None);
+        }
         let hash = BlockHash(self.app.block_hash(&block));
         if hash != claimed_hash {
             warn!(height, %round, "proposal stream whose block does not match its hash");
             return Ok(None);
         }
+        let per_round = self
+            .fin_signatures
+            .keys()
+            .filter(|(h, r, _)| *h == height && *r == round)
+            .count();
+        if per_round >= MAX_BLOCKS_PER_ROUND {
+            warn!(height, %round, %proposer, "proposer streamed too many blocks for one round");
+            return Ok(None);
+        }
+        self.fin_signatures.insert((height, round, hash), signature);
         self.remember_block(height, hash, block)?;
         let pending = PendingProposal {
             height,
@@ -959,6 +1002,25 @@ impl<A: Application> Driver<A> {
             return Ok(());
         };
         let block = block.bytes.clone();
+        let proposal = self.ctx.new_proposal(
+            height,
+            round,
+            Value { block_hash: hash },
+            pol_round,
+            proposer,
+        );
+        let signature = if proposer == self.address {
+            let Some(bytes) = proposal.sign_bytes(self.ctx.chain_id()) else {
+                return Ok(());
+            };
+            self.key.sign(&bytes)
+        } else if let Some(signature) = self.fin_signatures.get(&(height.0, round, hash)) {
+            // Restreaming another validator's proposal: replay its signature.
+            signature.clone()
+        } else {
+            debug!(%height, %round, block = %hash, "no proposer signature to restream with");
+            return Ok(());
+        };
         self.stream_nonce += 1;
         let mut id = Vec::with_capacity(20);
         id.extend_from_slice(&height.0.to_be_bytes());
@@ -978,7 +1040,10 @@ impl<A: Application> Driver<A> {
             parts.push(ProposalPart::Data(block.slice(offset..end)));
             offset = end;
         }
-        parts.push(ProposalPart::Fin { block_hash: hash });
+        parts.push(ProposalPart::Fin {
+            block_hash: hash,
+            signature,
+        });
 
         let count = parts.len() as u64;
         for (sequence, part) in parts.into_iter().enumerate() {
@@ -1086,6 +1151,10 @@ struct Streams {
 }
 
 const MAX_STREAMS: usize = 64;
+/// Streams for rounds this far beyond the current one are ignored.
+const MAX_ROUNDS_AHEAD: u32 = 4;
+/// Blocks kept from one proposer's streams for one round (more is equivocation).
+const MAX_BLOCKS_PER_ROUND: usize = 2;
 /// Streams for heights this far beyond the current one are ignored.
 const MAX_HEIGHTS_AHEAD: u64 = 4;
 
@@ -1104,6 +1173,7 @@ struct CompleteStream {
     pol_round: Round,
     proposer: Address,
     claimed_hash: BlockHash,
+    signature: Signature,
     block: Bytes,
 }
 
@@ -1202,22 +1272,25 @@ fn assemble(stream: PartialStream) -> Option<CompleteStream> {
         return None;
     };
     let mut block = Vec::with_capacity(stream.bytes);
-    let mut claimed_hash = None;
+    let mut fin = None;
     for part in parts {
         match part {
-            ProposalPart::Data(data) if claimed_hash.is_none() => block.extend_from_slice(&data),
-            ProposalPart::Fin { block_hash } if claimed_hash.is_none() => {
-                claimed_hash = Some(block_hash)
-            }
+            ProposalPart::Data(data) if fin.is_none() => block.extend_from_slice(&data),
+            ProposalPart::Fin {
+                block_hash,
+                signature,
+            } if fin.is_none() => fin = Some((block_hash, signature)),
             _ => return None,
         }
     }
+    let (claimed_hash, signature) = fin?;
     Some(CompleteStream {
         height: height.0,
         round,
         pol_round,
         proposer,
-        claimed_hash: claimed_hash?,
+        claimed_hash,
+        signature,
         block: Bytes::from(block),
     })
 }
@@ -1257,6 +1330,7 @@ mod tests {
         );
         parts.push(ProposalPart::Fin {
             block_hash: BlockHash([9; 32]),
+            signature: Signature::from_bytes([0; 64]),
         });
         let n = parts.len() as u64;
         let mut msgs: Vec<_> = parts
@@ -1367,6 +1441,147 @@ mod tests {
             .decode(Bytes::from(found[0].first.clone()))
             .unwrap();
         assert_eq!(decoded, SignedConsensusMsg::Vote(first));
+    }
+
+    struct NullApp;
+
+    impl Application for NullApp {
+        fn propose(&mut self, _: u64) -> Vec<u8> {
+            Vec::new()
+        }
+        fn validate(&mut self, _: u64, block: &[u8]) -> bool {
+            block != b"invalid"
+        }
+        fn commit(&mut self, _: u64, _: &[u8], _: CommitCertificate) -> anyhow::Result<()> {
+            anyhow::bail!("not in this test")
+        }
+        fn decided(&self, _: u64) -> Option<(Vec<u8>, CommitCertificate)> {
+            None
+        }
+        fn last_committed(&self) -> u64 {
+            0
+        }
+    }
+
+    fn keys() -> Vec<PrivateKey> {
+        (1..=4u8).map(|i| PrivateKey::from([i; 32])).collect()
+    }
+
+    fn test_driver(dir: &std::path::Path) -> Driver<NullApp> {
+        let keys = keys();
+        let set = shared::ValidatorSet::new(keys.iter().map(|k| (*k.public_key().as_bytes(), 1)))
+            .unwrap();
+        Driver {
+            app: NullApp,
+            ctx: VeilContext::new("c"),
+            validator_set: ValidatorSet::new(set),
+            address: address_of(&keys[0].public_key()),
+            params: Params {
+                max_block_bytes: 1000,
+                ..params()
+            },
+            height: 1,
+            round: Round::new(0),
+            key: keys[0].clone(),
+            fin_signatures: HashMap::new(),
+            blocks: HashMap::new(),
+            proposed: HashMap::new(),
+            undecided: HashMap::new(),
+            pending: Vec::new(),
+            streams: Streams::default(),
+            committed_in_decided: None,
+            stream_nonce: 0,
+            synced: 0,
+            status: watch::channel(Status::default()).0,
+            cache: BlockCache::open(dir).unwrap(),
+        }
+    }
+
+    /// A complete stream of `block` for (height 1, `round`), signed by `signer`.
+    fn signed_stream(
+        driver: &Driver<NullApp>,
+        round: u32,
+        block: &[u8],
+        signer: &PrivateKey,
+    ) -> CompleteStream {
+        let proposer = driver
+            .ctx
+            .proposer(&driver.validator_set, Height(1), Round::new(round))
+            .address;
+        let hash = BlockHash(Sha256::digest(block).into());
+        let proposal = driver.ctx.new_proposal(
+            Height(1),
+            Round::new(round),
+            Value { block_hash: hash },
+            Round::Nil,
+            proposer,
+        );
+        CompleteStream {
+            height: 1,
+            round: Round::new(round),
+            pol_round: Round::Nil,
+            proposer,
+            claimed_hash: hash,
+            signature: signer.sign(&proposal.sign_bytes("c").unwrap()),
+            block: Bytes::copy_from_slice(block),
+        }
+    }
+
+    fn proposer_key(driver: &Driver<NullApp>, round: u32) -> PrivateKey {
+        let address = driver
+            .ctx
+            .proposer(&driver.validator_set, Height(1), Round::new(round))
+            .address;
+        keys()
+            .into_iter()
+            .find(|k| address_of(&k.public_key()) == address)
+            .unwrap()
+    }
+
+    #[test]
+    fn only_the_proposers_signed_streams_are_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut d = test_driver(dir.path());
+        let right = proposer_key(&d, 0);
+        let wrong = proposer_key(&d, 1);
+
+        let value = d
+            .complete_stream(signed_stream(&d, 0, b"good", &right))
+            .unwrap();
+        assert_eq!(value.unwrap().validity, Validity::Valid);
+        // The application's verdict is passed on.
+        let value = d
+            .complete_stream(signed_stream(&d, 0, b"invalid", &right))
+            .unwrap();
+        assert_eq!(value.unwrap().validity, Validity::Invalid);
+        // Another validator's signature: refused, nothing stored.
+        let stored = d.blocks.len();
+        assert!(d
+            .complete_stream(signed_stream(&d, 0, b"x", &wrong))
+            .unwrap()
+            .is_none());
+        // A block that is not the signed hash.
+        let mut forged = signed_stream(&d, 0, b"y", &right);
+        forged.block = Bytes::from_static(b"z");
+        assert!(d.complete_stream(forged).unwrap().is_none());
+        // A third block for one round (two are kept as evidence of equivocation at most).
+        assert!(d
+            .complete_stream(signed_stream(&d, 0, b"third", &right))
+            .unwrap()
+            .is_none());
+        // A round too far ahead.
+        let far = MAX_ROUNDS_AHEAD + 1;
+        let key = proposer_key(&d, far);
+        assert!(d
+            .complete_stream(signed_stream(&d, far, b"far", &key))
+            .unwrap()
+            .is_none());
+        assert_eq!(d.blocks.len(), stored);
+        // A later height is kept (on disk too) until its round starts.
+        let mut later = signed_stream(&d, 0, b"later", &right);
+        later.height = 2;
+        assert!(d.complete_stream(later).unwrap().is_none());
+        assert!(d.pending.is_empty(), "signature was for height 1");
     }
 
     #[test]
