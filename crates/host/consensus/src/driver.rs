@@ -1016,7 +1016,7 @@ impl<A: Application> Driver<A> {
             self.key.sign(&bytes)
         } else if let Some(signature) = self.fin_signatures.get(&(height.0, round, hash)) {
             // Restreaming another validator's proposal: replay its signature.
-            signature.clone()
+            *signature
         } else {
             debug!(%height, %round, block = %hash, "no proposer signature to restream with");
             return Ok(());
