@@ -293,6 +293,7 @@ pub struct Node {
     app_task: JoinHandle<anyhow::Result<()>>,
     status: watch::Receiver<Status>,
     stopping: Arc<AtomicBool>,
+    wal_path: PathBuf,
 }
 
 impl Node {
@@ -331,6 +332,22 @@ impl Node {
         let _ = tokio::time::timeout(Duration::from_secs(10), self.engine.handle).await;
         self.app_task.abort();
         let _ = self.app_task.await;
+        // The WAL is written by a thread of its own that outlives the actors for a moment;
+        // it holds an exclusive lock on the file. Return once it has let go, so that a
+        // node started right after (same WAL) does not find it locked.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while std::time::Instant::now() < deadline {
+            match std::fs::File::open(&self.wal_path) {
+                Ok(file) => {
+                    if file.try_lock().is_ok() {
+                        return;
+                    }
+                }
+                Err(_) => return,
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        warn!(wal = %self.wal_path.display(), "the WAL is still locked after stop");
     }
 }
 
@@ -482,6 +499,7 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
         app_task,
         status: status_rx,
         stopping,
+        wal_path: config.wal_dir.join("consensus.wal"),
     })
 }
 

@@ -449,3 +449,63 @@ async fn repeated_restarts_lose_nothing_and_never_fork() {
     eprintln!("six restarts: all four agree up to {up_to}");
     check_agreement(&net, &[0, 1, 2, 3], up_to);
 }
+
+/// Malachite issue #1434: a WAL cut mid-write could hang consensus. With two of four
+/// validators stopped the chain stalls, and the live ones' WALs fill with votes of the
+/// stalled height. Stop one of them too, damage the tail of its WAL (cut inside the last
+/// entry; then, the second time, trailing garbage), and restart all three: the WAL is
+/// replayed up to the damage and the chain resumes without a fork.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn damaged_wal_tail_does_not_hang_a_restart() {
+    init_logs();
+    let _serial = SERIAL.lock().await;
+    let net = Net::new(4, 6);
+    let mut nodes: Vec<Option<Node>> = Vec::new();
+    for i in 0..4 {
+        nodes.push(Some(net.start(i, &format!("wal{i}")).await));
+    }
+    for node in nodes.iter().flatten() {
+        node.wait_for_height(3, Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    let wal = net.wal_dir(1).join("consensus.wal");
+    for (cycle, damage) in ["cut", "garbage"].iter().enumerate() {
+        nodes[2].take().unwrap().stop().await;
+        nodes[3].take().unwrap().stop().await;
+        // Let the stalled height collect rounds of votes in the live nodes' WALs.
+        tokio::time::sleep(Duration::from_secs(3)).await;
+        let stalled = net.last(0).max(net.last(1));
+        nodes[1].take().unwrap().stop().await;
+        let len = std::fs::metadata(&wal).unwrap().len();
+        assert!(len > 100, "no votes in the WAL of the stalled height");
+        match *damage {
+            "cut" => {
+                let file = std::fs::OpenOptions::new().write(true).open(&wal).unwrap();
+                file.set_len(len - 5).unwrap();
+            }
+            _ => {
+                use std::io::Write;
+                let mut file = std::fs::OpenOptions::new().append(true).open(&wal).unwrap();
+                file.write_all(&[0xde, 0xad, 0xbe, 0xef, 0x00, 0x00, 0x10, 0x00, 0x42])
+                    .unwrap();
+            }
+        }
+        eprintln!("cycle {cycle}: stalled after {stalled}, WAL of {len} bytes, {damage}");
+        for (i, node) in nodes.iter_mut().enumerate().skip(1) {
+            *node = Some(net.start(i, &format!("wal{i}-r{cycle}")).await);
+        }
+        let goal = stalled + 3;
+        for node in nodes.iter().flatten() {
+            node.wait_for_height(goal, Duration::from_secs(60))
+                .await
+                .unwrap();
+        }
+    }
+    for node in nodes.into_iter().flatten() {
+        node.stop().await;
+    }
+    let up_to = (0..4).map(|i| net.last(i)).min().unwrap();
+    eprintln!("damaged WAL twice: all four agree up to {up_to}");
+    check_agreement(&net, &[0, 1, 2, 3], up_to);
+}
