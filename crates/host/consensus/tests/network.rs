@@ -39,6 +39,8 @@ struct MemApp {
     proposals: u64,
     /// Bytes of padding per block, so that blocks span several proposal parts.
     padding: usize,
+    /// Commits of these heights fail once (a store write error).
+    fail_once: Arc<Mutex<Vec<u64>>>,
 }
 
 impl MemApp {
@@ -48,6 +50,7 @@ impl MemApp {
             chain,
             proposals: 0,
             padding: 0,
+            fail_once: Arc::default(),
         }
     }
 }
@@ -69,6 +72,11 @@ impl Application for MemApp {
         let mut chain = self.chain.lock().unwrap();
         let last = chain.keys().next_back().copied().unwrap_or(0);
         anyhow::ensure!(height == last + 1, "commit of {height} after {last}");
+        let mut fail = self.fail_once.lock().unwrap();
+        if let Some(i) = fail.iter().position(|h| *h == height) {
+            fail.remove(i);
+            anyhow::bail!("simulated store failure at height {height}");
+        }
         chain.insert(height, (block.to_vec(), cert));
         Ok(())
     }
@@ -149,8 +157,13 @@ impl Net {
     }
 
     async fn start(&self, i: usize, moniker: &str) -> Node {
+        self.start_with(i, moniker, Arc::default()).await
+    }
+
+    async fn start_with(&self, i: usize, moniker: &str, fail_once: Arc<Mutex<Vec<u64>>>) -> Node {
         let mut app = MemApp::new(&format!("v{i}"), self.chains[i].clone());
         app.padding = self.padding;
+        app.fail_once = fail_once;
         start(self.config(i, moniker), app).await.unwrap()
     }
 
@@ -507,5 +520,34 @@ async fn damaged_wal_tail_does_not_hang_a_restart() {
     }
     let up_to = (0..4).map(|i| net.last(i)).min().unwrap();
     eprintln!("damaged WAL twice: all four agree up to {up_to}");
+    check_agreement(&net, &[0, 1, 2, 3], up_to);
+}
+
+/// A failed commit (the store refused the write) restarts the height; the node commits it
+/// later and stays in agreement.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failed_commit_restarts_the_height() {
+    init_logs();
+    let _serial = SERIAL.lock().await;
+    let net = Net::new(4, 7);
+    let fail = Arc::new(Mutex::new(vec![3, 5, 6]));
+    let mut nodes = Vec::new();
+    for i in 0..4 {
+        let f = if i == 1 { fail.clone() } else { Arc::default() };
+        nodes.push(net.start_with(i, &format!("fail{i}"), f).await);
+    }
+    for node in &nodes {
+        node.wait_for_height(10, Duration::from_secs(60))
+            .await
+            .unwrap();
+    }
+    assert!(
+        fail.lock().unwrap().is_empty(),
+        "the failures were not exercised"
+    );
+    for node in nodes {
+        node.stop().await;
+    }
+    let up_to = (0..4).map(|i| net.last(i)).min().unwrap();
     check_agreement(&net, &[0, 1, 2, 3], up_to);
 }
