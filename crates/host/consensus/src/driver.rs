@@ -47,11 +47,13 @@ use crate::context::{
     VeilSigner, VeilVerifier,
 };
 
-/// What consensus needs from the node. Methods run on the consensus task, one at a time,
-/// in the order the engine asks; a slow method slows consensus (it never stalls it, as
-/// long as it returns).
+/// What consensus needs from the node. Methods run on the driver's Tokio task, one at a
+/// time, in the order the engine asks; a slow method delays consensus (and occupies a
+/// runtime worker: run the driver on a multi-threaded runtime, or wrap long work in
+/// `tokio::task::block_in_place`). Consensus never stalls as long as each returns.
 pub trait Application: Send + 'static {
-    /// The block to propose at `height` (the height after the last committed one).
+    /// The block to propose at `height` (the height after the last committed one), at most
+    /// `Config::max_block_bytes` long (every validator refuses a longer stream).
     fn propose(&mut self, height: u64) -> Vec<u8>;
     /// Whether a proposed block is acceptable at `height` (e.g. every transaction passes
     /// `check_tx`); a refused block gets a nil prevote.
