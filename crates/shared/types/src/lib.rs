@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 
 pub use k256;
 
+pub mod consensus;
 pub mod genesis;
 pub mod permit;
 pub mod query_policy;
