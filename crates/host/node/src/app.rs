@@ -704,9 +704,7 @@ impl App {
             } => {
                 meter.charge(STORE_CODE_GAS_PER_BYTE.saturating_mul(code.len() as u64))?;
                 let default_query_policy = query_policy.clone().unwrap_or_else(QueryPolicy::public);
-                default_query_policy
-                    .validate()
-                    .map_err(|e| failure("invalid_query_policy", e.to_string()))?;
+                valid_policy(&default_query_policy)?;
                 // The enclave records the code (and its default policy) only for a real
                 // execution, under the same id this node gives it.
                 let signed = (!self.simulating).then(|| context.bytes.to_vec());
@@ -760,9 +758,7 @@ impl App {
                     validate_address(admin)?;
                 }
                 if let Some(policy) = query_policy {
-                    policy
-                        .validate()
-                        .map_err(|e| failure("invalid_query_policy", e.to_string()))?;
+                    valid_policy(policy)?;
                 }
                 let code = self.code(*code_id)?;
                 let address = veil_types::contract_address(&code.code_hash, sender, label);
@@ -930,9 +926,7 @@ impl App {
                         },
                     ));
                 }
-                query_policy
-                    .validate()
-                    .map_err(|e| failure("invalid_query_policy", e.to_string()))?;
+                valid_policy(query_policy)?;
                 if !self.simulating {
                     self.enclave
                         .set_query_policy(context.bytes.to_vec(), &self.genesis.chain_id)
@@ -1245,6 +1239,20 @@ struct Failure {
     message: String,
 }
 
+/// A query policy a transaction carries, checked when it executes.
+fn valid_policy(policy: &QueryPolicy) -> Result<(), Failure> {
+    policy
+        .validate()
+        .map_err(|e| failure("invalid_query_policy", e.to_string()))
+}
+
+/// The same check at admission (mempool).
+fn admissible_policy(policy: &QueryPolicy) -> Result<(), Rejection> {
+    policy
+        .validate()
+        .map_err(|e| reject("invalid_query_policy", e.to_string()))
+}
+
 /// Largest attestation a `register_node` transaction may carry.
 fn veil_attestation_limit() -> usize {
     veil_attestation::MAX_ATTESTATION_BYTES
@@ -1429,9 +1437,7 @@ impl Checker {
             Msg::Send { to, .. } => veil_types::validate_address(to).map_err(bad_address),
             Msg::StoreCode { wasm, query_policy } => {
                 if let Some(policy) = query_policy {
-                    policy
-                        .validate()
-                        .map_err(|e| reject("invalid_query_policy", e.to_string()))?;
+                    admissible_policy(policy)?;
                 }
                 let config = veil_engine::EngineConfig::default();
                 veil_engine::validate::check_wasm(wasm, &config.wasm_limits, &config.capabilities)
@@ -1448,9 +1454,7 @@ impl Checker {
                     veil_types::validate_address(admin).map_err(bad_address)?;
                 }
                 if let Some(policy) = query_policy {
-                    policy
-                        .validate()
-                        .map_err(|e| reject("invalid_query_policy", e.to_string()))?;
+                    admissible_policy(policy)?;
                 }
                 self.known_code(*code_id)
             }
@@ -1458,9 +1462,7 @@ impl Checker {
                 contract,
                 query_policy,
             } => {
-                query_policy
-                    .validate()
-                    .map_err(|e| reject("invalid_query_policy", e.to_string()))?;
+                admissible_policy(query_policy)?;
                 self.known_contract(contract)
             }
             Msg::RegisterNode { attestation, .. } => {
