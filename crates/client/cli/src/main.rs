@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod contract;
+mod join;
 mod keys;
 mod node;
 mod policy;

@@ -64,6 +64,49 @@ pub enum NodeCommand {
         #[arg(long)]
         genesis: Option<PathBuf>,
     },
+    /// Join a network through a peer and follow its chain.
+    #[command(long_about = "\
+Join the network a peer runs, then follow its chain: fetch the genesis from --peer and
+check it against --genesis-hash (shown by the network's `veil status`) or use --genesis
+FILE — a peer must not be able to hand you a network of its own; start this node's
+enclave on it (without the master seed); submit a register_node transaction signed by
+--from, carrying the enclave's attestation, which every node's enclave verifies against
+the genesis attestation policy; install the seed share the network wrote for this
+enclave (accepted only if it derives the genesis network key); then replay every block
+from the peer in this node's own enclave, checking each block's header and state root,
+and serve RPC. Run it again to resume.
+
+Example: veil node join --home ./n1 --peer http://127.0.0.1:26657 --genesis-hash 3f2a... --from bob --rpc-addr 127.0.0.1:26667")]
+    Join(JoinArgs),
+}
+
+#[derive(Args)]
+pub struct JoinArgs {
+    #[command(flatten)]
+    pub node: NodeArgs,
+    /// A node of the network (its RPC URL).
+    #[arg(long, value_name = "URL")]
+    pub peer: String,
+    /// The genesis hash to accept (64 hex digits).
+    #[arg(
+        long,
+        value_name = "HEX",
+        conflicts_with = "genesis",
+        required_unless_present = "genesis"
+    )]
+    pub genesis_hash: Option<String>,
+    /// The network's genesis file (JSON, with its network section) instead of a hash.
+    #[arg(long, value_name = "FILE")]
+    pub genesis: Option<PathBuf>,
+    /// The operator account that signs and pays for the registration (a keyring key).
+    #[arg(long, value_name = "KEY")]
+    pub from: String,
+    /// Where the operator's keyring is [default: $VEIL_HOME, else ~/.veil].
+    #[arg(long, value_name = "DIR")]
+    pub keyring_home: Option<PathBuf>,
+    /// Keyring backend: `file` or `test` [default: $VEIL_KEYRING_BACKEND, else file].
+    #[arg(long, value_name = "BACKEND")]
+    pub keyring_backend: Option<veil_client::Backend>,
 }
 
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
@@ -87,7 +130,7 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Ok(Duration::from_secs_f64(seconds))
 }
 
-fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeConfig> {
+pub(crate) fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeConfig> {
     let mut config = NodeConfig::new(home.join("node"));
     config.rpc_addr = args.rpc_addr;
     config.block_time = args.block_time;
@@ -109,7 +152,7 @@ fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeConfig> {
     Ok(config)
 }
 
-fn home_of(args: &NodeArgs) -> anyhow::Result<PathBuf> {
+pub(crate) fn home_of(args: &NodeArgs) -> anyhow::Result<PathBuf> {
     match &args.home {
         Some(home) => Ok(crate::absolute(home)),
         None => crate::keys::default_home(),
@@ -209,5 +252,6 @@ pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
             run(config)?;
             Ok(ExitCode::SUCCESS)
         }
+        NodeCommand::Join(args) => crate::join::join(args),
     }
 }

@@ -112,6 +112,14 @@ pub struct KeyringOpts {
 }
 
 impl KeyringOpts {
+    /// The keyring of `home` (a command whose own `--home` is another directory).
+    pub(crate) fn at(home: Option<PathBuf>, keyring_backend: Option<Backend>) -> Self {
+        Self {
+            home,
+            keyring_backend,
+        }
+    }
+
     fn backend(&self) -> Result<Backend, Failure> {
         if let Some(backend) = self.keyring_backend {
             return Ok(backend);

@@ -228,6 +228,33 @@ impl Client {
         )
     }
 
+    /// The chain's genesis (with its network section) and the hash the node gives for it
+    /// (recompute it: the node is not trusted).
+    pub fn genesis(&self) -> Result<(veil_types::genesis::Genesis, String), ClientError> {
+        let value: Value = self.get("/genesis")?;
+        let genesis = serde_json::from_value(value["genesis"].clone())
+            .map_err(|e| ClientError::Decode(format!("genesis: {e}")))?;
+        Ok((
+            genesis,
+            value["genesis_hash"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+        ))
+    }
+
+    /// The registration of the enclave with this X25519 key, if any.
+    pub fn registration(
+        &self,
+        key: &Hash,
+    ) -> Result<Option<veil_types::Registration>, ClientError> {
+        match self.get(&format!("/registrations/{}", hex::encode(key))) {
+            Ok(registration) => Ok(Some(registration)),
+            Err(ClientError::Api { status: 404, .. }) => Ok(None),
+            Err(e) => Err(e),
+        }
+    }
+
     pub fn tx(&self, hash: &Hash) -> Result<Option<TxStatus>, ClientError> {
         let value: Value = match self.get(&format!("/txs/{}", hex::encode(hash))) {
             Ok(value) => value,

@@ -3,6 +3,7 @@
 //! confidential happens in the enclave behind `veil-host`.
 
 pub mod app;
+pub mod join;
 pub mod mempool;
 pub mod node;
 pub mod rpc;

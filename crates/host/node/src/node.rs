@@ -25,6 +25,17 @@ pub struct NodeConfig {
     pub log_crossings: bool,
     pub mempool_max_txs: usize,
     pub mempool_max_bytes: usize,
+    /// Follow another node instead of producing blocks: replay every block it committed,
+    /// in this node's own enclave, checking each header (state root included).
+    pub follow: Option<Box<dyn BlockSource>>,
+}
+
+/// Where a following node gets the chain: the blocks another node committed.
+pub trait BlockSource: Send + 'static {
+    /// The peer's latest height.
+    fn height(&self) -> Result<u64, String>;
+    /// Block `height`: its header and its transactions' bytes, in order.
+    fn block(&self, height: u64) -> Result<(veil_types::BlockHeader, Vec<Vec<u8>>), String>;
 }
 
 impl NodeConfig {
@@ -38,6 +49,7 @@ impl NodeConfig {
             log_crossings: false,
             mempool_max_txs: 50_000,
             mempool_max_bytes: 256 * 1024 * 1024,
+            follow: None,
         }
     }
 }
@@ -95,7 +107,7 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
     runtime.block_on(serve(config, app))
 }
 
-async fn serve(config: NodeConfig, app: App) -> Result<(), NodeError> {
+async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
     let listener = tokio::net::TcpListener::bind(config.rpc_addr)
         .await
         .map_err(|source| NodeError::Listen {
@@ -123,10 +135,15 @@ async fn serve(config: NodeConfig, app: App) -> Result<(), NodeError> {
         let app = state.app.clone();
         let stop = stop.clone();
         let block_time = config.block_time;
+        let follow = config.follow.take();
         std::thread::Builder::new()
             .name("veil-producer".into())
             .spawn(move || {
-                if let Err(e) = produce(app, mempool, checker, events, block_time, &stop) {
+                let result = match follow {
+                    Some(source) => follow_peer(app, source, events, &stop),
+                    None => produce(app, mempool, checker, events, block_time, &stop),
+                };
+                if let Err(e) = result {
                     let _ = died_tx.send(e);
                 }
             })
@@ -227,5 +244,98 @@ fn produce(
             );
         }
         next = started + block_time;
+    }
+}
+
+/// A following node: replays each block its peer committed, in its own enclave, and stops
+/// at the first block whose header (state root included) it does not compute itself.
+fn follow_peer(
+    app: Arc<Mutex<App>>,
+    source: Box<dyn BlockSource>,
+    events: broadcast::Sender<Arc<str>>,
+    stop: &AtomicBool,
+) -> Result<(), AppError> {
+    let retry = |what: &str, e: String| {
+        eprintln!("veil: {what}: {e}; retrying");
+        std::thread::sleep(Duration::from_millis(500));
+    };
+    // Same genesis block, or nothing of the peer's chain is ours.
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        match source.block(0) {
+            Ok((header, _)) => {
+                let ours = app
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .store()
+                    .block(0)?;
+                if ours.map(|b| b.header) != Some(header) {
+                    return Err(AppError::State(
+                        "the peer's genesis block differs from this node's: another chain".into(),
+                    ));
+                }
+                break;
+            }
+            Err(e) => retry("the peer is unreachable", e),
+        }
+    }
+    let mut announced = false;
+    loop {
+        if stop.load(Ordering::SeqCst) {
+            return Ok(());
+        }
+        let local = app
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .last_block()
+            .header
+            .height;
+        let peer = match source.height() {
+            Ok(height) => height,
+            Err(e) => {
+                retry("the peer is unreachable", e);
+                continue;
+            }
+        };
+        if peer <= local {
+            if !announced {
+                eprintln!("veil: caught up with the peer at height {local}");
+                announced = true;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+            continue;
+        }
+        if peer > local + 1 {
+            announced = false;
+        }
+        let height = local + 1;
+        let (header, txs) = match source.block(height) {
+            Ok(block) => block,
+            Err(e) => {
+                retry(&format!("fetching block {height}"), e);
+                continue;
+            }
+        };
+        let mut guard = app.lock().unwrap_or_else(|p| p.into_inner());
+        let finalized = guard.finalize_block(header.time_nanos, txs)?;
+        if finalized.block.header != header {
+            return Err(AppError::State(format!(
+                "block {height} does not replay: the peer's header has state root {} and block hash {}, this node computed {} and {}; stopping (nothing of it was committed)",
+                hex::encode(header.app_hash),
+                hex::encode(header.hash()),
+                hex::encode(finalized.block.header.app_hash),
+                hex::encode(finalized.block.header.hash()),
+            )));
+        }
+        guard.commit()?;
+        drop(guard);
+        for event in block_events(&finalized.block, &finalized.receipts) {
+            let _ = events.send(event);
+        }
+        if height % 100 == 0 {
+            eprintln!("veil: replayed block {height} of {peer}");
+        }
     }
 }

@@ -273,6 +273,26 @@ impl Store {
     }
 
     /// Writes the genesis block (height 0) and state, once.
+    /// Keeps the enclave's sealed state of a node that has joined a network but holds no
+    /// block yet (the first `init_chain` then starts from it).
+    pub fn save_enclave_record(&self, record: &EnclaveRecord) -> Result<(), StoreError> {
+        let txn = self.db.begin_write().map_err(err)?;
+        {
+            let mut meta = txn.open_table(META).map_err(err)?;
+            if meta.get(META_HEIGHT).map_err(err)?.is_some() {
+                return Err(StoreError("the chain is already initialized".into()));
+            }
+            meta.insert(META_SEALED, record.sealed_state.as_slice())
+                .map_err(err)?;
+            meta.insert(
+                META_SEAL_GENERATION,
+                record.seal_generation.to_be_bytes().as_slice(),
+            )
+            .map_err(err)?;
+        }
+        txn.commit().map_err(err)
+    }
+
     pub fn init_chain(&self, genesis: &Genesis, commit: BlockCommit) -> Result<(), StoreError> {
         let txn = self.db.begin_write().map_err(err)?;
         {
