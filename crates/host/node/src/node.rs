@@ -334,7 +334,7 @@ fn follow_peer(
         for event in block_events(&finalized.block, &finalized.receipts) {
             let _ = events.send(event);
         }
-        if height % 100 == 0 {
+        if height.is_multiple_of(100) {
             eprintln!("veil: replayed block {height} of {peer}");
         }
     }
