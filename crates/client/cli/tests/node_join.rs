@@ -194,6 +194,103 @@ fn a_node_joins_and_follows(extra: &[&str]) {
     joiner.wait().unwrap();
 }
 
+/// A peer that lies: forwards everything to `upstream` but serves block `height` with its
+/// state root off by one byte. Runs until the test ends.
+fn lying_peer(upstream: String, height: u64) -> u16 {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let upstream = upstream.clone();
+            std::thread::spawn(move || {
+                let mut reader = BufReader::new(stream.try_clone().unwrap());
+                let mut line = String::new();
+                if reader.read_line(&mut line).is_err() {
+                    return;
+                }
+                let mut parts = line.split_whitespace();
+                let (method, path) = (
+                    parts.next().unwrap_or("").to_string(),
+                    parts.next().unwrap_or("").to_string(),
+                );
+                let mut length = 0usize;
+                loop {
+                    let mut header = String::new();
+                    if reader.read_line(&mut header).is_err() || header.trim().is_empty() {
+                        break;
+                    }
+                    if let Some(v) = header.to_ascii_lowercase().strip_prefix("content-length:") {
+                        length = v.trim().parse().unwrap_or(0);
+                    }
+                }
+                let mut body = vec![0u8; length];
+                let _ = reader.read_exact(&mut body);
+                let url = format!("{upstream}{path}");
+                let answer = if method == "POST" {
+                    ureq::post(&url)
+                        .set("content-type", "application/json")
+                        .send_bytes(&body)
+                } else {
+                    ureq::get(&url).call()
+                };
+                let (code, mut text) = match answer {
+                    Ok(r) => (r.status(), r.into_string().unwrap_or_default()),
+                    Err(ureq::Error::Status(code, r)) => {
+                        (code, r.into_string().unwrap_or_default())
+                    }
+                    Err(_) => (502, "{}".to_string()),
+                };
+                if path == format!("/blocks/{height}") {
+                    let mut block: serde_json::Value = serde_json::from_str(&text).unwrap();
+                    let root = block["header"]["app_hash"].as_str().unwrap().to_string();
+                    let flipped = if root.starts_with('0') {
+                        format!("1{}", &root[1..])
+                    } else {
+                        format!("0{}", &root[1..])
+                    };
+                    block["header"]["app_hash"] = json!(flipped);
+                    text = block.to_string();
+                }
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 {code} X\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{text}",
+                    text.len()
+                );
+            });
+        }
+    });
+    port
+}
+
+#[test]
+fn a_follower_stops_at_a_block_it_does_not_compute() {
+    let producer_home = tempfile::tempdir().unwrap();
+    let producer = DevNode::start_with(producer_home.path(), "50ms", &[]);
+    let client = producer.client();
+    while client.status().unwrap().height < 12 {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let pin = client.status().unwrap().genesis_hash;
+    let liar = lying_peer(producer.url(), 7);
+    let join_home = tempfile::tempdir().unwrap();
+    let home = join_home.path().join("n1");
+    let mut args = join_args(&producer, &home, free_port(), &pin, &[]);
+    args[5] = format!("http://127.0.0.1:{liar}");
+    let out = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(&args)
+        .stdout(Stdio::null())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("block 7 does not replay"), "{stderr}");
+    // Nothing of block 7 was committed: the node stopped at 6.
+    let store = veil_node::store::Store::open(&home.join("node/chain.redb")).unwrap();
+    assert_eq!(store.height().unwrap(), Some(6));
+}
+
 #[test]
 fn a_node_joins_dev_and_follows_it_in_process() {
     a_node_joins_and_follows(&[]);
