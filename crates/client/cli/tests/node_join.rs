@@ -245,11 +245,9 @@ fn lying_peer(upstream: String, height: u64) -> u16 {
                 if path == format!("/blocks/{height}") {
                     let mut block: serde_json::Value = serde_json::from_str(&text).unwrap();
                     let root = block["header"]["app_hash"].as_str().unwrap().to_string();
-                    let flipped = if root.starts_with('0') {
-                        format!("1{}", &root[1..])
-                    } else {
-                        format!("0{}", &root[1..])
-                    };
+                    // Another first hex digit: the root is off in its first byte.
+                    let first = if root.starts_with('0') { '1' } else { '0' };
+                    let flipped = format!("{first}{}", &root[1..]);
                     block["header"]["app_hash"] = json!(flipped);
                     text = block.to_string();
                 }
