@@ -1,0 +1,509 @@
+//! The chainless confidential host: an enclave with its sealed state, genesis and stored
+//! nodes in a home directory, for tests, benchmarks and `veil vm` (the node is the real
+//! host of a chain). It signs for its users itself, so it can act out a lying host too.
+
+use super::*;
+
+/// What the host knows of a contract (all public).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContractRecord {
+    pub code_hash: Hash,
+    pub creator: String,
+    pub root: Option<Hash>,
+}
+
+/// The host's side of confidential execution, without a chain: contract records and
+/// nodes in memory, the sealed state in files (checkpointed after every committed call).
+pub struct ConfidentialHost {
+    config: HostConfig,
+    nodes: Arc<MemoryNodes>,
+    enclave: EnclaveClient,
+    network_key: Hash,
+    generation: u32,
+    contracts: Mutex<HashMap<String, ContractRecord>>,
+    /// Next transaction sequence per sender (see [`ConfidentialHost::sign`]).
+    sequences: Mutex<HashMap<String, u64>>,
+}
+
+const MACHINE_SECRET_FILE: &str = "machine-secret";
+const SEALED_STATE_FILE: &str = "enclave.sealed";
+/// The genesis (postcard) the enclave is bound to.
+const GENESIS_FILE: &str = "genesis.bin";
+/// Stands in for a chain's record of the latest seal generation.
+const SEAL_GENERATION_FILE: &str = "seal-generation";
+
+impl ConfidentialHost {
+    pub fn open(config: HostConfig) -> Result<Self, HostError> {
+        Self::open_with_tap(config, None)
+    }
+
+    /// Opens a host whose enclave is bound to `genesis` (written to its home unless one is
+    /// there already): without a network section the enclave bootstraps the network; with
+    /// one it starts without the seed, to join by registration.
+    pub fn open_with_genesis(
+        config: HostConfig,
+        genesis: &veil_types::genesis::Genesis,
+    ) -> Result<Self, HostError> {
+        std::fs::create_dir_all(&config.home)
+            .map_err(io_err(format!("creating {}", config.home.display())))?;
+        let path = config.home.join(GENESIS_FILE);
+        if !path.exists() {
+            write_atomic(&path, &genesis.to_bytes())?;
+        }
+        Self::open(config)
+    }
+
+    /// The genesis this host's enclave is bound to (completed with its network section).
+    pub fn genesis(&self) -> Result<veil_types::genesis::Genesis, HostError> {
+        let bytes = std::fs::read(self.path(GENESIS_FILE)).map_err(io_err(format!(
+            "reading {}",
+            self.path(GENESIS_FILE).display()
+        )))?;
+        veil_types::genesis::Genesis::from_bytes(&bytes).map_err(HostError::Genesis)
+    }
+
+    /// This enclave's registration key and attestation for `operator`.
+    pub fn attest(&self, operator: &str) -> Result<veil_enclave_abi::AttestResponse, HostError> {
+        self.enclave.attest(operator)
+    }
+
+    /// Executes a signed `register_node` transaction as a chain would at `block_time_nanos`
+    /// and checkpoints: answers the seed share and the accepted enclave's summary.
+    pub fn register_node(
+        &self,
+        tx: Vec<u8>,
+        block_time_nanos: u64,
+    ) -> Result<(Vec<u8>, String), HostError> {
+        let out = self.enclave.register_node(tx, block_time_nanos)?;
+        let checkpoint = self.enclave.checkpoint()?;
+        self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)?;
+        Ok(out)
+    }
+
+    /// Installs the seed share a registration produced for this enclave.
+    pub fn install_seed(&mut self, seed_share: Vec<u8>) -> Result<(), HostError> {
+        let init = self.enclave.install_seed(seed_share)?;
+        self.persist_sealed(&init.sealed_state, init.seal_generation)?;
+        self.network_key = init.public_key;
+        self.generation = init.generation;
+        Ok(())
+    }
+
+    /// Like [`open`](Self::open), with a tap that sees every byte crossing or stored.
+    pub fn open_with_tap(config: HostConfig, tap: Option<Tap>) -> Result<Self, HostError> {
+        std::fs::create_dir_all(&config.home)
+            .map_err(io_err(format!("creating {}", config.home.display())))?;
+        let nodes = Arc::new(MemoryNodes::default());
+        let services = Arc::new(HostServices::new(
+            nodes.clone(),
+            Box::new(veil_engine::BankQuerier::default()),
+            config.log_crossings,
+            tap,
+        ));
+        let enclave = EnclaveClient::open(&config.mode, services)?;
+        let mut host = Self {
+            config,
+            nodes,
+            enclave,
+            network_key: [0; 32],
+            generation: 0,
+            contracts: Mutex::new(HashMap::new()),
+            sequences: Mutex::new(HashMap::new()),
+        };
+        host.init()?;
+        Ok(host)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.config.home.join(name)
+    }
+
+    fn init(&mut self) -> Result<(), HostError> {
+        let machine_secret = load_or_create_machine_secret(&self.path(MACHINE_SECRET_FILE))?;
+        let sealed_state = read_optional(&self.path(SEALED_STATE_FILE))?;
+        let min_seal_generation = match read_optional(&self.path(SEAL_GENERATION_FILE))? {
+            Some(bytes) => String::from_utf8_lossy(&bytes).trim().parse().unwrap_or(0),
+            None => 0,
+        };
+        let genesis_path = self.path(GENESIS_FILE);
+        let genesis = match read_optional(&genesis_path)? {
+            Some(bytes) => bytes,
+            None => veil_types::genesis::Genesis {
+                chain_id: self.config.chain_id.clone(),
+                genesis_time_nanos: 0,
+                accounts: Vec::new(),
+                params: Default::default(),
+                attestation_policy: None,
+                network: None,
+            }
+            .to_bytes(),
+        };
+        let init = self.enclave.init(InitRequest {
+            machine_secret,
+            sealed_state,
+            min_seal_generation,
+            genesis: genesis.clone(),
+        })?;
+        // A bootstrap completes the genesis with its network section.
+        if let Some(network) = &init.network {
+            let mut complete =
+                veil_types::genesis::Genesis::from_bytes(&genesis).map_err(HostError::Genesis)?;
+            complete.network = Some(veil_types::decode_exact(network).map_err(HostError::Genesis)?);
+            write_atomic(&genesis_path, &complete.to_bytes())?;
+        }
+        self.persist_sealed(&init.sealed_state, init.seal_generation)?;
+        self.network_key = init.public_key;
+        self.generation = init.generation;
+        Ok(())
+    }
+
+    /// Starts a fresh enclave (same mode) from the sealed state on disk, as after a crash.
+    pub fn restart_enclave(&mut self) -> Result<(), HostError> {
+        self.enclave.restart()?;
+        self.init()
+    }
+
+    fn persist_sealed(&self, sealed: &[u8], seal_generation: u64) -> Result<(), HostError> {
+        self.enclave.services().tap("sealed_file", sealed);
+        write_atomic(&self.path(SEALED_STATE_FILE), sealed)?;
+        write_atomic(
+            &self.path(SEAL_GENERATION_FILE),
+            seal_generation.to_string().as_bytes(),
+        )
+    }
+
+    pub fn services(&self) -> &HostServices {
+        self.enclave.services()
+    }
+
+    /// The encrypted state nodes this host keeps.
+    pub fn nodes(&self) -> &MemoryNodes {
+        &self.nodes
+    }
+
+    /// The network's encryption key and its generation.
+    pub fn network_key(&self) -> (Hash, u32) {
+        (self.network_key, self.generation)
+    }
+
+    pub fn home(&self) -> &Path {
+        &self.config.home
+    }
+
+    /// Validates and compiles code in the enclave; returns its code hash.
+    pub fn store_code(&self, wasm: &[u8]) -> Result<Hash, HostError> {
+        let (code_hash, _) = self.enclave.store_code(wasm, None, "")?;
+        self.nodes.insert_code(code_hash, wasm.to_vec());
+        Ok(code_hash)
+    }
+
+    /// The address a contract instantiated from `code_hash` by `creator` with `label` gets.
+    pub fn contract_address(&self, code_hash: &Hash, creator: &str, label: &str) -> String {
+        veil_types::contract_address(code_hash, creator, label)
+    }
+
+    pub fn contract(&self, address: &str) -> Option<ContractRecord> {
+        self.contracts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(address)
+            .cloned()
+    }
+
+    /// Instantiates a contract from an envelope encrypted for `code_hash`, with the
+    /// `public` query policy and no admin.
+    #[allow(clippy::too_many_arguments)]
+    pub fn instantiate(
+        &self,
+        code_hash: Hash,
+        signer: &SigningKey,
+        label: &str,
+        envelope: Vec<u8>,
+        funds: Vec<(String, u128)>,
+        block: BlockRef,
+        gas_limit: u64,
+    ) -> Result<(String, RunResponse), HostError> {
+        let policy = QueryPolicy::public();
+        self.instantiate_with(
+            code_hash, signer, label, envelope, funds, block, gas_limit, None, policy,
+        )
+    }
+
+    /// Instantiates with an admin and a query policy.
+    #[allow(clippy::too_many_arguments)]
+    pub fn instantiate_with(
+        &self,
+        code_hash: Hash,
+        signer: &SigningKey,
+        label: &str,
+        envelope: Vec<u8>,
+        funds: Vec<(String, u128)>,
+        block: BlockRef,
+        gas_limit: u64,
+        admin: Option<String>,
+        query_policy: QueryPolicy,
+    ) -> Result<(String, RunResponse), HostError> {
+        if self.nodes.code(&code_hash).is_none() {
+            return Err(HostError::UnknownCode(hex(&code_hash)));
+        }
+        let creator = signer_address(signer);
+        let address = self.contract_address(&code_hash, &creator, label);
+        let record = ContractRecord {
+            code_hash,
+            creator: creator.clone(),
+            root: None,
+        };
+        let tx = self.sign(
+            signer,
+            &block.chain_id,
+            Msg::Instantiate {
+                code_id: 0,
+                label: label.to_string(),
+                admin,
+                msg: envelope.clone(),
+                funds: uveil(&funds),
+                query_policy: Some(query_policy),
+            },
+        );
+        let response = self.run(
+            EntryPoint::Instantiate,
+            &address,
+            &record,
+            &creator,
+            envelope,
+            funds,
+            block,
+            gas_limit,
+            Some(tx),
+        )?;
+        if response.ok {
+            let mut record = record;
+            record.root = response.state.as_ref().and_then(|s| s.new_root);
+            self.contracts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .insert(address.clone(), record);
+        }
+        Ok((address, response))
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn execute(
+        &self,
+        contract: &str,
+        signer: &SigningKey,
+        envelope: Vec<u8>,
+        funds: Vec<(String, u128)>,
+        block: BlockRef,
+        gas_limit: u64,
+    ) -> Result<RunResponse, HostError> {
+        let record = self
+            .contract(contract)
+            .ok_or_else(|| HostError::UnknownContract(contract.to_string()))?;
+        let tx = self.sign(
+            signer,
+            &block.chain_id,
+            Msg::Execute {
+                contract: contract.to_string(),
+                msg: envelope.clone(),
+                funds: uveil(&funds),
+            },
+        );
+        self.run(
+            EntryPoint::Execute,
+            contract,
+            &record,
+            &signer_address(signer),
+            envelope,
+            funds,
+            block,
+            gas_limit,
+            Some(tx),
+        )
+    }
+
+    /// An anonymous query.
+    pub fn query(
+        &self,
+        contract: &str,
+        envelope: Vec<u8>,
+        block: BlockRef,
+        gas_limit: u64,
+    ) -> Result<RunResponse, HostError> {
+        self.query_with_permit(contract, envelope, None, block, gas_limit)
+    }
+
+    /// A query carrying `encrypted_permit` (a signed permit under the query's key).
+    pub fn query_with_permit(
+        &self,
+        contract: &str,
+        envelope: Vec<u8>,
+        encrypted_permit: Option<Vec<u8>>,
+        block: BlockRef,
+        gas_limit: u64,
+    ) -> Result<RunResponse, HostError> {
+        let record = self
+            .contract(contract)
+            .ok_or_else(|| HostError::UnknownContract(contract.to_string()))?;
+        let request = RunRequest {
+            entry: EntryPoint::Query,
+            contract: ContractRef {
+                address: contract.to_string(),
+                code_hash: record.code_hash,
+                creator: record.creator.clone(),
+            },
+            block,
+            sender: String::new(),
+            funds: Vec::new(),
+            envelope,
+            state_root: record.root,
+            gas_limit,
+            tx: None,
+            simulate: false,
+            encrypted_permit,
+        };
+        self.enclave.run(request)
+    }
+
+    /// Replaces a contract's query policy with its admin's signed transaction.
+    pub fn set_query_policy(
+        &self,
+        contract: &str,
+        admin: &SigningKey,
+        chain_id: &str,
+        query_policy: QueryPolicy,
+    ) -> Result<(), HostError> {
+        let tx = self.sign(
+            admin,
+            chain_id,
+            Msg::SetQueryPolicy {
+                contract: contract.to_string(),
+                query_policy,
+            },
+        );
+        self.submit_query_policy(tx, chain_id)
+    }
+
+    /// Hands the enclave a signed `set_query_policy` transaction as it is (tests of what
+    /// the enclave does with edited or replayed ones), then checkpoints.
+    pub fn submit_query_policy(&self, tx: Vec<u8>, chain_id: &str) -> Result<(), HostError> {
+        self.enclave.set_query_policy(tx, chain_id)?;
+        let checkpoint = self.enclave.checkpoint()?;
+        self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)
+    }
+
+    /// Runs with an explicit contract record (public data the host could forge): for tests
+    /// of what the enclave does with a lying host.
+    #[allow(clippy::too_many_arguments)]
+    pub fn run(
+        &self,
+        entry: EntryPoint,
+        address: &str,
+        record: &ContractRecord,
+        sender: &str,
+        envelope: Vec<u8>,
+        funds: Vec<(String, u128)>,
+        block: BlockRef,
+        gas_limit: u64,
+        tx: Option<Vec<u8>>,
+    ) -> Result<RunResponse, HostError> {
+        let request = RunRequest {
+            entry,
+            contract: ContractRef {
+                address: address.to_string(),
+                code_hash: record.code_hash,
+                creator: record.creator.clone(),
+            },
+            block,
+            sender: sender.to_string(),
+            funds,
+            envelope,
+            state_root: record.root,
+            gas_limit,
+            tx,
+            simulate: false,
+            encrypted_permit: None,
+        };
+        let response = self.enclave.run(request)?;
+        if let Some(state) = &response.state {
+            for (id, blob) in &state.new_nodes {
+                self.services().tap("stored_node", blob);
+                self.nodes.insert(*id, blob.clone());
+            }
+            for id in &state.released_nodes {
+                self.nodes.remove(id);
+            }
+            let mut contracts = self.contracts.lock().unwrap_or_else(|p| p.into_inner());
+            for (other, update) in &response.other_states {
+                for (id, blob) in &update.new_nodes {
+                    self.services().tap("stored_node", blob);
+                    self.nodes.insert(*id, blob.clone());
+                }
+                for id in &update.released_nodes {
+                    self.nodes.remove(id);
+                }
+                if let Some(record) = contracts.get_mut(other) {
+                    record.root = update.new_root;
+                }
+            }
+            drop(contracts);
+            // The enclave committed: its root is now the only one it accepts.
+            if let Some(record) = self
+                .contracts
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .get_mut(address)
+            {
+                record.root = state.new_root;
+            }
+            let checkpoint = self.enclave.checkpoint()?;
+            self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)?;
+        }
+        Ok(response)
+    }
+}
+
+impl ConfidentialHost {
+    /// Signs a transaction carrying `msg` with the signer's next sequence (the enclave runs
+    /// contract calls only with the transaction their sender signed).
+    pub fn sign(&self, signer: &SigningKey, chain_id: &str, msg: Msg) -> Vec<u8> {
+        let sender = signer_address(signer);
+        let mut sequences = self.sequences.lock().unwrap_or_else(|p| p.into_inner());
+        // Without a chain to keep account sequences, use the clock: strictly increasing
+        // across calls and across restarts of this host, which is all the enclave asks.
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64);
+        let sequence = sequences.entry(sender).or_insert(0);
+        *sequence = (*sequence).max(now);
+        let tx = TxBody {
+            chain_id: chain_id.to_string(),
+            sequence: *sequence,
+            gas_limit: 0,
+            fee: 0,
+            memo: String::new(),
+            msg,
+        }
+        .sign(signer);
+        *sequence += 1;
+        tx.to_bytes()
+    }
+}
+
+/// The account address of a signing key.
+pub fn signer_address(signer: &SigningKey) -> String {
+    veil_types::account_address(&signer.verifying_key().to_sec1_bytes())
+}
+
+/// The uveil amount among `funds` (other denoms cannot be signed for).
+fn uveil(funds: &[(String, u128)]) -> u128 {
+    funds
+        .iter()
+        .filter(|(denom, _)| denom == veil_types::DENOM)
+        .map(|(_, amount)| amount)
+        .sum()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
