@@ -387,6 +387,12 @@ impl Enclave {
                     CallError::Contract(_) => "contract",
                     CallError::Vm(vm) => vm.kind(),
                 };
+                if request.entry == EntryPoint::Query {
+                    // A query's error is padded and dated like its answers.
+                    let body = json!({ "error": e.to_string(), "height": request.block.height });
+                    let encrypted = encrypt_padded(&tx_key, &body);
+                    return Ok(outcome_only(Some(kind), report.gas_used, encrypted));
+                }
                 return Ok(failed_run(&tx_key, kind, report.gas_used, &e.to_string()));
             }
         };
@@ -405,17 +411,8 @@ impl Enclave {
                 "data": b64(data.as_slice()),
                 "height": request.block.height,
             });
-            return Ok(RunResponse {
-                ok: true,
-                gas_used: report.gas_used,
-                error_kind: None,
-                encrypted_result: encrypt_padded(&tx_key, &body),
-                public_attributes: Vec::new(),
-                state: None,
-                transfers: Vec::new(),
-                sub_calls: Vec::new(),
-                other_states: Vec::new(),
-            });
+            let encrypted = encrypt_padded(&tx_key, &body);
+            return Ok(outcome_only(None, report.gas_used, encrypted));
         }
 
         let mut dispatch = Dispatch {
@@ -513,17 +510,7 @@ impl Enclave {
 /// the querier reads why.
 fn refused_query(tx_key: &TxKey, height: u64, why: &str) -> RunResponse {
     let body = json!({ "error": format!("unauthorized: {why}"), "height": height });
-    RunResponse {
-        ok: false,
-        gas_used: 0,
-        error_kind: Some("unauthorized".into()),
-        encrypted_result: encrypt_padded(tx_key, &body),
-        public_attributes: Vec::new(),
-        state: None,
-        transfers: Vec::new(),
-        sub_calls: Vec::new(),
-        other_states: Vec::new(),
-    }
+    outcome_only(Some("unauthorized"), 0, encrypt_padded(tx_key, &body))
 }
 
 /// Query answers are padded (JSON allows trailing spaces) to a power of two of at least
@@ -560,11 +547,18 @@ fn commit_state(storage: VerifiedState<OcallNodeSource>) -> EnclaveResult<StateU
 
 /// A call that failed: its writes are dropped, the sender learns why (encrypted).
 fn failed_run(tx_key: &TxKey, kind: &str, gas_used: u64, message: &str) -> RunResponse {
+    let encrypted = encrypt_result(tx_key, &json!({ "error": message }));
+    outcome_only(Some(kind), gas_used, encrypted)
+}
+
+/// A response that changes nothing: the outcome (failed with `error_kind`, or a query's
+/// answer), its gas and the encrypted result.
+fn outcome_only(error_kind: Option<&str>, gas_used: u64, encrypted_result: Vec<u8>) -> RunResponse {
     RunResponse {
-        ok: false,
+        ok: error_kind.is_none(),
         gas_used,
-        error_kind: Some(kind.to_string()),
-        encrypted_result: encrypt_result(tx_key, &json!({ "error": message })),
+        error_kind: error_kind.map(str::to_string),
+        encrypted_result,
         public_attributes: Vec::new(),
         state: None,
         transfers: Vec::new(),
