@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use veil_attestation::{Attestation, Policy};
 
+use crate::consensus::ValidatorSet;
 use crate::{amount, serde_hash, Hash};
 
 /// Domain of the genesis hash.
@@ -26,10 +27,30 @@ pub struct Genesis {
     /// Which enclaves may register and receive the master seed (none: no node may join).
     #[serde(default)]
     pub attestation_policy: Option<Policy>,
+    /// The consensus validators (ed25519 keys and voting power), fixed by genesis. Every
+    /// enclave executes a block only with a commit certificate of more than 2/3 of their
+    /// power (`docs/consensus.md`).
+    #[serde(default)]
+    pub validators: Vec<GenesisValidator>,
+    /// The account that may change the attestation policy and revoke registered enclaves
+    /// (none: the policy is fixed).
+    #[serde(default)]
+    pub authority: Option<String>,
     /// The network's keys, written by the bootstrap enclave when it generated the master
     /// seed (absent in a genesis file that has not been bootstrapped yet).
     #[serde(default)]
     pub network: Option<NetworkGenesis>,
+}
+
+/// One genesis validator.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct GenesisValidator {
+    /// A name for logs and status (not part of consensus).
+    pub name: String,
+    /// The ed25519 consensus public key.
+    #[serde(with = "serde_hash")]
+    pub public_key: Hash,
+    pub power: u64,
 }
 
 /// What the bootstrap enclave publishes about the master seed it generated.
@@ -108,6 +129,12 @@ impl Genesis {
         .hash()
     }
 
+    /// The validator set consensus runs with and every enclave checks certificates against.
+    pub fn validator_set(&self) -> Result<ValidatorSet, String> {
+        ValidatorSet::new(self.validators.iter().map(|v| (v.public_key, v.power)))
+            .map_err(|e| format!("validators: {e}"))
+    }
+
     /// Checks what a node needs before it starts a chain from this genesis.
     pub fn validate(&self) -> Result<(), String> {
         if self.chain_id.is_empty() || self.chain_id.len() > 64 {
@@ -120,6 +147,10 @@ impl Genesis {
             if !seen.insert(&account.address) {
                 return Err(format!("genesis account {} appears twice", account.address));
             }
+        }
+        self.validator_set()?;
+        if let Some(authority) = &self.authority {
+            crate::validate_address(authority).map_err(|e| format!("authority: {e}"))?;
         }
         if let Some(policy) = &self.attestation_policy {
             policy
