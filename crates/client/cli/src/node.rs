@@ -220,6 +220,8 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
             params: Params::default(),
             // Any simulated enclave may join (and receive the seed): a development chain.
             attestation_policy: Some(veil_host::simulated_attestation_policy()),
+            validators: Vec::new(),
+            authority: None,
             network: None,
         };
         std::fs::create_dir_all(&node_dir)

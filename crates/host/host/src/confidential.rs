@@ -134,6 +134,8 @@ impl ConfidentialHost {
                 accounts: Vec::new(),
                 params: Default::default(),
                 attestation_policy: None,
+                validators: Vec::new(),
+                authority: None,
                 network: None,
             }
             .to_bytes(),

@@ -27,6 +27,8 @@ fn base_genesis(policy: Option<Policy>) -> Genesis {
         accounts: Vec::new(),
         params: Default::default(),
         attestation_policy: policy,
+        validators: Vec::new(),
+        authority: None,
         network: None,
     }
 }
