@@ -8,9 +8,9 @@ use base64::Engine as _;
 use veil_client::rpc::{Client, TxStatus};
 use veil_client::tx::{TxOptions, Wallet};
 use veil_node::join::Joining;
-use veil_node::node::{run, BlockSource};
+use veil_node::node::{run, BlockSource, PeerBlock};
 use veil_node::{AppConfig, Genesis};
-use veil_types::{BlockHeader, Msg};
+use veil_types::Msg;
 
 use crate::node::{home_of, node_config, JoinArgs};
 
@@ -165,7 +165,7 @@ impl BlockSource for PeerBlocks {
             .map_err(|e| e.to_string())
     }
 
-    fn block(&self, height: u64) -> Result<(BlockHeader, Vec<Vec<u8>>), String> {
+    fn block(&self, height: u64) -> Result<PeerBlock, String> {
         let block = self.client.block(Some(height)).map_err(|e| e.to_string())?;
         let mut txs = Vec::with_capacity(block.tx_hashes.len());
         for hash in &block.tx_hashes {
@@ -190,6 +190,10 @@ impl BlockSource for PeerBlocks {
             }
             txs.push(bytes);
         }
-        Ok((block.header, txs))
+        Ok(PeerBlock {
+            header: block.header,
+            txs,
+            certificate: block.certificate,
+        })
     }
 }

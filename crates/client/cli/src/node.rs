@@ -135,6 +135,7 @@ pub(crate) fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeCo
     config.rpc_addr = args.rpc_addr;
     config.block_time = args.block_time;
     config.log_crossings = args.log_crossings;
+    config.validator_key = veil_node::node::load_validator_key(&config.home)?;
     config.enclave = match args.enclave {
         EnclaveChoice::InProcess => EnclaveMode::InProcess,
         EnclaveChoice::Process => {
@@ -210,6 +211,12 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         "veil: WARNING: these keys are public (anyone can derive them from their names); never use them outside a dev chain"
     );
     if !node_dir.join("chain.redb").exists() {
+        // A one-validator chain: this node's key alone certifies its blocks. A key left
+        // by an earlier dev chain in this home is reused.
+        let validator = match veil_node::node::load_validator_key(&node_dir)? {
+            Some(key) => key,
+            None => veil_node::node::create_validator_key(&node_dir)?,
+        };
         let genesis = Genesis {
             chain_id: DEV_CHAIN_ID.into(),
             genesis_time_nanos: std::time::SystemTime::now()
@@ -220,7 +227,11 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
             params: Params::default(),
             // Any simulated enclave may join (and receive the seed): a development chain.
             attestation_policy: Some(veil_host::simulated_attestation_policy()),
-            validators: Vec::new(),
+            validators: vec![veil_types::genesis::GenesisValidator {
+                name: "dev".into(),
+                public_key: validator.verification_key().to_bytes(),
+                power: 1,
+            }],
             authority: None,
             network: None,
         };
@@ -234,6 +245,7 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
             path.display()
         );
         config.genesis = Some(genesis);
+        config.validator_key = Some(validator);
     }
     run(config)?;
     Ok(ExitCode::SUCCESS)

@@ -101,6 +101,9 @@ pub struct BlockInfo {
     pub hash: String,
     pub header: veil_types::BlockHeader,
     pub tx_hashes: Vec<String>,
+    /// The validators' commit certificate (none for block 0).
+    #[serde(default)]
+    pub certificate: Option<veil_types::consensus::CommitCertificate>,
 }
 
 #[derive(Clone)]

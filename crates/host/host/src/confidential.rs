@@ -23,6 +23,35 @@ pub struct ConfidentialHost {
     contracts: Mutex<HashMap<String, ContractRecord>>,
     /// Next transaction sequence per sender (see [`ConfidentialHost::sign`]).
     sequences: Mutex<HashMap<String, u64>>,
+    /// The last block the enclave executed: every signed transaction runs in a block of
+    /// its own, certified by the harness's validator (the only one of its genesis).
+    tip: Mutex<Option<Tip>>,
+    /// The genesis' chain id and time.
+    chain: (String, u64),
+}
+
+/// The harness's record of the last block it had executed.
+#[derive(Debug, Clone, Copy)]
+struct Tip {
+    height: u64,
+    hash: Hash,
+    time_nanos: u64,
+}
+
+/// The harness's validator key: public, as the harness is for tests and tools.
+pub fn harness_validator_key() -> veil_types::consensus::ValidatorKey {
+    let seed: [u8; 32] =
+        <sha2::Sha256 as sha2::Digest>::digest(b"veil/harness-validator-v1").into();
+    veil_types::consensus::ValidatorKey::from(seed)
+}
+
+/// A genesis validator entry for the harness's validator.
+pub fn harness_validator() -> veil_types::genesis::GenesisValidator {
+    veil_types::genesis::GenesisValidator {
+        name: "harness".into(),
+        public_key: harness_validator_key().verification_key().to_bytes(),
+        power: 1,
+    }
 }
 
 const MACHINE_SECRET_FILE: &str = "machine-secret";
@@ -31,6 +60,8 @@ const SEALED_STATE_FILE: &str = "enclave.sealed";
 const GENESIS_FILE: &str = "genesis.bin";
 /// Stands in for a chain's record of the latest seal generation.
 const SEAL_GENERATION_FILE: &str = "seal-generation";
+/// The last block executed: `height hash-hex time-nanos`.
+const TIP_FILE: &str = "chain-tip";
 
 impl ConfidentialHost {
     pub fn open(config: HostConfig) -> Result<Self, HostError> {
@@ -48,6 +79,10 @@ impl ConfidentialHost {
             .map_err(io_err(format!("creating {}", config.home.display())))?;
         let path = config.home.join(GENESIS_FILE);
         if !path.exists() {
+            let mut genesis = genesis.clone();
+            if genesis.validators.is_empty() {
+                genesis.validators.push(harness_validator());
+            }
             write_atomic(&path, &genesis.to_bytes())?;
         }
         Self::open(config)
@@ -67,17 +102,68 @@ impl ConfidentialHost {
         self.enclave.attest(operator)
     }
 
-    /// Executes a signed `register_node` transaction as a chain would at `block_time_nanos`
-    /// and checkpoints: answers the seed share and the accepted enclave's summary.
+    /// Executes a signed `register_node` transaction as a chain would, in a block at
+    /// `block_time_nanos`: answers the seed share and the accepted enclave's summary.
     pub fn register_node(
         &self,
         tx: Vec<u8>,
         block_time_nanos: u64,
     ) -> Result<(Vec<u8>, String), HostError> {
-        let out = self.enclave.register_node(tx, block_time_nanos)?;
-        let checkpoint = self.enclave.checkpoint()?;
+        self.in_block(&tx, 0, block_time_nanos, |_, _| {
+            self.enclave.register_node(tx.clone())
+        })
+    }
+
+    /// Runs `call` inside a block of its own holding `tx`, at `height` and `time_nanos` or
+    /// the earliest after the last block: `call` is given the block's height and time.
+    /// The block is closed (and the sealed state kept) whatever the call answers.
+    pub fn in_block<T>(
+        &self,
+        tx: &[u8],
+        height: u64,
+        time_nanos: u64,
+        call: impl FnOnce(u64, u64) -> Result<T, HostError>,
+    ) -> Result<T, HostError> {
+        let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
+        let (chain_id, genesis_time) = &self.chain;
+        let header = veil_types::BlockHeader {
+            chain_id: chain_id.clone(),
+            height: height.max(tip.map_or(1, |t| t.height + 1)),
+            time_nanos: time_nanos.max(tip.map_or(*genesis_time, |t| t.time_nanos + 1)),
+            prev_block_hash: tip.map_or([0; 32], |t| t.hash),
+            txs_hash: veil_types::txs_hash(&[veil_types::tx_hash(tx)]),
+            // The harness keeps no chain state of its own to commit to.
+            app_hash: [0; 32],
+        };
+        let hash = header.hash();
+        let certificate = veil_types::consensus::CommitCertificate {
+            height: header.height,
+            round: 0,
+            block_hash: hash,
+            signatures: vec![veil_types::consensus::sign_precommit(
+                &harness_validator_key(),
+                &header.chain_id,
+                header.height,
+                0,
+                &hash,
+            )],
+        };
+        self.enclave
+            .begin_block(&header, vec![veil_types::tx_hash(tx)], &certificate)?;
+        let result = call(header.height, header.time_nanos);
+        let checkpoint = self.enclave.end_block()?;
         self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)?;
-        Ok(out)
+        let executed = Tip {
+            height: header.height,
+            hash,
+            time_nanos: header.time_nanos,
+        };
+        write_atomic(
+            &self.path(TIP_FILE),
+            format!("{} {} {}", executed.height, hex(&hash), executed.time_nanos).as_bytes(),
+        )?;
+        *tip = Some(executed);
+        result
     }
 
     /// Installs the seed share a registration produced for this enclave.
@@ -109,6 +195,8 @@ impl ConfidentialHost {
             generation: 0,
             contracts: Mutex::new(HashMap::new()),
             sequences: Mutex::new(HashMap::new()),
+            tip: Mutex::new(None),
+            chain: (String::new(), 0),
         };
         host.init()?;
         Ok(host)
@@ -134,7 +222,7 @@ impl ConfidentialHost {
                 accounts: Vec::new(),
                 params: Default::default(),
                 attestation_policy: None,
-                validators: Vec::new(),
+                validators: vec![harness_validator()],
                 authority: None,
                 network: None,
             }
@@ -156,6 +244,10 @@ impl ConfidentialHost {
         self.persist_sealed(&init.sealed_state, init.seal_generation)?;
         self.network_key = init.public_key;
         self.generation = init.generation;
+        let genesis =
+            veil_types::genesis::Genesis::from_bytes(&genesis).map_err(HostError::Genesis)?;
+        self.chain = (genesis.chain_id, genesis.genesis_time_nanos);
+        *self.tip.lock().unwrap_or_else(|p| p.into_inner()) = read_tip(&self.path(TIP_FILE))?;
         Ok(())
     }
 
@@ -389,9 +481,9 @@ impl ConfidentialHost {
     /// Hands the enclave a signed `set_query_policy` transaction as it is (tests of what
     /// the enclave does with edited or replayed ones), then checkpoints.
     pub fn submit_query_policy(&self, tx: Vec<u8>, chain_id: &str) -> Result<(), HostError> {
-        self.enclave.set_query_policy(tx, chain_id)?;
-        let checkpoint = self.enclave.checkpoint()?;
-        self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)
+        self.in_block(&tx, 0, 0, |_, _| {
+            self.enclave.set_query_policy(tx.clone(), chain_id)
+        })
     }
 
     /// Runs with an explicit contract record (public data the host could forge): for tests
@@ -409,7 +501,7 @@ impl ConfidentialHost {
         gas_limit: u64,
         tx: Option<Vec<u8>>,
     ) -> Result<RunResponse, HostError> {
-        let request = RunRequest {
+        let mut request = RunRequest {
             entry,
             contract: ContractRef {
                 address: address.to_string(),
@@ -426,7 +518,20 @@ impl ConfidentialHost {
             simulate: false,
             encrypted_permit: None,
         };
-        let response = self.enclave.run(request)?;
+        let response = match request.tx.clone() {
+            Some(tx) => self.in_block(
+                &tx,
+                request.block.height,
+                request.block.time_nanos,
+                |height, time_nanos| {
+                    request.block.height = height;
+                    request.block.time_nanos = time_nanos;
+                    request.block.tx_index = Some(0);
+                    self.enclave.run(request)
+                },
+            )?,
+            None => self.enclave.run(request)?,
+        };
         if let Some(state) = &response.state {
             for (id, blob) in &state.new_nodes {
                 self.services().tap("stored_node", blob);
@@ -458,8 +563,6 @@ impl ConfidentialHost {
             {
                 record.root = state.new_root;
             }
-            let checkpoint = self.enclave.checkpoint()?;
-            self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)?;
         }
         Ok(response)
     }
@@ -490,6 +593,27 @@ impl ConfidentialHost {
         *sequence += 1;
         tx.to_bytes()
     }
+}
+
+fn read_tip(path: &Path) -> Result<Option<Tip>, HostError> {
+    let Some(bytes) = read_optional(path)? else {
+        return Ok(None);
+    };
+    let text = String::from_utf8_lossy(&bytes);
+    let parsed = (|| {
+        let mut parts = text.split_whitespace();
+        let height = parts.next()?.parse().ok()?;
+        let hash = ::hex::decode(parts.next()?).ok()?.try_into().ok()?;
+        let time_nanos = parts.next()?.parse().ok()?;
+        Some(Tip {
+            height,
+            hash,
+            time_nanos,
+        })
+    })();
+    parsed
+        .map(Some)
+        .ok_or_else(|| HostError::Genesis(format!("{} is damaged", path.display())))
 }
 
 /// The account address of a signing key.

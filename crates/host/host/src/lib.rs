@@ -447,15 +447,9 @@ impl EnclaveClient {
 
     /// Executes a signed `register_node` transaction in the enclave: the seed share for
     /// the new enclave and a public summary of its attestation.
-    pub fn register_node(
-        &self,
-        tx: Vec<u8>,
-        block_time_nanos: u64,
-    ) -> Result<(Vec<u8>, String), HostError> {
-        match self.ecall(&Ecall::RegisterNode {
-            tx,
-            block_time_nanos,
-        })? {
+    /// Executes a `register_node` transaction of the open block.
+    pub fn register_node(&self, tx: Vec<u8>) -> Result<(Vec<u8>, String), HostError> {
+        match self.ecall(&Ecall::RegisterNode { tx })? {
             EcallResponse::NodeRegistered {
                 seed_share,
                 enclave,
@@ -493,10 +487,29 @@ impl EnclaveClient {
     }
 
     /// The enclave's sealed state now, to be stored with the state it belongs to.
-    pub fn checkpoint(&self) -> Result<SealedCheckpoint, HostError> {
-        match self.ecall(&Ecall::Checkpoint)? {
-            EcallResponse::Checkpoint(checkpoint) => Ok(checkpoint),
-            _ => Err(HostError::Protocol("checkpoint")),
+    /// Opens a certified block in the enclave (which verifies the certificate itself).
+    pub fn begin_block(
+        &self,
+        header: &veil_types::BlockHeader,
+        tx_hashes: Vec<Hash>,
+        certificate: &veil_types::consensus::CommitCertificate,
+    ) -> Result<(), HostError> {
+        let call = Ecall::BeginBlock {
+            header: header.to_bytes(),
+            tx_hashes,
+            certificate: certificate.to_bytes(),
+        };
+        match self.ecall(&call)? {
+            EcallResponse::BlockBegun => Ok(()),
+            _ => Err(HostError::Protocol("begin_block")),
+        }
+    }
+
+    /// Closes the open block: the enclave's sealed state as of its end.
+    pub fn end_block(&self) -> Result<SealedCheckpoint, HostError> {
+        match self.ecall(&Ecall::EndBlock)? {
+            EcallResponse::BlockEnded(checkpoint) => Ok(checkpoint),
+            _ => Err(HostError::Protocol("end_block")),
         }
     }
 }

@@ -15,6 +15,7 @@ use veil_engine::cosmwasm_std::{
 };
 use veil_engine::{BankQuerier, Querier};
 use veil_host::{EnclaveClient, EnclaveMode, HostError, HostServices, NodeStore};
+use veil_types::consensus::CommitCertificate;
 use veil_types::{
     required_fee, tx_hash, txs_hash, Block, BlockHeader, CodeInfo, ContractInfo, Event, Hash, Msg,
     QueryPolicy, Receipt, Tx, DENOM,
@@ -44,6 +45,9 @@ pub enum AppError {
     Host(#[from] HostError),
     #[error("{0}")]
     State(String),
+    /// A decided block this node does not execute (nothing of it was executed).
+    #[error("block {height} is refused: {why}; nothing of it was executed")]
+    Block { height: u64, why: String },
 }
 
 /// Why a transaction is refused before it enters a block (nothing changes).
@@ -223,7 +227,11 @@ struct PendingBlock {
     receipts: Vec<Receipt>,
     dirty: Dirty,
     wasm: Vec<(Hash, Vec<u8>)>,
-    contracts_ran: bool,
+    certificate: CommitCertificate,
+    /// The enclave's sealed state as of the block's end.
+    checkpoint: SealedCheckpoint,
+    /// The state root after the block (the next block's header carries it).
+    state_root: Hash,
 }
 
 pub struct App {
@@ -233,6 +241,8 @@ pub struct App {
     nodes: Arc<PendingNodes>,
     genesis: Genesis,
     last: Block,
+    /// The state root after `last` (what the next block's header must carry).
+    state_root: Hash,
     network_key: (Hash, u32),
     signatures: Arc<SignatureCache>,
     pending: Option<PendingBlock>,
@@ -335,13 +345,20 @@ impl App {
                 init.seal_generation,
             )?,
         };
-        let app_hash = state.lock().unwrap_or_else(|p| p.into_inner()).app_hash();
-        if app_hash != last.header.app_hash {
+        let state_root = state.lock().unwrap_or_else(|p| p.into_inner()).app_hash();
+        // Block 0 carries the genesis state's root; later blocks the root before them.
+        let committed = match last.header.height {
+            0 => last.header.app_hash,
+            _ => store.state_root()?.ok_or_else(|| {
+                AppError::State("the store has no state root of its last block".into())
+            })?,
+        };
+        if state_root != committed {
             return Err(AppError::State(format!(
                 "stored state has root {} but block {} committed {}: the store is damaged",
-                hex::encode(app_hash),
+                hex::encode(state_root),
                 last.header.height,
-                hex::encode(last.header.app_hash)
+                hex::encode(committed)
             )));
         }
         Ok(Self {
@@ -351,6 +368,7 @@ impl App {
             nodes,
             genesis,
             last,
+            state_root,
             network_key,
             signatures: Arc::new(SignatureCache::default()),
             pending: None,
@@ -405,6 +423,8 @@ impl App {
                     sealed_state,
                     seal_generation,
                 }),
+                certificate: None,
+                state_root: state.app_hash(),
             },
         )?;
         Ok(block)
@@ -440,11 +460,28 @@ impl App {
         }
     }
 
-    /// ABCI FinalizeBlock: executes `txs` in order on top of the last committed block.
+    /// The header of the next block for `txs` at `time_nanos` (or just after the last
+    /// block's time): it carries the state root after the last committed block.
+    pub fn next_header(&self, time_nanos: u64, txs: &[Vec<u8>]) -> BlockHeader {
+        let tx_hashes: Vec<Hash> = txs.iter().map(|tx| tx_hash(tx)).collect();
+        BlockHeader {
+            chain_id: self.genesis.chain_id.clone(),
+            height: self.last.header.height + 1,
+            time_nanos: time_nanos.max(self.last.header.time_nanos + 1),
+            prev_block_hash: self.last.header.hash(),
+            txs_hash: txs_hash(&tx_hashes),
+            app_hash: self.state_root,
+        }
+    }
+
+    /// ABCI FinalizeBlock: executes a decided block — `header` with `txs`, certified by
+    /// `certificate` — on top of the last committed block. The enclave verifies the
+    /// certificate itself before it runs anything of the block.
     pub fn finalize_block(
         &mut self,
-        time_nanos: u64,
+        header: BlockHeader,
         txs: Vec<Vec<u8>>,
+        certificate: CommitCertificate,
     ) -> Result<FinalizedBlock, AppError> {
         if self.pending.is_some() {
             return Err(AppError::State(
@@ -452,49 +489,70 @@ impl App {
             ));
         }
         let height = self.last.header.height + 1;
-        let time_nanos = time_nanos.max(self.last.header.time_nanos + 1);
+        let tx_hashes: Vec<Hash> = txs.iter().map(|tx| tx_hash(tx)).collect();
+        let refuse = |why: String| AppError::Block { height, why };
+        if header.chain_id != self.genesis.chain_id || header.height != height {
+            return Err(refuse(format!(
+                "it is block {} of chain {:?}, the next here is {height} of {:?}",
+                header.height, header.chain_id, self.genesis.chain_id
+            )));
+        }
+        if header.prev_block_hash != self.last.header.hash() {
+            return Err(refuse(format!(
+                "it does not follow block {} (previous block hash {}, this node's is {})",
+                height - 1,
+                hex::encode(header.prev_block_hash),
+                hex::encode(self.last.header.hash())
+            )));
+        }
+        if header.app_hash != self.state_root {
+            return Err(refuse(format!(
+                "its header says the state root after block {} is {}, this node computed {}",
+                height - 1,
+                hex::encode(header.app_hash),
+                hex::encode(self.state_root)
+            )));
+        }
+        if header.txs_hash != txs_hash(&tx_hashes) {
+            return Err(refuse("its transactions do not match its header".into()));
+        }
+        if header.time_nanos <= self.last.header.time_nanos {
+            return Err(refuse("its time is not after the previous block's".into()));
+        }
+        self.enclave
+            .begin_block(&header, tx_hashes.clone(), &certificate)
+            .map_err(|e| refuse(public_error(e)))?;
+        let time_nanos = header.time_nanos;
         let mut dirty = Dirty::default();
         let mut wasm = Vec::new();
         let mut receipts = Vec::with_capacity(txs.len());
-        let mut tx_hashes = Vec::with_capacity(txs.len());
-        let mut contracts_ran = false;
-        for (index, bytes) in txs.iter().enumerate() {
-            let hash = tx_hash(bytes);
-            tx_hashes.push(hash);
+        for (index, (bytes, hash)) in txs.iter().zip(&tx_hashes).enumerate() {
             let context = TxContext {
                 height,
                 time_nanos,
                 index: index as u32,
-                hash,
+                hash: *hash,
                 bytes,
             };
-            let (receipt, ran) = self.deliver_tx(&context, &mut dirty, &mut wasm)?;
-            contracts_ran |= ran;
+            let receipt = self.deliver_tx(&context, &mut dirty, &mut wasm)?;
             receipts.push(receipt);
         }
-        let app_hash = self
+        let checkpoint = self.enclave.end_block()?;
+        let state_root = self
             .state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .app_hash();
-        let block = Block {
-            header: BlockHeader {
-                chain_id: self.genesis.chain_id.clone(),
-                height,
-                time_nanos,
-                prev_block_hash: self.last.header.hash(),
-                txs_hash: txs_hash(&tx_hashes),
-                app_hash,
-            },
-            tx_hashes,
-        };
+        let block = Block { header, tx_hashes };
         self.pending = Some(PendingBlock {
             block: block.clone(),
             txs,
             receipts: receipts.clone(),
             dirty,
             wasm,
-            contracts_ran,
+            certificate,
+            checkpoint,
+            state_root,
         });
         Ok(FinalizedBlock { block, receipts })
     }
@@ -506,11 +564,6 @@ impl App {
             .pending
             .take()
             .ok_or_else(|| AppError::State("no finalized block to commit".into()))?;
-        let checkpoint = if pending.contracts_ran {
-            Some(self.enclave.checkpoint()?)
-        } else {
-            None
-        };
         let (accounts, codes, contracts, registrations) = {
             let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             (
@@ -552,9 +605,12 @@ impl App {
             registrations,
             nodes,
             released_nodes,
-            checkpoint,
+            checkpoint: Some(pending.checkpoint),
+            certificate: Some(pending.certificate),
+            state_root: pending.state_root,
         })?;
         self.last = pending.block.clone();
+        self.state_root = pending.state_root;
         Ok(pending.block)
     }
 
@@ -563,7 +619,7 @@ impl App {
         context: &TxContext,
         dirty: &mut Dirty,
         wasm: &mut Vec<(Hash, Vec<u8>)>,
-    ) -> Result<(Receipt, bool), AppError> {
+    ) -> Result<Receipt, AppError> {
         let mut receipt = Receipt {
             tx_hash: context.hash,
             height: context.height,
@@ -588,7 +644,7 @@ impl App {
             Err(rejection) => {
                 receipt.error_kind = Some(rejection.kind.to_string());
                 receipt.error = Some(rejection.message);
-                return Ok((receipt, false));
+                return Ok(receipt);
             }
         };
         let sender = receipt.sender.clone();
@@ -618,8 +674,6 @@ impl App {
             self.execute(context, &tx, &sender, &mut meter, dirty, wasm, &mut receipt)
         };
         receipt.gas_used = meter.used.min(meter.limit);
-        // Whether the enclave's own records may have changed (a checkpoint is due).
-        let ran = !matches!(tx.body.msg, Msg::Send { .. });
         match outcome {
             Ok(()) => receipt.ok = true,
             Err(f) => {
@@ -627,7 +681,7 @@ impl App {
                 receipt.error = Some(f.message);
             }
         }
-        Ok((receipt, ran))
+        Ok(receipt)
     }
 
     /// Checks signature, chain, sequence, fee and gas limit against the live state.
@@ -874,7 +928,7 @@ impl App {
                 }
                 let (seed_share, enclave) = self
                     .enclave
-                    .register_node(context.bytes.to_vec(), context.time_nanos)
+                    .register_node(context.bytes.to_vec())
                     .map_err(|e| match e {
                         HostError::Enclave(EnclaveError {
                             kind: ErrorKind::Attestation,
@@ -1188,9 +1242,7 @@ impl App {
         let result = self.deliver_tx(&context, &mut Dirty::default(), &mut Vec::new());
         self.simulating = previous;
         *self.state.lock().unwrap_or_else(|p| p.into_inner()) = saved;
-        result
-            .map(|(receipt, _)| receipt)
-            .map_err(|e| reject("internal", e.to_string()))
+        result.map_err(|e| reject("internal", e.to_string()))
     }
 }
 

@@ -2,13 +2,14 @@
 //! server, until Ctrl-C (or SIGTERM) stops it after the block in progress is committed.
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use tokio::sync::broadcast;
 use veil_host::EnclaveMode;
+use veil_types::consensus::{sign_precommit, CommitCertificate, ValidatorAddress, ValidatorKey};
 
 use crate::app::{App, AppConfig, AppError, Checker};
 use crate::genesis::Genesis;
@@ -28,14 +29,68 @@ pub struct NodeConfig {
     /// Follow another node instead of producing blocks: replay every block it committed,
     /// in this node's own enclave, checking each header (state root included).
     pub follow: Option<Box<dyn BlockSource>>,
+    /// The consensus key this node produces blocks with (a one-validator chain).
+    pub validator_key: Option<ValidatorKey>,
+}
+
+/// The file in a node's home holding its validator key (hex of the ed25519 seed).
+pub const VALIDATOR_KEY_FILE: &str = "validator.key";
+
+/// Reads the validator key in `home`, if there is one.
+pub fn load_validator_key(home: &Path) -> Result<Option<ValidatorKey>, NodeError> {
+    let path = home.join(VALIDATOR_KEY_FILE);
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(NodeError::Runtime(format!(
+                "reading {}: {e}",
+                path.display()
+            )))
+        }
+    };
+    let seed: [u8; 32] = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| b.try_into().ok())
+        .ok_or_else(|| {
+            NodeError::Runtime(format!(
+                "{} is not a validator key (64 hex digits)",
+                path.display()
+            ))
+        })?;
+    Ok(Some(ValidatorKey::from(seed)))
+}
+
+/// Creates a new validator key in `home` (readable by its owner only).
+pub fn create_validator_key(home: &Path) -> Result<ValidatorKey, NodeError> {
+    let key = ValidatorKey::new(rand_core::OsRng);
+    let path = home.join(VALIDATOR_KEY_FILE);
+    let io = |e: std::io::Error| NodeError::Runtime(format!("writing {}: {e}", path.display()));
+    std::fs::create_dir_all(home).map_err(io)?;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(&path).map_err(io)?;
+    std::io::Write::write_all(&mut file, hex::encode(key.to_bytes()).as_bytes()).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    Ok(key)
 }
 
 /// Where a following node gets the chain: the blocks another node committed.
 pub trait BlockSource: Send + 'static {
     /// The peer's latest height.
     fn height(&self) -> Result<u64, String>;
-    /// Block `height`: its header and its transactions' bytes, in order.
-    fn block(&self, height: u64) -> Result<(veil_types::BlockHeader, Vec<Vec<u8>>), String>;
+    /// Block `height`: its header, its transactions' bytes in order, and its commit
+    /// certificate (none for block 0).
+    fn block(&self, height: u64) -> Result<PeerBlock, String>;
+}
+
+/// A committed block as a peer serves it.
+pub struct PeerBlock {
+    pub header: veil_types::BlockHeader,
+    pub txs: Vec<Vec<u8>>,
+    pub certificate: Option<CommitCertificate>,
 }
 
 impl NodeConfig {
@@ -50,6 +105,7 @@ impl NodeConfig {
             mempool_max_txs: 50_000,
             mempool_max_bytes: 256 * 1024 * 1024,
             follow: None,
+            validator_key: None,
         }
     }
 }
@@ -86,6 +142,9 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
         },
         config.genesis.as_ref(),
     )?;
+    if config.follow.is_none() {
+        check_producer(&app, config.validator_key.as_ref())?;
+    }
     let last = app.last_block().header.clone();
     eprintln!(
         "veil: chain {} at height {} (state root {}), home {}",
@@ -136,12 +195,18 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
         let stop = stop.clone();
         let block_time = config.block_time;
         let follow = config.follow.take();
+        let validator_key = config.validator_key.take();
         std::thread::Builder::new()
             .name("veil-producer".into())
             .spawn(move || {
                 let result = match follow {
                     Some(source) => follow_peer(app, source, events, &stop),
-                    None => produce(app, mempool, checker, events, block_time, &stop),
+                    None => match validator_key {
+                        Some(key) => {
+                            produce(app, mempool, checker, events, block_time, &key, &stop)
+                        }
+                        None => Err(AppError::State("no validator key".into())),
+                    },
                 };
                 if let Err(e) = result {
                     let _ = died_tx.send(e);
@@ -202,14 +267,35 @@ async fn stop_signal() {
     }
 }
 
-/// The built-in single-node block producer: a block every `block_time` (sooner when the
-/// previous one took longer), with the oldest mempool transactions that fit.
+/// Refuses to produce blocks without a key that alone certifies them.
+fn check_producer(app: &App, key: Option<&ValidatorKey>) -> Result<(), NodeError> {
+    let key = key.ok_or_else(|| {
+        NodeError::Runtime(format!(
+            "this node has no validator key ({VALIDATOR_KEY_FILE} in its home): it cannot produce blocks"
+        ))
+    })?;
+    let validators = app.genesis().validator_set().map_err(NodeError::Runtime)?;
+    let address = ValidatorAddress::from_public_key(&key.verification_key().to_bytes());
+    let power = validators.get(&address).map_or(0, |v| v.voting_power);
+    if !validators.is_quorum(power) {
+        return Err(NodeError::Runtime(format!(
+            "this node's validator {address} holds {power} of the genesis validators' {} voting power: alone it cannot certify blocks",
+            validators.total_power()
+        )));
+    }
+    Ok(())
+}
+
+/// The built-in single-validator block producer: a block every `block_time` (sooner
+/// when the previous one took longer), with the oldest mempool transactions that fit,
+/// certified by this validator's precommit alone.
 fn produce(
     app: Arc<Mutex<App>>,
     mempool: Arc<Mempool>,
     checker: Checker,
     events: broadcast::Sender<Arc<str>>,
     block_time: Duration,
+    key: &ValidatorKey,
     stop: &AtomicBool,
 ) -> Result<(), AppError> {
     let mut next = Instant::now() + block_time;
@@ -228,7 +314,21 @@ fn produce(
         let txs = mempool.peek(checker.params.max_block_txs, checker.params.max_block_bytes);
         let count = txs.len();
         let mut guard = app.lock().unwrap_or_else(|p| p.into_inner());
-        let finalized = guard.finalize_block(now_nanos(), txs)?;
+        let header = guard.next_header(now_nanos(), &txs);
+        let hash = header.hash();
+        let certificate = CommitCertificate {
+            height: header.height,
+            round: 0,
+            block_hash: hash,
+            signatures: vec![sign_precommit(
+                key,
+                &header.chain_id,
+                header.height,
+                0,
+                &hash,
+            )],
+        };
+        let finalized = guard.finalize_block(header, txs, certificate)?;
         mempool.commit(count, &checker, || guard.commit())?;
         drop(guard);
         for event in block_events(&finalized.block, &finalized.receipts) {
@@ -265,7 +365,7 @@ fn follow_peer(
             return Ok(());
         }
         match source.block(0) {
-            Ok((header, _)) => {
+            Ok(PeerBlock { header, .. }) => {
                 let ours = app
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
@@ -311,24 +411,24 @@ fn follow_peer(
             announced = false;
         }
         let height = local + 1;
-        let (header, txs) = match source.block(height) {
+        let block = match source.block(height) {
             Ok(block) => block,
             Err(e) => {
                 retry(&format!("fetching block {height}"), e);
                 continue;
             }
         };
+        let Some(certificate) = block.certificate else {
+            return Err(AppError::Block {
+                height,
+                why: "the peer serves it without a commit certificate".into(),
+            });
+        };
         let mut guard = app.lock().unwrap_or_else(|p| p.into_inner());
-        let finalized = guard.finalize_block(header.time_nanos, txs)?;
-        if finalized.block.header != header {
-            return Err(AppError::State(format!(
-                "block {height} does not replay: the peer's header has state root {} and block hash {}, this node computed {} and {}; stopping (nothing of it was committed)",
-                hex::encode(header.app_hash),
-                hex::encode(header.hash()),
-                hex::encode(finalized.block.header.app_hash),
-                hex::encode(finalized.block.header.hash()),
-            )));
-        }
+        // Refused (nothing executed) unless it follows this node's chain, its header
+        // carries the state root this node computed, and the enclave verifies its
+        // certificate.
+        let finalized = guard.finalize_block(block.header, block.txs, certificate)?;
         guard.commit()?;
         drop(guard);
         for event in block_events(&finalized.block, &finalized.receipts) {

@@ -317,6 +317,7 @@ fn block_json(state: &RpcState, height: u64) -> ApiResult {
         "hash": hex::encode(block.header.hash()),
         "header": block.header,
         "tx_hashes": block.tx_hashes.iter().map(hex::encode).collect::<Vec<_>>(),
+        "certificate": state.store.certificate(height)?,
     }))
 }
 

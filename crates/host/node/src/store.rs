@@ -1,7 +1,7 @@
 //! The node's durable store: one redb database under the home directory.
 //!
 //! A block and everything it changed (accounts, codes, contracts, encrypted state nodes,
-//! receipts, the enclave's sealed checkpoint) are written in one redb write transaction,
+//! receipts, the commit certificate, the enclave's sealed checkpoint) are written in one redb write transaction,
 //! committed with an fsync: after a crash the store holds either the whole block or none
 //! of it.
 
@@ -10,6 +10,7 @@ use std::sync::Arc;
 
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use veil_enclave_abi::SealedCheckpoint;
+use veil_types::consensus::CommitCertificate;
 use veil_types::{
     decode_exact, Account, Block, CodeInfo, ContractInfo, Hash, Receipt, Registration,
 };
@@ -28,11 +29,15 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const TXS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("txs");
 const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
 const TX_INDEX: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_index");
+/// Each block's commit certificate (none for block 0).
+const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
 
 const META_HEIGHT: &str = "height";
 const META_GENESIS: &str = "genesis";
 const META_SEALED: &str = "enclave_sealed";
 const META_SEAL_GENERATION: &str = "enclave_seal_generation";
+/// The state root after the last committed block (the next header carries it).
+const META_STATE_ROOT: &str = "state_root";
 
 #[derive(Debug, thiserror::Error)]
 #[error("store: {0}")]
@@ -64,6 +69,10 @@ pub struct BlockCommit {
     /// State nodes no contract's new root uses (deleted in the same transaction).
     pub released_nodes: Vec<Hash>,
     pub checkpoint: Option<SealedCheckpoint>,
+    /// The certificate the block was executed with (none for block 0).
+    pub certificate: Option<CommitCertificate>,
+    /// The state root after the block.
+    pub state_root: Hash,
 }
 
 /// What the enclave needs to start again where the last block left it.
@@ -94,6 +103,7 @@ impl Store {
             txn.open_table(TXS).map_err(err)?;
             txn.open_table(RECEIPTS).map_err(err)?;
             txn.open_table(TX_INDEX).map_err(err)?;
+            txn.open_table(CERTIFICATES).map_err(err)?;
         }
         txn.commit().map_err(err)?;
         Ok(Self { db: Arc::new(db) })
@@ -148,6 +158,29 @@ impl Store {
         let table = txn.open_table(BLOCKS).map_err(err)?;
         match table.get(height).map_err(err)? {
             Some(v) => Ok(Some(decode("block", v.value())?)),
+            None => Ok(None),
+        }
+    }
+
+    /// The commit certificate block `height` was executed with.
+    pub fn certificate(&self, height: u64) -> Result<Option<CommitCertificate>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(CERTIFICATES).map_err(err)?;
+        match table.get(height).map_err(err)? {
+            Some(bytes) => CommitCertificate::from_bytes(bytes.value())
+                .map(Some)
+                .map_err(|e| StoreError(format!("corrupt certificate record: {e}"))),
+            None => Ok(None),
+        }
+    }
+
+    /// The state root after the last committed block.
+    pub fn state_root(&self) -> Result<Option<Hash>, StoreError> {
+        match self.meta(META_STATE_ROOT)? {
+            Some(bytes) => bytes
+                .try_into()
+                .map(Some)
+                .map_err(|_| StoreError("corrupt state root record".into())),
             None => Ok(None),
         }
     }
@@ -399,7 +432,15 @@ impl Store {
                 .insert(height, encode(&commit.block).as_slice())
                 .map_err(err)?;
         }
+        if let Some(certificate) = &commit.certificate {
+            let mut table = txn.open_table(CERTIFICATES).map_err(err)?;
+            table
+                .insert(height, certificate.to_bytes().as_slice())
+                .map_err(err)?;
+        }
         let mut meta = txn.open_table(META).map_err(err)?;
+        meta.insert(META_STATE_ROOT, commit.state_root.as_slice())
+            .map_err(err)?;
         if let Some(checkpoint) = &commit.checkpoint {
             meta.insert(META_SEALED, checkpoint.sealed_state.as_slice())
                 .map_err(err)?;

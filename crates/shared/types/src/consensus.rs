@@ -52,8 +52,36 @@ use crate::Hash;
 pub const VOTE_SIGN_DOMAIN: &[u8] = b"veil/vote-v1";
 
 /// A validator's address: the first 20 bytes of SHA-256 of its ed25519 public key.
-#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+/// Hex in JSON; 20 bytes in postcard.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub struct ValidatorAddress(pub [u8; 20]);
+
+impl Serialize for ValidatorAddress {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        if s.is_human_readable() {
+            s.serialize_str(&hex::encode(self.0))
+        } else {
+            s.serialize_newtype_struct("ValidatorAddress", &self.0)
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ValidatorAddress {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(rename = "ValidatorAddress")]
+        struct Raw([u8; 20]);
+        if d.is_human_readable() {
+            let text = String::deserialize(d)?;
+            let bytes = hex::decode(&text).map_err(serde::de::Error::custom)?;
+            bytes.try_into().map(ValidatorAddress).map_err(|_| {
+                serde::de::Error::custom("a validator address is 20 bytes (40 hex digits)")
+            })
+        } else {
+            Raw::deserialize(d).map(|raw| ValidatorAddress(raw.0))
+        }
+    }
+}
 
 impl ValidatorAddress {
     pub fn from_public_key(public_key: &[u8; 32]) -> Self {
@@ -310,6 +338,41 @@ pub fn verify_commit_certificate(
         });
     }
     Ok(())
+}
+
+/// A validator's ed25519 consensus signing key (the host's; never an enclave key).
+pub use ed25519_consensus::SigningKey as ValidatorKey;
+
+/// `validator`'s precommit signature for `block_hash` at `height` and `round`.
+pub fn sign_precommit(
+    validator: &ValidatorKey,
+    chain_id: &str,
+    height: u64,
+    round: u32,
+    block_hash: &Hash,
+) -> CommitSignature {
+    let sign_bytes = vote_sign_bytes(
+        chain_id,
+        VoteType::Precommit,
+        height,
+        round,
+        Some(block_hash),
+    );
+    CommitSignature {
+        validator: ValidatorAddress::from_public_key(&validator.verification_key().to_bytes()),
+        signature: validator.sign(&sign_bytes).to_bytes(),
+    }
+}
+
+impl CommitCertificate {
+    /// The canonical encoding (postcard), as it crosses into the enclave and is stored.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("serializable")
+    }
+
+    pub fn from_bytes(bytes: &[u8]) -> Result<Self, String> {
+        crate::decode_exact(bytes)
+    }
 }
 
 mod signature_bytes {

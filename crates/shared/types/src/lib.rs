@@ -313,6 +313,11 @@ pub struct BlockHeader {
 }
 
 impl BlockHeader {
+    /// The canonical encoding (postcard), as it crosses into the enclave.
+    pub fn to_bytes(&self) -> Vec<u8> {
+        postcard::to_stdvec(self).expect("serializable")
+    }
+
     /// `SHA-256("veil/block-v1" || postcard(header))`.
     pub fn hash(&self) -> Hash {
         let mut hasher = Sha256::new();

@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the messages below.
-pub const ABI_VERSION: u16 = 4;
+pub const ABI_VERSION: u16 = 5;
 
 /// Largest frame either side accepts (code uploads are the biggest messages).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
@@ -44,15 +44,27 @@ pub enum Ecall {
     SetQueryPolicy { tx: Vec<u8>, chain_id: String },
     /// Decrypt a message, run a contract entry point on verified state, encrypt the result.
     Run(RunRequest),
-    /// Seal the enclave's state as it is now (the host stores it with the block it belongs
-    /// to, so a restart resumes exactly at a committed block).
-    Checkpoint,
+    /// Open the next block for execution. `header` is the `veil-types` `BlockHeader`
+    /// (postcard), `tx_hashes` its transactions' hashes in order and `certificate` the
+    /// `veil-types` `CommitCertificate` (postcard) the validators signed for it. The enclave
+    /// verifies the certificate against the validator set of its own genesis and that the
+    /// block is the one after the last it executed; from then until `EndBlock` it runs
+    /// signed transactions only if they are in this block, in its order, at its height and
+    /// time.
+    BeginBlock {
+        header: Vec<u8>,
+        tx_hashes: Vec<Hash>,
+        certificate: Vec<u8>,
+    },
+    /// Close the open block and seal the enclave's state as of its end (the host stores it
+    /// with the block, so a restart resumes exactly at a committed block).
+    EndBlock,
     /// This enclave's registration key and an attestation binding it to the genesis and
     /// `operator` (the account that will sign the `register_node` transaction).
     Attest { operator: String },
     /// Verify a signed `register_node` transaction's attestation against the genesis
-    /// policy at `block_time_nanos` and answer the master seed encrypted to its key.
-    RegisterNode { tx: Vec<u8>, block_time_nanos: u64 },
+    /// policy at the open block's time and answer the master seed encrypted to its key.
+    RegisterNode { tx: Vec<u8> },
     /// Accept the master seed shared with this enclave (only if it derives the genesis
     /// network key), and seal it.
     InstallSeed { seed_share: Vec<u8> },
@@ -141,7 +153,9 @@ pub enum EcallResponse {
     },
     QueryPolicySet,
     Ran(RunResponse),
-    Checkpoint(SealedCheckpoint),
+    BlockBegun,
+    /// The open block is closed; the sealed state as of its end.
+    BlockEnded(SealedCheckpoint),
     Attested(AttestResponse),
     /// The master seed encrypted to the registered key (the same bytes on every node), and
     /// a public summary of the enclave that was accepted.
@@ -269,6 +283,9 @@ pub enum ErrorKind {
     Attestation,
     /// The enclave belongs to another genesis, or has no seed yet.
     Genesis,
+    /// A block the enclave refuses (uncertified, not the next one), or a signed
+    /// transaction outside the open certified block or out of its order.
+    Block,
     Host,
     Abi,
 }
@@ -301,7 +318,8 @@ impl Ecall {
         match self {
             Ecall::Init(_) => "init",
             Ecall::NetworkKey => "network_key",
-            Ecall::Checkpoint => "checkpoint",
+            Ecall::BeginBlock { .. } => "begin_block",
+            Ecall::EndBlock => "end_block",
             Ecall::StoreCode { .. } => "store_code",
             Ecall::SetQueryPolicy { .. } => "set_query_policy",
             Ecall::Attest { .. } => "attest",

@@ -3,6 +3,7 @@
 //! state it keeps across restarts.
 
 use super::*;
+use crate::blocks::{ChainCursor, ExecutedBlock};
 use veil_attestation::{
     bootstrap_report_data, report_data, Attestation, Policy, SimulatedQuote, VerifiedEnclave,
 };
@@ -69,6 +70,8 @@ pub(crate) struct SealedState {
     senders: Vec<(String, u64)>,
     /// Code recorded by `store_code` transactions, by code id (1, 2, …).
     codes: Vec<CodeRecord>,
+    /// The last certified block executed (none before the first).
+    last_block: Option<ExecutedBlock>,
 }
 
 impl Drop for SealedState {
@@ -225,6 +228,7 @@ impl Enclave {
                     contracts: Vec::new(),
                     senders: Vec::new(),
                     codes: Vec::new(),
+                    last_block: None,
                 }
             }
         };
@@ -236,6 +240,15 @@ impl Enclave {
         self.next_sequences = state.senders.iter().cloned().collect();
         self.codes = state.codes.clone();
         self.senders = SharedSecretCache::new(SENDER_CACHE_CAPACITY);
+        self.chain = ChainCursor {
+            validators: if genesis.validators.is_empty() {
+                None
+            } else {
+                Some(genesis.validator_set().map_err(genesis_error)?)
+            },
+            last: state.last_block,
+            open: None,
+        };
         self.identity = Some(Identity {
             genesis_hash: state.genesis_hash,
             genesis,
@@ -298,6 +311,7 @@ impl Enclave {
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
             codes: self.codes.clone(),
+            last_block: self.chain.last,
         };
         let plain = zeroize::Zeroizing::new(postcard::to_stdvec(&state).expect("serializable"));
         Ok(identity.sealer.seal(SEALED_STATE_AAD, &plain, &mut OsRng))
@@ -318,11 +332,8 @@ impl Enclave {
 
     /// Executes a `register_node` transaction: verifies the new enclave's attestation
     /// against the genesis policy at the block's time and encrypts the seed to its key.
-    pub(crate) fn register_node(
-        &mut self,
-        tx: &[u8],
-        block_time_nanos: u64,
-    ) -> EnclaveResult<EcallResponse> {
+    pub(crate) fn register_node(&mut self, tx: &[u8]) -> EnclaveResult<EcallResponse> {
+        let block_time_nanos = self.open_block_time()?;
         let identity = self.identity()?;
         let keys = self.keys()?;
         let (tx, operator) = self.verify_admin_tx(tx, &identity.genesis.chain_id)?;

@@ -18,6 +18,7 @@ use veil_crypto::{
     SharedSecretCache, SimulatedSealer, TxKey,
 };
 mod admission;
+mod blocks;
 mod dispatch;
 mod keys;
 mod querier;
@@ -99,6 +100,8 @@ pub struct Enclave {
     senders: SharedSecretCache,
     /// Code recorded by signed `store_code` transactions; index = code id - 1.
     codes: Vec<CodeRecord>,
+    /// The certified blocks executed and the one open now.
+    chain: blocks::ChainCursor,
 }
 
 /// Senders whose shared secret the enclave remembers.
@@ -124,6 +127,7 @@ impl Enclave {
             next_sequences: BTreeMap::new(),
             senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
             codes: Vec::new(),
+            chain: blocks::ChainCursor::default(),
         }
     }
 
@@ -146,19 +150,33 @@ impl Enclave {
                     generation: keys.generation,
                 })
             }
-            Ecall::StoreCode { wasm, tx, chain_id } => self.store_code(&wasm, tx, &chain_id),
-            Ecall::SetQueryPolicy { tx, chain_id } => self
-                .set_query_policy(&tx, &chain_id)
-                .map(|()| EcallResponse::QueryPolicySet),
+            Ecall::StoreCode { wasm, tx, chain_id } => {
+                if let Some(tx) = &tx {
+                    self.bind_admin_tx(tx)?;
+                }
+                self.store_code(&wasm, tx, &chain_id)
+            }
+            Ecall::SetQueryPolicy { tx, chain_id } => {
+                self.bind_admin_tx(&tx)?;
+                self.set_query_policy(&tx, &chain_id)
+                    .map(|()| EcallResponse::QueryPolicySet)
+            }
             Ecall::Run(request) => self.run(request).map(EcallResponse::Ran),
-            Ecall::Checkpoint => self.checkpoint().map(EcallResponse::Checkpoint),
+            Ecall::BeginBlock {
+                header,
+                tx_hashes,
+                certificate,
+            } => self
+                .begin_block(&header, tx_hashes, &certificate)
+                .map(|()| EcallResponse::BlockBegun),
+            Ecall::EndBlock => self.end_block().map(EcallResponse::BlockEnded),
             Ecall::Attest { operator } => self
                 .attest_registration(&operator)
                 .map(EcallResponse::Attested),
-            Ecall::RegisterNode {
-                tx,
-                block_time_nanos,
-            } => self.register_node(&tx, block_time_nanos),
+            Ecall::RegisterNode { tx } => {
+                self.bind_admin_tx(&tx)?;
+                self.register_node(&tx)
+            }
             Ecall::InstallSeed { seed_share } => self
                 .install_seed(&seed_share)
                 .map(EcallResponse::SeedInstalled),
@@ -256,6 +274,9 @@ impl Enclave {
     fn run(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
         // A clear error when the enclave has no seed yet (a node that has not joined).
         self.keys()?;
+        if let (Some(tx), false) = (&request.tx, request.simulate) {
+            self.bind_to_block(tx, request.block.height, request.block.time_nanos)?;
+        }
         let (mut record, tx) = self.admit(&request)?;
         let keys = self.keys.as_ref().expect("checked above");
         let contract = &request.contract;
