@@ -109,18 +109,18 @@ impl ConfidentialHost {
         tx: Vec<u8>,
         block_time_nanos: u64,
     ) -> Result<(Vec<u8>, String), HostError> {
-        self.in_block(&tx, 0, block_time_nanos, |_, _| {
+        self.in_block(&tx, block_time_nanos, |_, _| {
             self.enclave.register_node(tx.clone())
         })
     }
 
-    /// Runs `call` inside a block of its own holding `tx`, at `height` and `time_nanos` or
-    /// the earliest after the last block: `call` is given the block's height and time.
+    /// Runs `call` inside a block of its own holding `tx` — the next height, at
+    /// `time_nanos` or just after the last block — certified by the harness's validator:
+    /// `call` is given the block's height and time.
     /// The block is closed (and the sealed state kept) whatever the call answers.
     pub fn in_block<T>(
         &self,
         tx: &[u8],
-        height: u64,
         time_nanos: u64,
         call: impl FnOnce(u64, u64) -> Result<T, HostError>,
     ) -> Result<T, HostError> {
@@ -128,7 +128,7 @@ impl ConfidentialHost {
         let (chain_id, genesis_time) = &self.chain;
         let header = veil_types::BlockHeader {
             chain_id: chain_id.clone(),
-            height: height.max(tip.map_or(1, |t| t.height + 1)),
+            height: tip.map_or(1, |t| t.height + 1),
             time_nanos: time_nanos.max(tip.map_or(*genesis_time, |t| t.time_nanos + 1)),
             prev_block_hash: tip.map_or([0; 32], |t| t.hash),
             txs_hash: veil_types::txs_hash(&[veil_types::tx_hash(tx)]),
@@ -264,6 +264,19 @@ impl ConfidentialHost {
             &self.path(SEAL_GENERATION_FILE),
             seal_generation.to_string().as_bytes(),
         )
+    }
+
+    /// Closes a block opened through [`enclave`](Self::enclave) and keeps the sealed
+    /// state as of its end, as a node commits it.
+    pub fn close_block(&self) -> Result<(), HostError> {
+        let checkpoint = self.enclave.end_block()?;
+        self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)
+    }
+
+    /// The enclave link itself: for tests that act out a host feeding its enclave blocks
+    /// and calls of its own making.
+    pub fn enclave(&self) -> &EnclaveClient {
+        &self.enclave
     }
 
     pub fn services(&self) -> &HostServices {
@@ -481,7 +494,7 @@ impl ConfidentialHost {
     /// Hands the enclave a signed `set_query_policy` transaction as it is (tests of what
     /// the enclave does with edited or replayed ones), then checkpoints.
     pub fn submit_query_policy(&self, tx: Vec<u8>, chain_id: &str) -> Result<(), HostError> {
-        self.in_block(&tx, 0, 0, |_, _| {
+        self.in_block(&tx, 0, |_, _| {
             self.enclave.set_query_policy(tx.clone(), chain_id)
         })
     }
@@ -519,17 +532,12 @@ impl ConfidentialHost {
             encrypted_permit: None,
         };
         let response = match request.tx.clone() {
-            Some(tx) => self.in_block(
-                &tx,
-                request.block.height,
-                request.block.time_nanos,
-                |height, time_nanos| {
-                    request.block.height = height;
-                    request.block.time_nanos = time_nanos;
-                    request.block.tx_index = Some(0);
-                    self.enclave.run(request)
-                },
-            )?,
+            Some(tx) => self.in_block(&tx, request.block.time_nanos, |height, time_nanos| {
+                request.block.height = height;
+                request.block.time_nanos = time_nanos;
+                request.block.tx_index = Some(0);
+                self.enclave.run(request)
+            })?,
             None => self.enclave.run(request)?,
         };
         if let Some(state) = &response.state {

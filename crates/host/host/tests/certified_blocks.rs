@@ -1,0 +1,281 @@
+//! The enclave executes signed transactions only inside a block whose commit certificate
+//! it verified itself against the validators of its genesis: every forgery a host could
+//! try is refused, and nothing of the block runs.
+
+mod common;
+
+use common::*;
+use veil_enclave_abi::ErrorKind;
+use veil_host::{ConfidentialHost, EnclaveClient};
+use veil_types::consensus::{
+    sign_precommit, vote_sign_bytes, CommitCertificate, CommitSignature, ValidatorAddress,
+    ValidatorKey, VoteType,
+};
+use veil_types::genesis::{Genesis, GenesisValidator};
+use veil_types::{tx_hash, txs_hash, BlockHeader, Hash, Msg};
+
+const GENESIS_TIME: u64 = TIME_NANOS;
+
+fn validator(i: u8) -> ValidatorKey {
+    ValidatorKey::from([i + 1; 32])
+}
+
+fn address(key: &ValidatorKey) -> ValidatorAddress {
+    ValidatorAddress::from_public_key(&key.verification_key().to_bytes())
+}
+
+/// A host whose genesis names four validators of equal power (a quorum is three).
+fn four_validator_host(mode: &veil_host::EnclaveMode) -> (ConfidentialHost, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let genesis = Genesis {
+        chain_id: CHAIN_ID.into(),
+        genesis_time_nanos: GENESIS_TIME,
+        accounts: Vec::new(),
+        params: Default::default(),
+        attestation_policy: None,
+        validators: (0..4)
+            .map(|i| GenesisValidator {
+                name: format!("v{i}"),
+                public_key: validator(i).verification_key().to_bytes(),
+                power: 1,
+            })
+            .collect(),
+        authority: None,
+        network: None,
+    };
+    let host =
+        ConfidentialHost::open_with_genesis(config(&dir.path().join("home"), mode), &genesis)
+            .unwrap_or_else(|e| panic!("opening a host: {e}"));
+    (host, dir)
+}
+
+fn header(height: u64, prev: Hash, txs: &[&[u8]]) -> BlockHeader {
+    let hashes: Vec<Hash> = txs.iter().map(|tx| tx_hash(tx)).collect();
+    BlockHeader {
+        chain_id: CHAIN_ID.into(),
+        height,
+        time_nanos: GENESIS_TIME + height * 1_000_000_000,
+        prev_block_hash: prev,
+        txs_hash: txs_hash(&hashes),
+        app_hash: [0; 32],
+    }
+}
+
+fn certificate(header: &BlockHeader, signers: &[u8]) -> CommitCertificate {
+    let hash = header.hash();
+    CommitCertificate {
+        height: header.height,
+        round: 0,
+        block_hash: hash,
+        signatures: signers
+            .iter()
+            .map(|i| sign_precommit(&validator(*i), CHAIN_ID, header.height, 0, &hash))
+            .collect(),
+    }
+}
+
+fn hashes(txs: &[&[u8]]) -> Vec<Hash> {
+    txs.iter().map(|tx| tx_hash(tx)).collect()
+}
+
+#[track_caller]
+fn refused(result: Result<(), veil_host::HostError>, needle: &str) {
+    let error = enclave_error(result);
+    assert_eq!(error.kind, ErrorKind::Block, "{error:?}");
+    assert!(
+        error.message.contains(needle),
+        "{needle:?} not in {:?}",
+        error.message
+    );
+}
+
+fn store_code_tx(host: &ConfidentialHost, signer_name: &str) -> Vec<u8> {
+    host.sign(
+        &signer(&account(signer_name)),
+        CHAIN_ID,
+        Msg::StoreCode {
+            wasm: cw20_wasm().to_vec(),
+            query_policy: None,
+        },
+    )
+}
+
+/// Nothing of a refused block ran: a transaction of it is refused for want of an open
+/// block.
+#[track_caller]
+fn nothing_runs(enclave: &EnclaveClient, tx: &[u8]) {
+    let error = enclave_error(enclave.store_code(cw20_wasm(), Some(tx.to_vec()), CHAIN_ID));
+    assert_eq!(error.kind, ErrorKind::Block, "{error:?}");
+    assert!(
+        error.message.contains("no certified block is open"),
+        "{error:?}"
+    );
+}
+
+#[test]
+fn forged_certificates_are_refused_and_nothing_of_the_block_runs() {
+    for mode in modes() {
+        let (host, _dir) = four_validator_host(&mode);
+        let enclave = host.enclave();
+        let tx = store_code_tx(&host, "alice");
+        let block = header(1, [0; 32], &[&tx]);
+        let txs = hashes(&[&tx]);
+
+        // 2 of 4 is not more than 2/3.
+        refused(
+            enclave.begin_block(&block, txs.clone(), &certificate(&block, &[0, 1])),
+            "more than 2/3",
+        );
+        // One signer twice does not count twice.
+        refused(
+            enclave.begin_block(&block, txs.clone(), &certificate(&block, &[0, 1, 1])),
+            "signed more than once",
+        );
+        // A key outside the genesis set.
+        let mut outsider = certificate(&block, &[0, 1]);
+        outsider
+            .signatures
+            .push(sign_precommit(&validator(9), CHAIN_ID, 1, 0, &block.hash()));
+        refused(
+            enclave.begin_block(&block, txs.clone(), &outsider),
+            "is not in the validator set",
+        );
+        // Prevotes are not precommits.
+        let prevote_bytes = vote_sign_bytes(CHAIN_ID, VoteType::Prevote, 1, 0, Some(&block.hash()));
+        let prevotes = CommitCertificate {
+            signatures: (0..3)
+                .map(|i| CommitSignature {
+                    validator: address(&validator(i)),
+                    signature: validator(i).sign(&prevote_bytes).to_bytes(),
+                })
+                .collect(),
+            ..certificate(&block, &[])
+        };
+        refused(
+            enclave.begin_block(&block, txs.clone(), &prevotes),
+            "is not a precommit",
+        );
+        // Votes for another round than the certificate claims.
+        let mut other_round = certificate(&block, &[0, 1, 2]);
+        other_round.round = 1;
+        refused(
+            enclave.begin_block(&block, txs.clone(), &other_round),
+            "is not a precommit",
+        );
+        // A certificate of another height, or of another block.
+        let other_block = header(1, [0; 32], &[]);
+        refused(
+            enclave.begin_block(&block, txs.clone(), &certificate(&other_block, &[0, 1, 2])),
+            "certificate is for block",
+        );
+        let mut other_height = certificate(&block, &[0, 1, 2]);
+        other_height.height = 2;
+        refused(
+            enclave.begin_block(&block, txs.clone(), &other_height),
+            "certificate is for height 2",
+        );
+        // A certified header with another transaction list.
+        let other_tx = store_code_tx(&host, "bob");
+        refused(
+            enclave.begin_block(
+                &block,
+                hashes(&[&other_tx]),
+                &certificate(&block, &[0, 1, 2]),
+            ),
+            "transaction list does not match",
+        );
+        // Not the next height.
+        let skipping = header(2, [0; 32], &[&tx]);
+        refused(
+            enclave.begin_block(&skipping, txs.clone(), &certificate(&skipping, &[0, 1, 2])),
+            "is not the next block",
+        );
+        nothing_runs(enclave, &tx);
+        eprintln!("{}: forged certificates refused", mode_name(&mode));
+    }
+}
+
+#[test]
+fn a_certified_block_runs_only_its_own_transactions_in_order_and_once() {
+    for mode in modes() {
+        let (mut host, _dir) = four_validator_host(&mode);
+        let first = store_code_tx(&host, "alice");
+        let second = store_code_tx(&host, "bob");
+        let outside = store_code_tx(&host, "carol");
+        let block = header(1, [0; 32], &[&first, &second]);
+        host.enclave()
+            .begin_block(
+                &block,
+                hashes(&[&first, &second]),
+                &certificate(&block, &[1, 2, 3]),
+            )
+            .expect("three of four certify the block");
+        // A block cannot open while another is.
+        refused(
+            host.enclave().begin_block(
+                &block,
+                hashes(&[&first, &second]),
+                &certificate(&block, &[0, 1, 2]),
+            ),
+            "is still open",
+        );
+        // A transaction the validators did not decide.
+        refused(
+            host.enclave()
+                .store_code(cw20_wasm(), Some(outside.clone()), CHAIN_ID)
+                .map(|_| ()),
+            "is not in certified block 1",
+        );
+        // The block's second transaction, then its first: out of order.
+        host.enclave()
+            .store_code(cw20_wasm(), Some(second.clone()), CHAIN_ID)
+            .expect("the second transaction runs");
+        refused(
+            host.enclave()
+                .store_code(cw20_wasm(), Some(first.clone()), CHAIN_ID)
+                .map(|_| ()),
+            "calls run in the block's order",
+        );
+        host.close_block().expect("the block closes");
+
+        // The height is executed: the same block again (a replay) or a fork of it is refused,
+        // also after the enclave restarts from its sealed state.
+        refused(
+            host.enclave().begin_block(
+                &block,
+                hashes(&[&first, &second]),
+                &certificate(&block, &[0, 1, 2]),
+            ),
+            "never executes a height twice",
+        );
+        host.restart_enclave().unwrap();
+        let fork = header(1, [0; 32], &[&first]);
+        refused(
+            host.enclave()
+                .begin_block(&fork, hashes(&[&first]), &certificate(&fork, &[0, 1, 2])),
+            "never executes a height twice",
+        );
+        // The next block must name the executed one as its predecessor.
+        let unlinked = header(2, [7; 32], &[&first]);
+        refused(
+            host.enclave().begin_block(
+                &unlinked,
+                hashes(&[&first]),
+                &certificate(&unlinked, &[0, 1, 2]),
+            ),
+            "does not follow block 1",
+        );
+        let next = header(2, block.hash(), &[&first]);
+        host.enclave()
+            .begin_block(&next, hashes(&[&first]), &certificate(&next, &[0, 2, 3]))
+            .expect("block 2 follows block 1");
+        host.enclave()
+            .store_code(cw20_wasm(), Some(first.clone()), CHAIN_ID)
+            .expect("the first transaction runs in block 2");
+        host.close_block().unwrap();
+        eprintln!(
+            "{}: certified blocks bind their transactions",
+            mode_name(&mode)
+        );
+    }
+}
