@@ -9,7 +9,7 @@ use anyhow::{anyhow, bail, Context};
 use clap::{Args, Subcommand, ValueEnum};
 use veil_client::{dev_key, Backend, Keyring};
 use veil_host::EnclaveMode;
-use veil_node::node::{run, NodeConfig, DEFAULT_RPC_PORT};
+use veil_node::node::{run, NodeConfig, DEFAULT_P2P_PORT, DEFAULT_RPC_PORT};
 use veil_node::{Genesis, GenesisAccount, Params};
 
 /// The dev chain's id.
@@ -24,9 +24,17 @@ pub struct NodeArgs {
     /// Home directory (default: $VEIL_HOME, else ~/.veil). The chain lives in <home>/node.
     #[arg(long)]
     pub home: Option<PathBuf>,
-    /// Where the RPC server listens (loopback by default).
-    #[arg(long, default_value_t = SocketAddr::from(([127, 0, 0, 1], DEFAULT_RPC_PORT)))]
-    pub rpc_addr: SocketAddr,
+    /// Where the RPC server listens (default: the home's node.json, else 127.0.0.1:26657).
+    #[arg(long)]
+    pub rpc_addr: Option<SocketAddr>,
+    /// Where consensus (libp2p) listens (default: the home's node.json, else
+    /// 127.0.0.1:26656; `veil dev`: any free port).
+    #[arg(long)]
+    pub p2p_addr: Option<SocketAddr>,
+    /// Another validator's consensus address (repeat for each; default: the home's
+    /// node.json).
+    #[arg(long = "peer-p2p")]
+    pub peers: Vec<SocketAddr>,
     /// Time between blocks, e.g. `1s`, `200ms`.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub block_time: Duration,
@@ -132,7 +140,20 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 
 pub(crate) fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeConfig> {
     let mut config = NodeConfig::new(home.join("node"));
-    config.rpc_addr = args.rpc_addr;
+    let file = NodeFile::load(&config.home)?;
+    config.rpc_addr = args
+        .rpc_addr
+        .or(file.as_ref().map(|f| f.rpc_addr))
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_RPC_PORT)));
+    config.p2p_addr = args
+        .p2p_addr
+        .or(file.as_ref().map(|f| f.p2p_addr))
+        .unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_P2P_PORT)));
+    config.persistent_peers = if args.peers.is_empty() {
+        file.map(|f| f.persistent_peers).unwrap_or_default()
+    } else {
+        args.peers.clone()
+    };
     config.block_time = args.block_time;
     config.log_crossings = args.log_crossings;
     config.validator_key = veil_node::node::load_validator_key(&config.home)?;
@@ -151,6 +172,30 @@ pub(crate) fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeCo
         }
     };
     Ok(config)
+}
+
+/// A node home's addresses (`<home>/node/node.json`, written by `veil testnet init`);
+/// flags override them.
+#[derive(serde::Serialize, serde::Deserialize)]
+pub(crate) struct NodeFile {
+    pub rpc_addr: SocketAddr,
+    pub p2p_addr: SocketAddr,
+    pub persistent_peers: Vec<SocketAddr>,
+}
+
+impl NodeFile {
+    pub const NAME: &'static str = "node.json";
+
+    pub fn load(node_dir: &Path) -> anyhow::Result<Option<Self>> {
+        let path = node_dir.join(Self::NAME);
+        match std::fs::read(&path) {
+            Ok(bytes) => serde_json::from_slice(&bytes)
+                .map(Some)
+                .map_err(|e| anyhow!("{}: {e}", path.display())),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(anyhow!("reading {}: {e}", path.display())),
+        }
+    }
 }
 
 pub(crate) fn home_of(args: &NodeArgs) -> anyhow::Result<PathBuf> {
@@ -178,6 +223,10 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         eprintln!("veil: removed the old chain in {}", node_dir.display());
     }
     let mut config = node_config(&args.node, &home)?;
+    // One validator, no peers: any free port does for consensus.
+    if args.node.p2p_addr.is_none() {
+        config.p2p_addr = SocketAddr::from(([127, 0, 0, 1], 0));
+    }
     let keyring = Keyring::open(&home, Backend::Test)?;
     eprintln!(
         "veil: development accounts (keyring-backend test in {}):",

@@ -1398,7 +1398,7 @@ pub struct Checker {
     store: Store,
     pub chain_id: String,
     pub params: crate::genesis::Params,
-    signatures: Arc<SignatureCache>,
+    pub(crate) signatures: Arc<SignatureCache>,
 }
 
 /// A transaction that passed [`Checker::check`].

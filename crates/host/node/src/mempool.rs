@@ -126,17 +126,18 @@ impl Mempool {
     }
 
     /// Runs `commit` (the block's durable write) while no transaction can be checked,
-    /// then drops the block's `included` transactions and any that can no longer apply.
+    /// then drops the block's `included` transactions (whoever proposed it) and any that
+    /// can no longer apply.
     pub fn commit<T, E>(
         &self,
-        included: usize,
+        included: &[Hash],
         checker: &Checker,
         commit: impl FnOnce() -> Result<T, E>,
     ) -> Result<T, E> {
         let mut inner = self.lock();
         let result = commit()?;
-        let included = included.min(inner.queue.len());
-        inner.queue.drain(..included);
+        let included: HashSet<&Hash> = included.iter().collect();
+        inner.queue.retain(|e| !included.contains(&e.hash));
         // Recheck sequences: a sender's waiting transactions must continue its sequence.
         let mut next: HashMap<String, u64> = HashMap::new();
         inner.queue.retain(|e| {

@@ -1,20 +1,21 @@
-//! Running a node: the state machine, the built-in single-node block producer and the RPC
-//! server, until Ctrl-C (or SIGTERM) stops it after the block in progress is committed.
+//! Running a node: the state machine, as a validator on BFT consensus or as a follower
+//! of a peer, and the RPC server, until Ctrl-C (or SIGTERM) stops it between blocks.
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use tokio::sync::broadcast;
 use veil_host::EnclaveMode;
-use veil_types::consensus::{sign_precommit, CommitCertificate, ValidatorAddress, ValidatorKey};
+use veil_types::consensus::{CommitCertificate, ValidatorAddress, ValidatorKey};
 
-use crate::app::{App, AppConfig, AppError, Checker};
+use crate::app::{App, AppConfig, AppError};
 use crate::genesis::Genesis;
 use crate::mempool::Mempool;
 use crate::rpc::{block_events, router, RpcState};
+use crate::validator::{max_block_bytes, ChainApp};
 
 pub struct NodeConfig {
     pub home: PathBuf,
@@ -29,9 +30,17 @@ pub struct NodeConfig {
     /// Follow another node instead of producing blocks: replay every block it committed,
     /// in this node's own enclave, checking each header (state root included).
     pub follow: Option<Box<dyn BlockSource>>,
-    /// The consensus key this node produces blocks with (a one-validator chain).
+    /// The consensus key this node validates with (none: it cannot validate).
     pub validator_key: Option<ValidatorKey>,
+    /// Where consensus (libp2p) listens.
+    pub p2p_addr: SocketAddr,
+    /// The other validators' consensus addresses.
+    pub persistent_peers: Vec<SocketAddr>,
+    /// Consensus round timeouts (the defaults suit a LAN).
+    pub timeouts: veil_consensus::Timeouts,
 }
+
+pub const DEFAULT_P2P_PORT: u16 = 26656;
 
 /// The file in a node's home holding its validator key (hex of the ed25519 seed).
 pub const VALIDATOR_KEY_FILE: &str = "validator.key";
@@ -106,6 +115,9 @@ impl NodeConfig {
             mempool_max_bytes: 256 * 1024 * 1024,
             follow: None,
             validator_key: None,
+            p2p_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_P2P_PORT)),
+            persistent_peers: Vec::new(),
+            timeouts: veil_consensus::Timeouts::default(),
         }
     }
 }
@@ -125,13 +137,6 @@ pub enum NodeError {
     Runtime(String),
 }
 
-fn now_nanos() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_nanos() as u64)
-        .unwrap_or(0)
-}
-
 /// Opens the chain, then produces blocks and serves RPC until a stop signal.
 pub fn run(config: NodeConfig) -> Result<(), NodeError> {
     let app = App::open(
@@ -143,7 +148,7 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
         config.genesis.as_ref(),
     )?;
     if config.follow.is_none() {
-        check_producer(&app, config.validator_key.as_ref())?;
+        check_validator(&app, config.validator_key.as_ref())?;
     }
     let last = app.last_block().header.clone();
     eprintln!(
@@ -190,29 +195,84 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
     };
     let stop = Arc::new(AtomicBool::new(false));
     let (died_tx, died_rx) = tokio::sync::oneshot::channel::<AppError>();
-    let producer = {
-        let app = state.app.clone();
-        let stop = stop.clone();
-        let block_time = config.block_time;
-        let follow = config.follow.take();
-        let validator_key = config.validator_key.take();
-        std::thread::Builder::new()
-            .name("veil-producer".into())
-            .spawn(move || {
-                let result = match follow {
-                    Some(source) => follow_peer(app, source, events, &stop),
-                    None => match validator_key {
-                        Some(key) => {
-                            produce(app, mempool, checker, events, block_time, &key, &stop)
+    let chain = match config.follow.take() {
+        Some(source) => {
+            let app = state.app.clone();
+            let stop = stop.clone();
+            let follower = std::thread::Builder::new()
+                .name("veil-follower".into())
+                .spawn(move || {
+                    if let Err(e) = follow_peer(app, source, events, &stop) {
+                        let _ = died_tx.send(e);
+                    }
+                })
+                .map_err(|e| NodeError::Runtime(format!("starting the follower: {e}")))?;
+            Chain::Follower(follower)
+        }
+        None => {
+            let key = config
+                .validator_key
+                .take()
+                .ok_or_else(|| NodeError::Runtime("no validator key".into()))?;
+            let fatal: Arc<Mutex<Option<AppError>>> = Arc::default();
+            let chain_app = ChainApp {
+                app: state.app.clone(),
+                mempool: mempool.clone(),
+                checker: checker.clone(),
+                events,
+                fatal: fatal.clone(),
+                committed: Arc::default(),
+                equivocations: Arc::default(),
+            };
+            let (chain_id, validators, params) = {
+                let app = state.app.lock().unwrap_or_else(|p| p.into_inner());
+                let genesis = app.genesis();
+                (
+                    genesis.chain_id.clone(),
+                    genesis.validator_set().map_err(NodeError::Runtime)?,
+                    genesis.params.clone(),
+                )
+            };
+            let mut consensus = veil_consensus::Config::new(
+                format!(
+                    "veil-{}",
+                    ValidatorAddress::from_public_key(&key.verification_key().to_bytes())
+                ),
+                chain_id,
+                validators,
+                key.to_bytes(),
+                config.p2p_addr,
+                config.home.join("consensus"),
+            );
+            consensus.block_time = Some(config.block_time);
+            consensus.timeouts = config.timeouts;
+            consensus.max_block_bytes = max_block_bytes(&params);
+            consensus.persistent_peers = config.persistent_peers.clone();
+            if consensus.persistent_peers.is_empty() {
+                // Alone: nobody to wait for before the first height.
+                consensus.peer_wait = Duration::ZERO;
+            }
+            let node = veil_consensus::start(consensus, chain_app)
+                .await
+                .map_err(|e| NodeError::Runtime(format!("starting consensus: {e:#}")))?;
+            // The node stops when a decided block cannot be committed.
+            let watch = {
+                let stop = stop.clone();
+                tokio::spawn(async move {
+                    loop {
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        if let Some(e) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
+                            let _ = died_tx.send(e);
+                            return;
                         }
-                        None => Err(AppError::State("no validator key".into())),
-                    },
-                };
-                if let Err(e) = result {
-                    let _ = died_tx.send(e);
-                }
-            })
-            .map_err(|e| NodeError::Runtime(format!("starting the block producer: {e}")))?
+                        if stop.load(Ordering::SeqCst) {
+                            return;
+                        }
+                    }
+                })
+            };
+            Chain::Validator(node, watch)
+        }
     };
     eprintln!("veil: RPC on http://{addr} (Ctrl-C stops the node)");
 
@@ -233,13 +293,26 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
         .with_graceful_shutdown(shutdown)
         .await;
     stop.store(true, Ordering::SeqCst);
-    let joined = tokio::task::spawn_blocking(move || producer.join()).await;
+    let stopped = match chain {
+        Chain::Follower(follower) => {
+            matches!(
+                tokio::task::spawn_blocking(move || follower.join()).await,
+                Ok(Ok(()))
+            )
+        }
+        Chain::Validator(node, watch) => {
+            // Consensus commits a block in one store write: stopping between two is safe.
+            node.stop().await;
+            let _ = watch.await;
+            true
+        }
+    };
     if let Some(e) = failure.lock().unwrap_or_else(|p| p.into_inner()).take() {
         return Err(e.into());
     }
     served.map_err(|e| NodeError::Runtime(format!("RPC server: {e}")))?;
-    if !matches!(joined, Ok(Ok(()))) {
-        return Err(NodeError::Runtime("the block producer panicked".into()));
+    if !stopped {
+        return Err(NodeError::Runtime("the follower panicked".into()));
     }
     eprintln!("veil: stopped cleanly");
     Ok(())
@@ -267,84 +340,29 @@ async fn stop_signal() {
     }
 }
 
-/// Refuses to produce blocks without a key that alone certifies them.
-fn check_producer(app: &App, key: Option<&ValidatorKey>) -> Result<(), NodeError> {
+/// How this node follows the chain.
+enum Chain {
+    /// Replays a peer's blocks (`veil node join`).
+    Follower(std::thread::JoinHandle<()>),
+    /// Takes part in consensus.
+    Validator(veil_consensus::Node, tokio::task::JoinHandle<()>),
+}
+
+/// Refuses to validate without a key of the genesis validator set.
+fn check_validator(app: &App, key: Option<&ValidatorKey>) -> Result<(), NodeError> {
     let key = key.ok_or_else(|| {
         NodeError::Runtime(format!(
-            "this node has no validator key ({VALIDATOR_KEY_FILE} in its home): it cannot produce blocks"
+            "this node has no validator key ({VALIDATOR_KEY_FILE} in its home): it cannot validate; a full node joins with `veil node join`"
         ))
     })?;
     let validators = app.genesis().validator_set().map_err(NodeError::Runtime)?;
     let address = ValidatorAddress::from_public_key(&key.verification_key().to_bytes());
-    let power = validators.get(&address).map_or(0, |v| v.voting_power);
-    if !validators.is_quorum(power) {
+    if validators.get(&address).is_none() {
         return Err(NodeError::Runtime(format!(
-            "this node's validator {address} holds {power} of the genesis validators' {} voting power: alone it cannot certify blocks",
-            validators.total_power()
+            "this node's validator key ({address}) is not in the genesis validator set"
         )));
     }
     Ok(())
-}
-
-/// The built-in single-validator block producer: a block every `block_time` (sooner
-/// when the previous one took longer), with the oldest mempool transactions that fit,
-/// certified by this validator's precommit alone.
-fn produce(
-    app: Arc<Mutex<App>>,
-    mempool: Arc<Mempool>,
-    checker: Checker,
-    events: broadcast::Sender<Arc<str>>,
-    block_time: Duration,
-    key: &ValidatorKey,
-    stop: &AtomicBool,
-) -> Result<(), AppError> {
-    let mut next = Instant::now() + block_time;
-    loop {
-        loop {
-            if stop.load(Ordering::SeqCst) {
-                return Ok(());
-            }
-            let now = Instant::now();
-            if now >= next {
-                break;
-            }
-            std::thread::sleep((next - now).min(Duration::from_millis(10)));
-        }
-        let started = Instant::now();
-        let txs = mempool.peek(checker.params.max_block_txs, checker.params.max_block_bytes);
-        let count = txs.len();
-        let mut guard = app.lock().unwrap_or_else(|p| p.into_inner());
-        let header = guard.next_header(now_nanos(), &txs);
-        let hash = header.hash();
-        let certificate = CommitCertificate {
-            height: header.height,
-            round: 0,
-            block_hash: hash,
-            signatures: vec![sign_precommit(
-                key,
-                &header.chain_id,
-                header.height,
-                0,
-                &hash,
-            )],
-        };
-        let finalized = guard.finalize_block(header, txs, certificate)?;
-        mempool.commit(count, &checker, || guard.commit())?;
-        drop(guard);
-        for event in block_events(&finalized.block, &finalized.receipts) {
-            // No subscribers is fine.
-            let _ = events.send(event);
-        }
-        if count > 0 {
-            let ok = finalized.receipts.iter().filter(|r| r.ok).count();
-            eprintln!(
-                "veil: block {} with {count} txs ({ok} ok) in {} ms",
-                finalized.block.header.height,
-                started.elapsed().as_millis()
-            );
-        }
-        next = started + block_time;
-    }
 }
 
 /// A following node: replays each block its peer committed, in its own enclave, and stops

@@ -180,7 +180,14 @@ async fn status(State(state): State<RpcState>) -> ApiResult {
         "height": height,
         "latest_block_hash": hex::encode(block.header.hash()),
         "latest_block_time_nanos": block.header.time_nanos,
-        "app_hash": hex::encode(block.header.app_hash),
+        // The state after the latest block (its header carries the state before it).
+        "app_hash": hex::encode(state.store.state_root()?.unwrap_or(block.header.app_hash)),
+        "validators": genesis.validators.iter().map(|v| json!({
+            "name": v.name,
+            "address": veil_types::consensus::ValidatorAddress::from_public_key(&v.public_key).to_string(),
+            "public_key": hex::encode(v.public_key),
+            "power": v.power,
+        })).collect::<Vec<_>>(),
         "network_key": hex::encode(state.network_key.0),
         "key_generation": state.network_key.1,
         "mempool_size": state.mempool.len(),
