@@ -11,6 +11,7 @@ mod keys;
 mod node;
 mod policy;
 mod query;
+mod testnet;
 mod tx;
 mod vm;
 
@@ -30,6 +31,11 @@ enum Command {
     /// Start a single-node confidential dev chain with funded accounts alice, bob and
     /// carol (created on first run, resumed afterwards; --reset starts over).
     Dev(node::DevArgs),
+    /// A local BFT network of validators: `init` writes their homes, `start` runs them.
+    Testnet {
+        #[command(subcommand)]
+        command: testnet::TestnetCommand,
+    },
     /// Run a node.
     Node {
         #[command(subcommand)]
@@ -77,6 +83,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Dev(args) => node::dev(args),
+        Command::Testnet { command } => testnet::testnet(command),
         Command::Node { command } => node::node(command),
         Command::Vm { command } => vm::run(command),
         Command::Contract {

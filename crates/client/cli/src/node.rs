@@ -205,6 +205,50 @@ pub(crate) fn home_of(args: &NodeArgs) -> anyhow::Result<PathBuf> {
     }
 }
 
+/// The development accounts alice, bob and carol, imported into the test keyring of
+/// `home` (their keys are public), funded for a genesis.
+pub(crate) fn dev_accounts(home: &Path, announce: bool) -> anyhow::Result<Vec<GenesisAccount>> {
+    let keyring = Keyring::open(&home, Backend::Test)?;
+    if announce {
+        eprintln!(
+            "veil: development accounts (keyring-backend test in {}):",
+            home.display()
+        );
+    }
+    let mut accounts = Vec::new();
+    for name in DEV_ACCOUNTS {
+        let key = dev_key(name);
+        match keyring.show(name) {
+            Ok(info) if info.address == key.address() => {}
+            Ok(info) => bail!(
+                "the test keyring in {} already has a key {name:?} ({}) that is not the dev account; delete it or use another --home",
+                home.display(),
+                info.address
+            ),
+            Err(_) => {
+                keyring.import(name, &veil_client::keys::dev_mnemonic(name), None, false)?;
+            }
+        }
+        if announce {
+            eprintln!("  {name:<6} {}", key.address());
+            eprintln!(
+                "         mnemonic: {}",
+                veil_client::keys::dev_mnemonic(name).phrase().as_str()
+            );
+        }
+        accounts.push(GenesisAccount {
+            address: key.address().to_string(),
+            balance: DEV_BALANCE,
+        });
+    }
+    if announce {
+        eprintln!(
+            "veil: WARNING: these keys are public (anyone can derive them from their names); never use them outside a dev chain"
+        );
+    }
+    Ok(accounts)
+}
+
 pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     let home = home_of(&args.node)?;
     let node_dir = home.join("node");
@@ -227,38 +271,7 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
     if args.node.p2p_addr.is_none() {
         config.p2p_addr = SocketAddr::from(([127, 0, 0, 1], 0));
     }
-    let keyring = Keyring::open(&home, Backend::Test)?;
-    eprintln!(
-        "veil: development accounts (keyring-backend test in {}):",
-        home.display()
-    );
-    let mut accounts = Vec::new();
-    for name in DEV_ACCOUNTS {
-        let key = dev_key(name);
-        match keyring.show(name) {
-            Ok(info) if info.address == key.address() => {}
-            Ok(info) => bail!(
-                "the test keyring in {} already has a key {name:?} ({}) that is not the dev account; delete it or use another --home",
-                home.display(),
-                info.address
-            ),
-            Err(_) => {
-                keyring.import(name, &veil_client::keys::dev_mnemonic(name), None, false)?;
-            }
-        }
-        eprintln!("  {name:<6} {}", key.address());
-        eprintln!(
-            "         mnemonic: {}",
-            veil_client::keys::dev_mnemonic(name).phrase().as_str()
-        );
-        accounts.push(GenesisAccount {
-            address: key.address().to_string(),
-            balance: DEV_BALANCE,
-        });
-    }
-    eprintln!(
-        "veil: WARNING: these keys are public (anyone can derive them from their names); never use them outside a dev chain"
-    );
+    let accounts = dev_accounts(&home, true)?;
     if !node_dir.join("chain.redb").exists() {
         // A one-validator chain: this node's key alone certifies its blocks. A key left
         // by an earlier dev chain in this home is reused.

@@ -248,7 +248,18 @@ fn check_chain(
         }
         previous = block;
     }
-    assert_eq!(status.app_hash, hex::encode(previous.header.app_hash));
+    // The next block's header carries the state root after the last one read.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    let next = loop {
+        match client.block(Some(status.height + 1)) {
+            Ok(block) => break block,
+            Err(_) if std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20))
+            }
+            Err(e) => panic!("round {round}: no block after {}: {e}", status.height),
+        }
+    };
+    assert_eq!(status.app_hash, hex::encode(next.header.app_hash));
     assert!(
         increments > round,
         "round {round}: the node committed too little to test anything"

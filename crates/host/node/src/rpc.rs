@@ -162,7 +162,10 @@ async fn with_app<T: Send + 'static>(
 }
 
 async fn status(State(state): State<RpcState>) -> ApiResult {
-    let height = state.store.height()?.unwrap_or(0);
+    let (height, state_root) = state
+        .store
+        .tip()?
+        .ok_or_else(|| ApiError::internal("the chain is not initialized"))?;
     let block = state
         .store
         .block(height)?
@@ -181,7 +184,7 @@ async fn status(State(state): State<RpcState>) -> ApiResult {
         "latest_block_hash": hex::encode(block.header.hash()),
         "latest_block_time_nanos": block.header.time_nanos,
         // The state after the latest block (its header carries the state before it).
-        "app_hash": hex::encode(state.store.state_root()?.unwrap_or(block.header.app_hash)),
+        "app_hash": hex::encode(state_root),
         "validators": genesis.validators.iter().map(|v| json!({
             "name": v.name,
             "address": veil_types::consensus::ValidatorAddress::from_public_key(&v.public_key).to_string(),

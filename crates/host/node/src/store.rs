@@ -174,6 +174,29 @@ impl Store {
         }
     }
 
+    /// The last committed height and the state root after it, read together.
+    pub fn tip(&self) -> Result<Option<(u64, Hash)>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(META).map_err(err)?;
+        let height = table.get(META_HEIGHT).map_err(err)?;
+        let root = table.get(META_STATE_ROOT).map_err(err)?;
+        match (height, root) {
+            (Some(height), Some(root)) => {
+                let height = height
+                    .value()
+                    .try_into()
+                    .map(u64::from_be_bytes)
+                    .map_err(|_| StoreError("corrupt height record".into()))?;
+                let root = root
+                    .value()
+                    .try_into()
+                    .map_err(|_| StoreError("corrupt state root record".into()))?;
+                Ok(Some((height, root)))
+            }
+            _ => Ok(None),
+        }
+    }
+
     /// The state root after the last committed block.
     pub fn state_root(&self) -> Result<Option<Hash>, StoreError> {
         match self.meta(META_STATE_ROOT)? {
