@@ -2,7 +2,7 @@
 //!
 //! A dev node makes small blocks quickly while a client keeps sending transfers and a
 //! contract call, so most of the node's time goes to executing and committing blocks. It
-//! is killed with SIGKILL — in most rounds at the moment its block producer is inside a
+//! is killed with SIGKILL — in most rounds at the moment its block commit thread is inside a
 //! write or sync system call of the block commit (read from `/proc/<pid>/task/*/syscall`),
 //! otherwise at a random moment — restarted, and checked each time:
 //! - every block the node had reported committed is still there, unchanged;
@@ -141,7 +141,7 @@ fn sigkill_during_block_production_loses_nothing_committed() {
 
 /// Where an aimed kill landed.
 enum Aim {
-    /// Inside a write or sync system call of the block producer.
+    /// Inside a write or sync system call of the block commit thread.
     Caught,
     /// Not seen inside one within the time limit; killed anyway.
     Missed,
@@ -160,35 +160,42 @@ fn is_commit_syscall(number: u64) -> bool {
     }
 }
 
-/// Waits (up to 5 s) until the node's block producer is inside a write or sync system
+/// Waits (up to 5 s) until the node's block commit thread is inside a write or sync system
 /// call, then SIGKILLs the node (also when it did not catch it there).
 fn kill_during_commit(node: &mut DevNode) -> Aim {
     let pid = node.pid();
-    let producer = std::fs::read_dir(format!("/proc/{pid}/task"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path())
-        .find(|task| {
-            std::fs::read_to_string(task.join("comm")).is_ok_and(|c| c.trim() == "veil-producer")
-        });
+    // The commit thread lives for one block's commit: look for it again and again.
+    let commit_thread = || {
+        std::fs::read_dir(format!("/proc/{pid}/task"))
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|entry| entry.path())
+            .find(|task| {
+                std::fs::read_to_string(task.join("comm")).is_ok_and(|c| c.trim() == "veil-commit")
+            })
+    };
+    let observable = std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/syscall")).is_ok();
     let deadline = Instant::now() + Duration::from_secs(5);
-    let mut aim = Aim::Unobservable;
-    if let Some(task) = producer {
-        let syscall = task.join("syscall");
-        while Instant::now() < deadline {
-            let Ok(now) = std::fs::read_to_string(&syscall) else {
-                break;
-            };
-            aim = Aim::Missed;
-            let mut fields = now.split_whitespace();
-            let number = fields.next().and_then(|n| n.parse().ok());
-            // Not the producer's log lines on stdout/stderr.
-            let to_terminal = matches!(fields.next(), Some("0x1" | "0x2"));
-            if number.is_some_and(is_commit_syscall) && !to_terminal {
-                aim = Aim::Caught;
-                break;
-            }
+    let mut aim = if observable {
+        Aim::Missed
+    } else {
+        Aim::Unobservable
+    };
+    while observable && Instant::now() < deadline {
+        let Some(task) = commit_thread() else {
+            continue;
+        };
+        let Ok(now) = std::fs::read_to_string(task.join("syscall")) else {
+            continue;
+        };
+        let mut fields = now.split_whitespace();
+        let number = fields.next().and_then(|n| n.parse().ok());
+        // Not log lines on stdout/stderr.
+        let to_terminal = matches!(fields.next(), Some("0x1" | "0x2"));
+        if number.is_some_and(is_commit_syscall) && !to_terminal {
+            aim = Aim::Caught;
+            break;
         }
     }
     node.kill();
@@ -203,7 +210,21 @@ fn check_chain(
     counter: &(String, veil_types::Hash),
     round: u32,
 ) {
-    let status = client.status().unwrap();
+    // Consensus may still decide what was proposed before the kill (its WAL keeps the
+    // proposal): read the chain once it has settled, with an empty block on top.
+    let settled = std::time::Instant::now();
+    let status = loop {
+        let status = client.status().unwrap();
+        let top = client.block(Some(status.height)).unwrap();
+        if status.mempool_size == 0 && top.tx_hashes.is_empty() && status.height > 0 {
+            break status;
+        }
+        assert!(
+            settled.elapsed() < std::time::Duration::from_secs(60),
+            "round {round}: the chain does not settle"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    };
     let mut previous = client.block(Some(0)).unwrap();
     let mut alice_balance = GENESIS_BALANCE;
     let mut bob_balance = GENESIS_BALANCE;

@@ -165,7 +165,18 @@ impl Application for ChainApp {
     fn commit(&mut self, height: u64, block: &[u8], cert: CommitCertificate) -> anyhow::Result<()> {
         let block = ProposedBlock::from_bytes(block)
             .map_err(|e| anyhow::anyhow!("decided block {height} does not decode: {e}"))?;
-        let result = tokio::task::block_in_place(|| self.commit_block(block, cert));
+        // On a thread of its own (named, so crash tests can aim at its writes), off the
+        // runtime's workers.
+        let result = tokio::task::block_in_place(|| {
+            std::thread::scope(|scope| {
+                std::thread::Builder::new()
+                    .name("veil-commit".into())
+                    .spawn_scoped(scope, || self.commit_block(block, cert))
+                    .map_err(|e| AppError::State(format!("starting the commit thread: {e}")))?
+                    .join()
+                    .unwrap_or_else(|_| Err(AppError::State("the block commit panicked".into())))
+            })
+        });
         if let Err(e) = result {
             let message = e.to_string();
             let mut fatal = self.fatal.lock().unwrap_or_else(|p| p.into_inner());
