@@ -160,9 +160,13 @@ fn agree(nodes: &[&Validator], height: u64) {
     }
 }
 
-fn send(wallet: &Wallet, to: &KeyPair, amount: u128) -> veil_types::Receipt {
+/// Alice sends `amount` to `to` through `node`; answers the receipt once committed.
+fn send(node: &Validator, to: &KeyPair, amount: u128) -> veil_types::Receipt {
+    let client = node.client();
+    let alice = dev_key("alice");
+    let wallet = Wallet::connect(&client, &alice).expect("a wallet on the node");
     wallet
-        .submit(
+        .broadcast(
             Msg::Send {
                 to: to.address().to_string(),
                 amount,
@@ -174,6 +178,8 @@ fn send(wallet: &Wallet, to: &KeyPair, amount: u128) -> veil_types::Receipt {
             |_| {},
         )
         .expect("the transfer is committed")
+        .committed
+        .receipt
 }
 
 /// The longest time between consecutive blocks from `from` to `to` (header times).
@@ -198,11 +204,9 @@ fn four_validators_agree_survive_one_failure_and_halt_without_a_quorum() {
         nodes.iter().all(|n| n.height() >= 8)
     });
     agree(&nodes.iter().collect::<Vec<_>>(), 8);
-    let alice = dev_key("alice");
     let bob = dev_key("bob");
-    let wallet = |node: &Validator| Wallet::new(node.client(), alice.clone());
     let before = nodes[0].client().account(bob.address()).unwrap().balance;
-    let receipt = send(&wallet(&nodes[2]), &bob, 1_000);
+    let receipt = send(&nodes[2], &bob, 1_000);
     assert!(receipt.ok, "{receipt:?}");
     wait_for("the transfer on node 0", Duration::from_secs(30), || {
         nodes[0].client().account(bob.address()).unwrap().balance == before + 1_000
@@ -212,7 +216,7 @@ fn four_validators_agree_survive_one_failure_and_halt_without_a_quorum() {
     // included; the restarted validator catches up and agrees.
     nodes[3].kill();
     let killed_at = nodes[0].height();
-    let receipt = send(&wallet(&nodes[1]), &bob, 2_000);
+    let receipt = send(&nodes[1], &bob, 2_000);
     assert!(receipt.ok, "{receipt:?}");
     wait_for("10 blocks without node 3", Duration::from_secs(120), || {
         nodes[0].height() >= killed_at + 10
@@ -248,10 +252,16 @@ fn four_validators_agree_survive_one_failure_and_halt_without_a_quorum() {
         nodes.iter().all(|n| n.height() >= halted + 5)
     });
     agree(&nodes.iter().collect::<Vec<_>>(), halted + 5);
-    let receipt = send(&wallet(&nodes[3]), &bob, 3_000);
+    let receipt = send(&nodes[3], &bob, 3_000);
     assert!(receipt.ok, "{receipt:?}");
-    match nodes[0].client().tx(&receipt.tx_hash).unwrap() {
-        Some(TxStatus::Committed(_)) => {}
-        other => panic!("the transfer is not on node 0: {other:?}"),
-    }
+    wait_for(
+        "the last transfer on node 0",
+        Duration::from_secs(30),
+        || {
+            matches!(
+                nodes[0].client().tx(&receipt.tx_hash),
+                Ok(Some(TxStatus::Committed(_)))
+            )
+        },
+    );
 }
