@@ -221,7 +221,8 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
             // Any simulated enclave may join (and receive the seed): a development chain.
             attestation_policy: Some(veil_host::simulated_attestation_policy()),
             validators: Vec::new(),
-            authority: None,
+            // alice may change the attestation policy and revoke enclaves.
+            authority: Some(dev_key("alice").address().to_string()),
             network: None,
         };
         std::fs::create_dir_all(&node_dir)

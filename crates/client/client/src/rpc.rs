@@ -255,6 +255,32 @@ impl Client {
         }
     }
 
+    /// One page of registered enclaves (active and revoked), in key order after `after`.
+    pub fn registrations(
+        &self,
+        after: Option<&Hash>,
+        limit: Option<usize>,
+    ) -> Result<veil_types::RegistrationPage, ClientError> {
+        let mut query = Vec::new();
+        if let Some(after) = after {
+            query.push(format!("after={}", hex::encode(after)));
+        }
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        let path = if query.is_empty() {
+            "/registrations".to_string()
+        } else {
+            format!("/registrations?{}", query.join("&"))
+        };
+        self.get(&path)
+    }
+
+    /// The attestation policy registrations are verified against now.
+    pub fn attestation_policy(&self) -> Result<veil_types::AttestationPolicyRecord, ClientError> {
+        self.get("/attestation-policy")
+    }
+
     pub fn tx(&self, hash: &Hash) -> Result<Option<TxStatus>, ClientError> {
         let value: Value = match self.get(&format!("/txs/{}", hex::encode(hash))) {
             Ok(value) => value,

@@ -80,6 +80,14 @@ impl ConfidentialHost {
         Ok(out)
     }
 
+    /// Executes a signed governance transaction (`set_attestation_policy`, `revoke_node`)
+    /// as a chain would, and checkpoints.
+    pub fn govern(&self, tx: Vec<u8>, chain_id: &str) -> Result<(), HostError> {
+        self.enclave.govern(tx, chain_id)?;
+        let checkpoint = self.enclave.checkpoint()?;
+        self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)
+    }
+
     /// Installs the seed share a registration produced for this enclave.
     pub fn install_seed(&mut self, seed_share: Vec<u8>) -> Result<(), HostError> {
         let init = self.enclave.install_seed(seed_share)?;

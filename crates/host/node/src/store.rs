@@ -11,7 +11,8 @@ use std::sync::Arc;
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use veil_enclave_abi::SealedCheckpoint;
 use veil_types::{
-    decode_exact, Account, Block, CodeInfo, ContractInfo, Hash, Receipt, Registration,
+    decode_exact, Account, AttestationPolicyRecord, Block, CodeInfo, ContractInfo, Hash, Receipt,
+    Registration, RegistrationInfo, RegistrationPage,
 };
 
 use crate::genesis::Genesis;
@@ -33,6 +34,10 @@ const META_HEIGHT: &str = "height";
 const META_GENESIS: &str = "genesis";
 const META_SEALED: &str = "enclave_sealed";
 const META_SEAL_GENERATION: &str = "enclave_seal_generation";
+/// The attestation policy in force (`AttestationPolicyRecord`, postcard).
+const META_ATTESTATION_POLICY: &str = "attestation_policy";
+/// Most registrations one listing returns.
+pub const MAX_REGISTRATIONS_PAGE: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 #[error("store: {0}")]
@@ -60,6 +65,8 @@ pub struct BlockCommit {
     pub wasm: Vec<(Hash, Vec<u8>)>,
     pub contracts: Vec<ContractInfo>,
     pub registrations: Vec<Registration>,
+    /// Set when the block changed the attestation policy (and at genesis).
+    pub attestation_policy: Option<AttestationPolicyRecord>,
     pub nodes: Vec<(Hash, Vec<u8>)>,
     /// State nodes no contract's new root uses (deleted in the same transaction).
     pub released_nodes: Vec<Hash>,
@@ -213,6 +220,51 @@ impl Store {
         }
     }
 
+    /// Registrations in key order after `after` (exclusive), at most `limit` (capped at
+    /// [`MAX_REGISTRATIONS_PAGE`]).
+    pub fn registrations(
+        &self,
+        after: Option<&Hash>,
+        limit: usize,
+    ) -> Result<RegistrationPage, StoreError> {
+        let limit = limit.clamp(1, MAX_REGISTRATIONS_PAGE);
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(REGISTRATIONS).map_err(err)?;
+        let range = match after {
+            Some(key) => table.range::<&[u8]>((
+                std::ops::Bound::Excluded(key.as_slice()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => table.range::<&[u8]>(..),
+        }
+        .map_err(err)?;
+        let mut registrations = Vec::new();
+        let mut more = false;
+        for entry in range {
+            let (_, v) = entry.map_err(err)?;
+            if registrations.len() == limit {
+                more = true;
+                break;
+            }
+            let registration: Registration = decode("registration", v.value())?;
+            registrations.push(RegistrationInfo::from(&registration));
+        }
+        let next_after = more
+            .then(|| registrations.last().map(|r| r.registration_key))
+            .flatten();
+        Ok(RegistrationPage {
+            registrations,
+            next_after,
+        })
+    }
+
+    /// The attestation policy in force.
+    pub fn attestation_policy(&self) -> Result<Option<AttestationPolicyRecord>, StoreError> {
+        self.meta(META_ATTESTATION_POLICY)?
+            .map(|bytes| decode("attestation policy", &bytes))
+            .transpose()
+    }
+
     pub fn contract(&self, address: &str) -> Result<Option<ContractInfo>, StoreError> {
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(CONTRACTS).map_err(err)?;
@@ -261,6 +313,9 @@ impl Store {
             state
                 .registrations
                 .insert(registration.registration_key, registration);
+        }
+        if let Some(record) = self.attestation_policy()? {
+            state.attestation_policy = record;
         }
         Ok(state)
     }
@@ -400,6 +455,10 @@ impl Store {
                 .map_err(err)?;
         }
         let mut meta = txn.open_table(META).map_err(err)?;
+        if let Some(record) = &commit.attestation_policy {
+            meta.insert(META_ATTESTATION_POLICY, encode(record).as_slice())
+                .map_err(err)?;
+        }
         if let Some(checkpoint) = &commit.checkpoint {
             meta.insert(META_SEALED, checkpoint.sealed_state.as_slice())
                 .map_err(err)?;

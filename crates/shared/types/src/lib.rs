@@ -14,14 +14,21 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use k256;
+/// Attestations and the attestation policy (genesis, `set_attestation_policy`).
+pub use veil_attestation;
 
 pub mod consensus;
 pub mod genesis;
+pub mod governance;
 pub mod permit;
 pub mod query_policy;
 pub mod serde_bytes_b64;
 pub mod serde_hash;
 
+pub use governance::{
+    AttestationPolicyRecord, RegistrationInfo, RegistrationPage, RegistrationStatus, Revocation,
+    MAX_REVOCATION_REASON_BYTES,
+};
 pub use permit::{PermitBody, PermitError, QueryPermit};
 pub use query_policy::QueryPolicy;
 
@@ -98,6 +105,18 @@ pub enum Msg {
         #[serde(with = "serde_bytes_b64")]
         attestation: Vec<u8>,
     },
+    /// Replaces the attestation policy registrations are verified against (to accept a
+    /// new enclave build, or drop an old one). Only the genesis authority may; every
+    /// node's enclave checks the signer itself.
+    SetAttestationPolicy { policy: veil_attestation::Policy },
+    /// Revokes a registered enclave: it is given nothing new (no seed share, and none of
+    /// a later rotation); it keeps whatever it already holds. Only the genesis authority.
+    RevokeNode {
+        #[serde(with = "serde_hash")]
+        registration_key: Hash,
+        /// Why, for the record (at most [`MAX_REVOCATION_REASON_BYTES`]).
+        reason: String,
+    },
 }
 
 impl Msg {
@@ -111,6 +130,8 @@ impl Msg {
             Msg::Migrate { .. } => "migrate",
             Msg::SetQueryPolicy { .. } => "set_query_policy",
             Msg::RegisterNode { .. } => "register_node",
+            Msg::SetAttestationPolicy { .. } => "set_attestation_policy",
+            Msg::RevokeNode { .. } => "revoke_node",
         }
     }
 }
@@ -423,6 +444,18 @@ pub struct Registration {
     pub enclave: String,
     #[serde(with = "serde_bytes_b64")]
     pub seed_share: Vec<u8>,
+    /// Set once the genesis authority revoked it.
+    #[serde(default)]
+    pub revocation: Option<Revocation>,
+}
+
+impl Registration {
+    pub fn status(&self) -> RegistrationStatus {
+        match self.revocation {
+            Some(_) => RegistrationStatus::Revoked,
+            None => RegistrationStatus::Active,
+        }
+    }
 }
 
 /// u128 token amounts: decimal strings in JSON, varints in postcard.

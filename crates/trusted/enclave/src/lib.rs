@@ -19,6 +19,7 @@ use veil_crypto::{
 };
 mod admission;
 mod dispatch;
+mod governance;
 mod keys;
 mod querier;
 
@@ -33,6 +34,7 @@ pub use querier::{OcallNodeSource, MAX_QUERY_DEPTH};
 
 use dispatch::{Dispatch, Ledger, Stop};
 pub use dispatch::{BANK_SEND_GAS, MAX_DISPATCH_DEPTH};
+use governance::Governance;
 use veil_enclave_abi::{
     decode, encode, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash, InitRequest,
     InitResponse, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint, StateUpdate,
@@ -54,7 +56,7 @@ use veil_types::QueryPolicy;
 const FIRST_GENERATION: u32 = 0;
 /// Attributes whose key starts with this are published in plaintext (prefix removed).
 pub const PUBLIC_ATTRIBUTE_PREFIX: &str = "public.";
-const SEALED_STATE_AAD: &[u8] = b"veil/sealed-state-v1";
+const SEALED_STATE_AAD: &[u8] = b"veil/sealed-state-v2";
 
 /// How the enclave reaches host services: one ocall, bytes in and bytes out.
 pub trait OcallChannel: Send + Sync {
@@ -99,6 +101,8 @@ pub struct Enclave {
     senders: SharedSecretCache,
     /// Code recorded by signed `store_code` transactions; index = code id - 1.
     codes: Vec<CodeRecord>,
+    /// The attestation policy in force and the registered (or revoked) enclaves.
+    governance: Governance,
 }
 
 /// Senders whose shared secret the enclave remembers.
@@ -124,6 +128,7 @@ impl Enclave {
             next_sequences: BTreeMap::new(),
             senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
             codes: Vec::new(),
+            governance: Governance::default(),
         }
     }
 
@@ -162,6 +167,9 @@ impl Enclave {
             Ecall::InstallSeed { seed_share } => self
                 .install_seed(&seed_share)
                 .map(EcallResponse::SeedInstalled),
+            Ecall::Govern { tx, chain_id } => self
+                .govern(&tx, &chain_id)
+                .map(|()| EcallResponse::Governed),
         }
     }
 
