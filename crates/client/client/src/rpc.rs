@@ -220,7 +220,8 @@ impl Client {
         self.submit_bytes(&tx.to_bytes())
     }
 
-    /// Runs a transaction without committing it; the receipt says the gas it used.
+    /// Runs a transaction signed for simulation (`TxBody::sign_for_simulation`) without
+    /// committing it; the receipt says the gas it used.
     pub fn simulate(&self, tx: &Tx) -> Result<Receipt, ClientError> {
         self.post(
             "/simulate",

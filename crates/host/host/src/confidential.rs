@@ -434,6 +434,14 @@ impl ConfidentialHost {
             simulate: false,
             encrypted_permit: None,
         };
+        self.run_request(request)
+    }
+
+    /// Hands the enclave a request as it is — `simulate` set or not, whatever `tx` is
+    /// signed for (tests of what it refuses) — and keeps the state it commits.
+    pub fn run_request(&self, request: RunRequest) -> Result<RunResponse, HostError> {
+        let address = request.contract.address.clone();
+        let address = address.as_str();
         let response = self.enclave.run(request)?;
         if let Some(state) = &response.state {
             for (id, blob) in &state.new_nodes {
@@ -477,6 +485,18 @@ impl ConfidentialHost {
     /// Signs a transaction carrying `msg` with the signer's next sequence (the enclave runs
     /// contract calls only with the transaction their sender signed).
     pub fn sign(&self, signer: &SigningKey, chain_id: &str, msg: Msg) -> Vec<u8> {
+        self.sign_for(signer, chain_id, msg, veil_types::SignDomain::Tx)
+    }
+
+    /// Like [`sign`](Self::sign), for a signing domain: `SignDomain::Simulate` for a
+    /// transaction that may only be simulated.
+    pub fn sign_for(
+        &self,
+        signer: &SigningKey,
+        chain_id: &str,
+        msg: Msg,
+        domain: veil_types::SignDomain,
+    ) -> Vec<u8> {
         let sender = signer_address(signer);
         let mut sequences = self.sequences.lock().unwrap_or_else(|p| p.into_inner());
         // Without a chain to keep account sequences, use the clock: strictly increasing
@@ -494,7 +514,7 @@ impl ConfidentialHost {
             memo: String::new(),
             msg,
         }
-        .sign(signer);
+        .sign_for(signer, domain);
         *sequence += 1;
         tx.to_bytes()
     }

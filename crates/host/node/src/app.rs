@@ -1197,16 +1197,19 @@ impl App {
         Ok((response, height))
     }
 
-    /// Runs a transaction on a copy of the state and reports the gas it used; nothing is
-    /// committed (contract calls run with `simulate`, so the enclave keeps its roots).
+    /// Runs a transaction signed for simulation (`veil/simulate-v1`) on a copy of the
+    /// state and reports the gas it used; nothing is committed (contract calls run with
+    /// `simulate`, so the enclave keeps its roots). A transaction signed to run is
+    /// refused: it runs only once, in a block.
     pub fn simulate(&mut self, bytes: &[u8]) -> Result<Receipt, Rejection> {
         if self.pending.is_some() {
             return Err(reject("busy", "a block is being committed; try again"));
         }
         let tx = Tx::from_bytes(bytes).map_err(|e| reject("malformed", e.to_string()))?;
-        let sender = tx
-            .verify()
-            .map_err(|e| reject("bad_signature", e.to_string()))?;
+        let sender = tx.verify_simulation().map_err(|e| match e {
+            veil_types::TxError::SignedToRun => reject("signed_to_run", e.to_string()),
+            other => reject("bad_signature", other.to_string()),
+        })?;
         let saved = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let context = TxContext {
             height: self.last.header.height + 1,
@@ -1405,9 +1408,12 @@ impl Checker {
             ));
         }
         let tx = Tx::from_bytes(bytes).map_err(|e| reject("malformed", e.to_string()))?;
-        let sender = tx
-            .verify()
-            .map_err(|e| reject("bad_signature", e.to_string()))?;
+        let sender = tx.verify().map_err(|e| match e {
+            veil_types::TxError::SignedForSimulation => {
+                reject("signed_for_simulation", e.to_string())
+            }
+            other => reject("bad_signature", other.to_string()),
+        })?;
         check_static(&tx, &self.chain_id, &self.params)?;
         self.check_msg(&tx)?;
         Ok(CheckedTx {
