@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 mod contract;
+mod governance;
 mod join;
 mod keys;
 mod node;

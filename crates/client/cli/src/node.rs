@@ -294,7 +294,8 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
                 public_key: validator.verification_key().to_bytes(),
                 power: 1,
             }],
-            authority: None,
+            // alice may change the attestation policy and revoke enclaves.
+            authority: Some(dev_key("alice").address().to_string()),
             network: None,
         };
         std::fs::create_dir_all(&node_dir)

@@ -56,6 +56,10 @@ the sender's key to decrypt it; anyone else is told it is encrypted for the send
     Code(CodeArgs),
     /// Show a contract's public record: code, creator, admin, label.
     ContractInfo(ContractInfoArgs),
+    /// List the registered enclaves (active and revoked).
+    Registrations(crate::governance::RegistrationsArgs),
+    /// Show the attestation policy registrations are verified against now.
+    AttestationPolicy(crate::governance::AttestationPolicyArgs),
 }
 
 #[derive(clap::Args)]
@@ -145,6 +149,8 @@ pub fn run(command: QueryCommand) -> anyhow::Result<ExitCode> {
         QueryCommand::Account(a) => a.node.json(),
         QueryCommand::Code(a) => a.node.json(),
         QueryCommand::ContractInfo(a) => a.node.json(),
+        QueryCommand::Registrations(a) => a.node.json(),
+        QueryCommand::AttestationPolicy(a) => a.node.json(),
     };
     let result = match command {
         QueryCommand::Contract(args) => contract(args),
@@ -153,6 +159,8 @@ pub fn run(command: QueryCommand) -> anyhow::Result<ExitCode> {
         QueryCommand::Account(args) => account(args),
         QueryCommand::Code(args) => code(args),
         QueryCommand::ContractInfo(args) => contract_info(args),
+        QueryCommand::Registrations(args) => crate::governance::registrations(args),
+        QueryCommand::AttestationPolicy(args) => crate::governance::attestation_policy(args),
     };
     finish(result, json)
 }
@@ -269,6 +277,16 @@ fn public_msg(msg: &Msg) -> Value {
         } => json!({
             "kind": "register_node", "registration_key": hex_encode(registration_key),
             "attestation_bytes": attestation.len(),
+        }),
+        Msg::SetAttestationPolicy { policy } => json!({
+            "kind": "set_attestation_policy", "policy": policy,
+        }),
+        Msg::RevokeNode {
+            registration_key,
+            reason,
+        } => json!({
+            "kind": "revoke_node", "registration_key": hex_encode(registration_key),
+            "reason": reason,
         }),
         Msg::Execute {
             contract,

@@ -625,6 +625,12 @@ transaction (contracts do not sign).
 
 Example: veil tx set-query-policy veil1... private --from alice")]
     SetQueryPolicy(crate::policy::SetQueryPolicyArgs),
+    /// Replace the network's attestation policy (only the genesis authority may).
+    #[command(long_about = crate::governance::SET_ATTESTATION_POLICY_ABOUT)]
+    SetAttestationPolicy(crate::governance::SetAttestationPolicyArgs),
+    /// Revoke a registered enclave (only the genesis authority may).
+    #[command(long_about = crate::governance::REVOKE_NODE_ABOUT)]
+    RevokeNode(crate::governance::RevokeNodeArgs),
 }
 
 #[derive(clap::Args)]
@@ -728,6 +734,8 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
         TxCommand::Execute(a) => a.tx.node.json(),
         TxCommand::Migrate(a) => a.tx.node.json(),
         TxCommand::SetQueryPolicy(a) => a.tx.node.json(),
+        TxCommand::SetAttestationPolicy(a) => a.tx.node.json(),
+        TxCommand::RevokeNode(a) => a.tx.node.json(),
     };
     let result = match command {
         TxCommand::Send(args) => send(args),
@@ -736,6 +744,8 @@ pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
         TxCommand::Execute(args) => execute(args),
         TxCommand::Migrate(args) => migrate(args),
         TxCommand::SetQueryPolicy(args) => crate::policy::set_query_policy(args),
+        TxCommand::SetAttestationPolicy(args) => crate::governance::set_attestation_policy(args),
+        TxCommand::RevokeNode(args) => crate::governance::revoke_node(args),
     };
     finish(result, json)
 }

@@ -219,9 +219,15 @@ impl KeyPair {
         Zeroizing::new(self.signing_key.to_bytes().into())
     }
 
-    /// Signs a transaction body with this key.
+    /// Signs a transaction body with this key, to run.
     pub fn sign(&self, body: TxBody) -> Tx {
         body.sign(&self.signing_key)
+    }
+
+    /// Signs a transaction body for simulation only (`veil/simulate-v1`): what a node
+    /// estimates gas with; no node or enclave ever runs it for real.
+    pub fn sign_simulation(&self, body: TxBody) -> Tx {
+        body.sign_for_simulation(&self.signing_key)
     }
 }
 

@@ -223,7 +223,8 @@ impl Client {
         self.submit_bytes(&tx.to_bytes())
     }
 
-    /// Runs a transaction without committing it; the receipt says the gas it used.
+    /// Runs a transaction signed for simulation (`TxBody::sign_for_simulation`) without
+    /// committing it; the receipt says the gas it used.
     pub fn simulate(&self, tx: &Tx) -> Result<Receipt, ClientError> {
         self.post(
             "/simulate",
@@ -256,6 +257,32 @@ impl Client {
             Err(ClientError::Api { status: 404, .. }) => Ok(None),
             Err(e) => Err(e),
         }
+    }
+
+    /// One page of registered enclaves (active and revoked), in key order after `after`.
+    pub fn registrations(
+        &self,
+        after: Option<&Hash>,
+        limit: Option<usize>,
+    ) -> Result<veil_types::RegistrationPage, ClientError> {
+        let mut query = Vec::new();
+        if let Some(after) = after {
+            query.push(format!("after={}", hex::encode(after)));
+        }
+        if let Some(limit) = limit {
+            query.push(format!("limit={limit}"));
+        }
+        let path = if query.is_empty() {
+            "/registrations".to_string()
+        } else {
+            format!("/registrations?{}", query.join("&"))
+        };
+        self.get(&path)
+    }
+
+    /// The attestation policy registrations are verified against now.
+    pub fn attestation_policy(&self) -> Result<veil_types::AttestationPolicyRecord, ClientError> {
+        self.get("/attestation-policy")
     }
 
     pub fn tx(&self, hash: &Hash) -> Result<Option<TxStatus>, ClientError> {

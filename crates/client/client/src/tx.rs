@@ -199,7 +199,9 @@ impl<'a> Wallet<'a> {
                 let max = self.status.params["max_tx_gas"]
                     .as_u64()
                     .unwrap_or(100_000_000);
-                let probe = self.key.sign(body(max, 0));
+                // Signed for simulation: the real transaction, signed below, is never
+                // shown to the node before it is submitted.
+                let probe = self.key.sign_simulation(body(max, 0));
                 let receipt = self.client.simulate(&probe)?;
                 if !receipt.ok {
                     let envelope = envelope_of(&probe);

@@ -166,6 +166,12 @@ impl ConfidentialHost {
         result
     }
 
+    /// Executes a signed governance transaction (`set_attestation_policy`, `revoke_node`)
+    /// as a chain would, in a block of its own.
+    pub fn govern(&self, tx: Vec<u8>, chain_id: &str) -> Result<(), HostError> {
+        self.in_block(&tx, 0, |_, _| self.enclave.govern(tx.clone(), chain_id))
+    }
+
     /// Installs the seed share a registration produced for this enclave.
     pub fn install_seed(&mut self, seed_share: Vec<u8>) -> Result<(), HostError> {
         let init = self.enclave.install_seed(seed_share)?;
@@ -514,7 +520,7 @@ impl ConfidentialHost {
         gas_limit: u64,
         tx: Option<Vec<u8>>,
     ) -> Result<RunResponse, HostError> {
-        let mut request = RunRequest {
+        let request = RunRequest {
             entry,
             contract: ContractRef {
                 address: address.to_string(),
@@ -531,14 +537,26 @@ impl ConfidentialHost {
             simulate: false,
             encrypted_permit: None,
         };
-        let response = match request.tx.clone() {
-            Some(tx) => self.in_block(&tx, request.block.time_nanos, |height, time_nanos| {
-                request.block.height = height;
-                request.block.time_nanos = time_nanos;
-                request.block.tx_index = Some(0);
-                self.enclave.run(request)
-            })?,
-            None => self.enclave.run(request)?,
+        self.run_request(request)
+    }
+
+    /// Hands the enclave a request as it is — `simulate` set or not, whatever `tx` is
+    /// signed for (tests of what it refuses) — and keeps the state it commits. A signed
+    /// transaction that is not a simulation runs in a certified block of its own.
+    pub fn run_request(&self, request: RunRequest) -> Result<RunResponse, HostError> {
+        let address = request.contract.address.clone();
+        let address = address.as_str();
+        let mut request = request;
+        let response = match (request.tx.clone(), request.simulate) {
+            (Some(tx), false) => {
+                self.in_block(&tx, request.block.time_nanos, |height, time_nanos| {
+                    request.block.height = height;
+                    request.block.time_nanos = time_nanos;
+                    request.block.tx_index = Some(0);
+                    self.enclave.run(request)
+                })?
+            }
+            _ => self.enclave.run(request)?,
         };
         if let Some(state) = &response.state {
             for (id, blob) in &state.new_nodes {
@@ -580,6 +598,18 @@ impl ConfidentialHost {
     /// Signs a transaction carrying `msg` with the signer's next sequence (the enclave runs
     /// contract calls only with the transaction their sender signed).
     pub fn sign(&self, signer: &SigningKey, chain_id: &str, msg: Msg) -> Vec<u8> {
+        self.sign_for(signer, chain_id, msg, veil_types::SignDomain::Tx)
+    }
+
+    /// Like [`sign`](Self::sign), for a signing domain: `SignDomain::Simulate` for a
+    /// transaction that may only be simulated.
+    pub fn sign_for(
+        &self,
+        signer: &SigningKey,
+        chain_id: &str,
+        msg: Msg,
+        domain: veil_types::SignDomain,
+    ) -> Vec<u8> {
         let sender = signer_address(signer);
         let mut sequences = self.sequences.lock().unwrap_or_else(|p| p.into_inner());
         // Without a chain to keep account sequences, use the clock: strictly increasing
@@ -597,7 +627,7 @@ impl ConfidentialHost {
             memo: String::new(),
             msg,
         }
-        .sign(signer);
+        .sign_for(signer, domain);
         *sequence += 1;
         tx.to_bytes()
     }

@@ -477,6 +477,18 @@ impl EnclaveClient {
         }
     }
 
+    /// Executes a signed governance transaction (`set_attestation_policy`, `revoke_node`);
+    /// the enclave checks it is the genesis authority's.
+    pub fn govern(&self, tx: Vec<u8>, chain_id: &str) -> Result<(), HostError> {
+        match self.ecall(&Ecall::Govern {
+            tx,
+            chain_id: chain_id.to_string(),
+        })? {
+            EcallResponse::Governed => Ok(()),
+            _ => Err(HostError::Protocol("govern")),
+        }
+    }
+
     /// Runs a call. Code the enclave has not compiled (after a restart) it loads itself
     /// from the host's [`NodeStore`].
     pub fn run(&self, request: RunRequest) -> Result<RunResponse, HostError> {

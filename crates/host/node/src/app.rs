@@ -25,6 +25,9 @@ use crate::genesis::Genesis;
 use crate::state::{ChainState, Dirty};
 use crate::store::{BlockCommit, Store, StoreError};
 
+mod governance;
+pub use governance::{REVOKE_NODE_GAS, SET_ATTESTATION_POLICY_GAS};
+
 /// Chain gas (what gas limits and fees count): CosmWasm gas / this, as wasmd does.
 pub const GAS_MULTIPLIER: u64 = 1_000;
 /// Every transaction: signature check, account update, receipt.
@@ -36,6 +39,7 @@ pub const STORE_CODE_GAS_PER_BYTE: u64 = 6;
 pub const CONTRACT_CALL_GAS: u64 = 20_000;
 /// Verifying an attestation and sharing the seed (a DCAP quote takes ~2 ms to verify).
 pub const REGISTER_NODE_GAS: u64 = 200_000;
+// Governance gas (`SET_ATTESTATION_POLICY_GAS`, `REVOKE_NODE_GAS`): `app/governance.rs`.
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -385,6 +389,11 @@ impl App {
         seal_generation: u64,
     ) -> Result<Block, AppError> {
         let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
+        state.attestation_policy = veil_types::AttestationPolicyRecord {
+            policy: genesis.attestation_policy.clone(),
+            height: 0,
+            set_by: None,
+        };
         for account in &genesis.accounts {
             state.accounts.insert(
                 account.address.clone(),
@@ -417,6 +426,7 @@ impl App {
                 wasm: Vec::new(),
                 contracts: Vec::new(),
                 registrations: Vec::new(),
+                attestation_policy: Some(state.attestation_policy.clone()),
                 nodes: Vec::new(),
                 released_nodes: Vec::new(),
                 checkpoint: Some(SealedCheckpoint {
@@ -593,6 +603,10 @@ impl App {
                     .collect(),
             )
         };
+        let attestation_policy = pending.dirty.attestation_policy.then(|| {
+            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
+            state.attestation_policy.clone()
+        });
         let (nodes, released_nodes) = self.nodes.take();
         self.store.commit_block(BlockCommit {
             block: pending.block.clone(),
@@ -603,6 +617,7 @@ impl App {
             wasm: pending.wasm,
             contracts,
             registrations,
+            attestation_policy,
             nodes,
             released_nodes,
             checkpoint: Some(pending.checkpoint),
@@ -910,15 +925,28 @@ impl App {
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
                     .registrations
-                    .contains_key(registration_key);
-                if known {
-                    return Err(failure(
-                        "already_registered",
-                        format!(
-                            "enclave key {} is already registered",
-                            hex::encode(registration_key)
-                        ),
-                    ));
+                    .get(registration_key)
+                    .map(|r| r.revocation.is_some());
+                match known {
+                    Some(true) => {
+                        return Err(failure(
+                            "revoked",
+                            format!(
+                                "enclave key {} was revoked by the network's authority: it is given nothing",
+                                hex::encode(registration_key)
+                            ),
+                        ))
+                    }
+                    Some(false) => {
+                        return Err(failure(
+                            "already_registered",
+                            format!(
+                                "enclave key {} is already registered",
+                                hex::encode(registration_key)
+                            ),
+                        ))
+                    }
+                    None => {}
                 }
                 if attestation.len() > veil_attestation_limit() {
                     return Err(failure("attestation", "the attestation is too large"));
@@ -950,6 +978,7 @@ impl App {
                     height: context.height,
                     enclave,
                     seed_share,
+                    revocation: None,
                 };
                 dirty.registrations.insert(*registration_key);
                 self.state
@@ -958,6 +987,9 @@ impl App {
                     .registrations
                     .insert(*registration_key, registration);
                 Ok(())
+            }
+            Msg::SetAttestationPolicy { .. } | Msg::RevokeNode { .. } => {
+                self.govern(context, tx, sender, meter, dirty, receipt)
             }
             Msg::SetQueryPolicy {
                 contract,
@@ -1219,16 +1251,19 @@ impl App {
         Ok((response, height))
     }
 
-    /// Runs a transaction on a copy of the state and reports the gas it used; nothing is
-    /// committed (contract calls run with `simulate`, so the enclave keeps its roots).
+    /// Runs a transaction signed for simulation (`veil/simulate-v1`) on a copy of the
+    /// state and reports the gas it used; nothing is committed (contract calls run with
+    /// `simulate`, so the enclave keeps its roots). A transaction signed to run is
+    /// refused: it runs only once, in a block.
     pub fn simulate(&mut self, bytes: &[u8]) -> Result<Receipt, Rejection> {
         if self.pending.is_some() {
             return Err(reject("busy", "a block is being committed; try again"));
         }
         let tx = Tx::from_bytes(bytes).map_err(|e| reject("malformed", e.to_string()))?;
-        let sender = tx
-            .verify()
-            .map_err(|e| reject("bad_signature", e.to_string()))?;
+        let sender = tx.verify_simulation().map_err(|e| match e {
+            veil_types::TxError::SignedToRun => reject("signed_to_run", e.to_string()),
+            other => reject("bad_signature", other.to_string()),
+        })?;
         let saved = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let context = TxContext {
             height: self.last.header.height + 1,
@@ -1332,6 +1367,7 @@ fn enclave_failure(e: HostError) -> Failure {
                 ErrorKind::StateIntegrity | ErrorKind::StaleStateRoot => "state_integrity",
                 ErrorKind::BadRequest => "bad_request",
                 ErrorKind::Replay => "replay",
+                ErrorKind::Unauthorized => "unauthorized",
                 _ => "enclave",
             },
             message.clone(),
@@ -1424,9 +1460,12 @@ impl Checker {
             ));
         }
         let tx = Tx::from_bytes(bytes).map_err(|e| reject("malformed", e.to_string()))?;
-        let sender = tx
-            .verify()
-            .map_err(|e| reject("bad_signature", e.to_string()))?;
+        let sender = tx.verify().map_err(|e| match e {
+            veil_types::TxError::SignedForSimulation => {
+                reject("signed_for_simulation", e.to_string())
+            }
+            other => reject("bad_signature", other.to_string()),
+        })?;
         check_static(&tx, &self.chain_id, &self.params)?;
         self.check_msg(&tx)?;
         Ok(CheckedTx {
@@ -1522,6 +1561,9 @@ impl Checker {
                     return Err(reject("attestation", "the attestation is too large"));
                 }
                 Ok(())
+            }
+            Msg::SetAttestationPolicy { .. } | Msg::RevokeNode { .. } => {
+                governance::check_governance_msg(&tx.body.msg)
             }
             Msg::Execute { contract, .. } => self.known_contract(contract),
             Msg::Migrate {

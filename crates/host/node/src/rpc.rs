@@ -38,7 +38,9 @@ pub fn router(state: RpcState) -> Router {
         .route("/status", get(status))
         .route("/network_key", get(network_key))
         .route("/genesis", get(genesis))
+        .route("/registrations", get(list_registrations))
         .route("/registrations/{key}", get(get_registration))
+        .route("/attestation-policy", get(attestation_policy))
         .route("/txs", post(submit_tx))
         .route("/txs/{hash}", get(get_tx))
         .route("/simulate", post(simulate))
@@ -226,6 +228,43 @@ async fn get_registration(State(state): State<RpcState>, Path(key): Path<String>
             hex::encode(key)
         ))
     })?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RegistrationsParams {
+    /// A registration key (hex): list the ones after it.
+    after: Option<String>,
+    /// At most this many (1 to 100, default 100).
+    limit: Option<usize>,
+}
+
+async fn list_registrations(
+    State(state): State<RpcState>,
+    Query(params): Query<RegistrationsParams>,
+) -> ApiResult {
+    let after = match &params.after {
+        Some(text) => Some(parse_hash(text)?),
+        None => None,
+    };
+    let limit = params.limit.unwrap_or(crate::store::MAX_REGISTRATIONS_PAGE);
+    if limit == 0 || limit > crate::store::MAX_REGISTRATIONS_PAGE {
+        return Err(ApiError::bad_request(
+            "malformed",
+            format!(
+                "limit must be 1 to {}, got {limit}",
+                crate::store::MAX_REGISTRATIONS_PAGE
+            ),
+        ));
+    }
+    ok(state.store.registrations(after.as_ref(), limit)?)
+}
+
+async fn attestation_policy(State(state): State<RpcState>) -> ApiResult {
+    ok(state
+        .store
+        .attestation_policy()?
+        .ok_or_else(|| ApiError::internal("the attestation policy record is missing"))?)
 }
 
 async fn network_key(State(state): State<RpcState>) -> ApiResult {

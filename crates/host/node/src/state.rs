@@ -3,15 +3,33 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use sha2::{Digest, Sha256};
-use veil_types::{Account, CodeInfo, ContractInfo, Hash, Registration};
+use veil_types::{Account, AttestationPolicyRecord, CodeInfo, ContractInfo, Hash, Registration};
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ChainState {
     pub accounts: BTreeMap<String, Account>,
     pub codes: BTreeMap<u64, CodeInfo>,
     pub contracts: BTreeMap<String, ContractInfo>,
-    /// Registered enclaves by registration key.
+    /// Registered enclaves by registration key (revoked ones included).
     pub registrations: BTreeMap<Hash, Registration>,
+    /// The attestation policy in force (the genesis' until the authority changes it).
+    pub attestation_policy: AttestationPolicyRecord,
+}
+
+impl Default for ChainState {
+    fn default() -> Self {
+        Self {
+            accounts: BTreeMap::new(),
+            codes: BTreeMap::new(),
+            contracts: BTreeMap::new(),
+            registrations: BTreeMap::new(),
+            attestation_policy: AttestationPolicyRecord {
+                policy: None,
+                height: 0,
+                set_by: None,
+            },
+        }
+    }
 }
 
 /// What changed since the last commit.
@@ -21,6 +39,7 @@ pub struct Dirty {
     pub codes: BTreeSet<u64>,
     pub contracts: BTreeSet<String>,
     pub registrations: BTreeSet<Hash>,
+    pub attestation_policy: bool,
 }
 
 impl ChainState {
@@ -42,9 +61,9 @@ impl ChainState {
         self.codes.keys().next_back().map_or(1, |id| id + 1)
     }
 
-    /// The state root: SHA-256 over every account, code and contract record in key order
-    /// (`docs/protocol.md`, "State root"). Contract state enters through each contract's
-    /// encrypted-tree root.
+    /// The state root: SHA-256 over every account, code, contract and registration record
+    /// in key order and the attestation policy in force (`docs/protocol.md`, "State
+    /// root"). Contract state enters through each contract's encrypted-tree root.
     pub fn app_hash(&self) -> Hash {
         let mut hasher = Sha256::new();
         hasher.update(b"veil/app-hash-v1");
@@ -65,6 +84,11 @@ impl ChainState {
         section(&mut hasher, b"codes", self.codes.values());
         section(&mut hasher, b"contracts", self.contracts.values());
         section(&mut hasher, b"registrations", self.registrations.values());
+        section(
+            &mut hasher,
+            b"attestation_policy",
+            std::iter::once(&self.attestation_policy),
+        );
         hasher.finalize().into()
     }
 
@@ -160,5 +184,28 @@ mod tests {
         let mut opened = state.clone();
         opened.contracts.get_mut("c").unwrap().query_policy = veil_types::QueryPolicy::public();
         assert_ne!(opened.app_hash(), state.app_hash());
+
+        // So are a revocation and the attestation policy in force.
+        state.registrations.insert(
+            [1; 32],
+            Registration {
+                registration_key: [1; 32],
+                operator: "a".into(),
+                height: 1,
+                enclave: "e".into(),
+                seed_share: vec![1],
+                revocation: None,
+            },
+        );
+        let mut revoked = state.clone();
+        revoked.registrations.get_mut(&[1; 32]).unwrap().revocation =
+            Some(veil_types::Revocation {
+                height: 2,
+                reason: "r".into(),
+            });
+        assert_ne!(revoked.app_hash(), state.app_hash());
+        let mut governed = state.clone();
+        governed.attestation_policy.height = 3;
+        assert_ne!(governed.app_hash(), state.app_hash());
     }
 }

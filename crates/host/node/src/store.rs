@@ -12,7 +12,8 @@ use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use veil_enclave_abi::SealedCheckpoint;
 use veil_types::consensus::CommitCertificate;
 use veil_types::{
-    decode_exact, Account, Block, CodeInfo, ContractInfo, Hash, Receipt, Registration,
+    decode_exact, Account, AttestationPolicyRecord, Block, CodeInfo, ContractInfo, Hash, Receipt,
+    Registration, RegistrationInfo, RegistrationPage,
 };
 
 use crate::genesis::Genesis;
@@ -38,6 +39,10 @@ const META_SEALED: &str = "enclave_sealed";
 const META_SEAL_GENERATION: &str = "enclave_seal_generation";
 /// The state root after the last committed block (the next header carries it).
 const META_STATE_ROOT: &str = "state_root";
+/// The attestation policy in force (`AttestationPolicyRecord`, postcard).
+const META_ATTESTATION_POLICY: &str = "attestation_policy";
+/// Most registrations one listing returns.
+pub const MAX_REGISTRATIONS_PAGE: usize = 100;
 
 #[derive(Debug, thiserror::Error)]
 #[error("store: {0}")]
@@ -65,6 +70,8 @@ pub struct BlockCommit {
     pub wasm: Vec<(Hash, Vec<u8>)>,
     pub contracts: Vec<ContractInfo>,
     pub registrations: Vec<Registration>,
+    /// Set when the block changed the attestation policy (and at genesis).
+    pub attestation_policy: Option<AttestationPolicyRecord>,
     pub nodes: Vec<(Hash, Vec<u8>)>,
     /// State nodes no contract's new root uses (deleted in the same transaction).
     pub released_nodes: Vec<Hash>,
@@ -269,6 +276,51 @@ impl Store {
         }
     }
 
+    /// Registrations in key order after `after` (exclusive), at most `limit` (capped at
+    /// [`MAX_REGISTRATIONS_PAGE`]).
+    pub fn registrations(
+        &self,
+        after: Option<&Hash>,
+        limit: usize,
+    ) -> Result<RegistrationPage, StoreError> {
+        let limit = limit.clamp(1, MAX_REGISTRATIONS_PAGE);
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(REGISTRATIONS).map_err(err)?;
+        let range = match after {
+            Some(key) => table.range::<&[u8]>((
+                std::ops::Bound::Excluded(key.as_slice()),
+                std::ops::Bound::Unbounded,
+            )),
+            None => table.range::<&[u8]>(..),
+        }
+        .map_err(err)?;
+        let mut registrations = Vec::new();
+        let mut more = false;
+        for entry in range {
+            let (_, v) = entry.map_err(err)?;
+            if registrations.len() == limit {
+                more = true;
+                break;
+            }
+            let registration: Registration = decode("registration", v.value())?;
+            registrations.push(RegistrationInfo::from(&registration));
+        }
+        let next_after = more
+            .then(|| registrations.last().map(|r| r.registration_key))
+            .flatten();
+        Ok(RegistrationPage {
+            registrations,
+            next_after,
+        })
+    }
+
+    /// The attestation policy in force.
+    pub fn attestation_policy(&self) -> Result<Option<AttestationPolicyRecord>, StoreError> {
+        self.meta(META_ATTESTATION_POLICY)?
+            .map(|bytes| decode("attestation policy", &bytes))
+            .transpose()
+    }
+
     pub fn contract(&self, address: &str) -> Result<Option<ContractInfo>, StoreError> {
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(CONTRACTS).map_err(err)?;
@@ -317,6 +369,9 @@ impl Store {
             state
                 .registrations
                 .insert(registration.registration_key, registration);
+        }
+        if let Some(record) = self.attestation_policy()? {
+            state.attestation_policy = record;
         }
         Ok(state)
     }
@@ -464,6 +519,10 @@ impl Store {
         let mut meta = txn.open_table(META).map_err(err)?;
         meta.insert(META_STATE_ROOT, commit.state_root.as_slice())
             .map_err(err)?;
+        if let Some(record) = &commit.attestation_policy {
+            meta.insert(META_ATTESTATION_POLICY, encode(record).as_slice())
+                .map_err(err)?;
+        }
         if let Some(checkpoint) = &commit.checkpoint {
             meta.insert(META_SEALED, checkpoint.sealed_state.as_slice())
                 .map_err(err)?;

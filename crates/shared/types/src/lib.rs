@@ -2,7 +2,8 @@
 //!
 //! A transaction is the postcard encoding of [`Tx`]: a [`TxBody`], the signer's compressed
 //! secp256k1 public key and a 64-byte ECDSA signature (low-S) over
-//! `SHA-256("veil/tx-v1" || postcard(body))`. Its hash is `SHA-256(tx bytes)`. Accounts are
+//! `SHA-256("veil/tx-v1" || postcard(body))` — or, for a transaction that may only be
+//! simulated, `"veil/simulate-v1"` ([`SignDomain`]). Its hash is `SHA-256(tx bytes)`. Accounts are
 //! Cosmos-style: `bech32("veil", RIPEMD-160(SHA-256(compressed public key)))`. The exact
 //! byte layouts and test vectors are in `docs/protocol.md`.
 //!
@@ -14,14 +15,21 @@ use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 pub use k256;
+/// Attestations and the attestation policy (genesis, `set_attestation_policy`).
+pub use veil_attestation;
 
 pub mod consensus;
 pub mod genesis;
+pub mod governance;
 pub mod permit;
 pub mod query_policy;
 pub mod serde_bytes_b64;
 pub mod serde_hash;
 
+pub use governance::{
+    AttestationPolicyRecord, RegistrationInfo, RegistrationPage, RegistrationStatus, Revocation,
+    MAX_REVOCATION_REASON_BYTES,
+};
 pub use permit::{PermitBody, PermitError, QueryPermit};
 pub use query_policy::QueryPolicy;
 
@@ -31,6 +39,35 @@ pub const ADDRESS_PREFIX: &str = "veil";
 pub const DENOM: &str = "uveil";
 /// Domain separation of transaction signatures.
 pub const TX_SIGN_DOMAIN: &[u8] = b"veil/tx-v1";
+/// Domain of a transaction signed only to be simulated (gas estimation): the node and the
+/// enclave simulate nothing else, and never run such a transaction for real — so a host
+/// cannot rerun a user's real pending transaction against states it chooses.
+pub const SIMULATE_SIGN_DOMAIN: &[u8] = b"veil/simulate-v1";
+
+/// What a transaction's signature is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignDomain {
+    /// To run, once, in a block (`veil/tx-v1`).
+    Tx,
+    /// To be simulated, never run (`veil/simulate-v1`).
+    Simulate,
+}
+
+impl SignDomain {
+    pub fn bytes(self) -> &'static [u8] {
+        match self {
+            SignDomain::Tx => TX_SIGN_DOMAIN,
+            SignDomain::Simulate => SIMULATE_SIGN_DOMAIN,
+        }
+    }
+
+    fn other(self) -> SignDomain {
+        match self {
+            SignDomain::Tx => SignDomain::Simulate,
+            SignDomain::Simulate => SignDomain::Tx,
+        }
+    }
+}
 /// Largest transaction a node accepts (a contract upload is the biggest).
 pub const MAX_TX_BYTES: usize = 4 * 1024 * 1024;
 /// Longest contract label and memo.
@@ -98,6 +135,18 @@ pub enum Msg {
         #[serde(with = "serde_bytes_b64")]
         attestation: Vec<u8>,
     },
+    /// Replaces the attestation policy registrations are verified against (to accept a
+    /// new enclave build, or drop an old one). Only the genesis authority may; every
+    /// node's enclave checks the signer itself.
+    SetAttestationPolicy { policy: veil_attestation::Policy },
+    /// Revokes a registered enclave: it is given nothing new (no seed share, and none of
+    /// a later rotation); it keeps whatever it already holds. Only the genesis authority.
+    RevokeNode {
+        #[serde(with = "serde_hash")]
+        registration_key: Hash,
+        /// Why, for the record (at most [`MAX_REVOCATION_REASON_BYTES`]).
+        reason: String,
+    },
 }
 
 impl Msg {
@@ -111,6 +160,8 @@ impl Msg {
             Msg::Migrate { .. } => "migrate",
             Msg::SetQueryPolicy { .. } => "set_query_policy",
             Msg::RegisterNode { .. } => "register_node",
+            Msg::SetAttestationPolicy { .. } => "set_attestation_policy",
+            Msg::RevokeNode { .. } => "revoke_node",
         }
     }
 }
@@ -132,14 +183,29 @@ pub struct TxBody {
 impl TxBody {
     /// The bytes a signature covers: `"veil/tx-v1" || postcard(body)`.
     pub fn sign_bytes(&self) -> Vec<u8> {
-        let mut bytes = TX_SIGN_DOMAIN.to_vec();
+        self.sign_bytes_for(SignDomain::Tx)
+    }
+
+    /// The bytes a signature for `domain` covers: `domain || postcard(body)`.
+    pub fn sign_bytes_for(&self, domain: SignDomain) -> Vec<u8> {
+        let mut bytes = domain.bytes().to_vec();
         postcard::to_io(self, &mut bytes).expect("writing to a Vec cannot fail");
         bytes
     }
 
-    /// Signs the body with `key`.
+    /// Signs the body with `key`, to run.
     pub fn sign(self, key: &SigningKey) -> Tx {
-        let digest = Sha256::digest(self.sign_bytes());
+        self.sign_for(key, SignDomain::Tx)
+    }
+
+    /// Signs the body with `key` for simulation only: no node or enclave runs it for real.
+    pub fn sign_for_simulation(self, key: &SigningKey) -> Tx {
+        self.sign_for(key, SignDomain::Simulate)
+    }
+
+    /// Signs the body with `key` for `domain`.
+    pub fn sign_for(self, key: &SigningKey, domain: SignDomain) -> Tx {
+        let digest = Sha256::digest(self.sign_bytes_for(domain));
         let (signature, _) = key
             .sign_prehash_recoverable(&digest)
             .expect("a 32-byte digest can always be signed");
@@ -175,6 +241,10 @@ pub enum TxError {
     BadSignature,
     #[error("signature is not in low-S form")]
     HighS,
+    #[error("the transaction is signed for simulation (veil/simulate-v1): it never runs for real")]
+    SignedForSimulation,
+    #[error("a simulation must be signed for simulation (veil/simulate-v1), not to run (veil/tx-v1): a transaction signed to run is never simulated")]
+    SignedToRun,
 }
 
 impl Tx {
@@ -191,11 +261,35 @@ impl Tx {
         decode_exact(bytes).map_err(TxError::Malformed)
     }
 
-    /// Checks the signature and returns the signer's address.
+    /// Checks the signature (to run: `veil/tx-v1`) and returns the signer's address.
     pub fn verify(&self) -> Result<String, TxError> {
-        let digest: [u8; 32] = Sha256::digest(self.body.sign_bytes()).into();
-        verify_secp256k1(&self.public_key, &self.signature, &digest)?;
-        Ok(account_address(&self.public_key))
+        self.verify_for(SignDomain::Tx)
+    }
+
+    /// Checks a signature for simulation (`veil/simulate-v1`) and returns the signer.
+    pub fn verify_simulation(&self) -> Result<String, TxError> {
+        self.verify_for(SignDomain::Simulate)
+    }
+
+    /// Checks the signature for `domain` and returns the signer's address. A signature
+    /// that verifies for the other domain says so ([`TxError::SignedForSimulation`],
+    /// [`TxError::SignedToRun`]).
+    pub fn verify_for(&self, domain: SignDomain) -> Result<String, TxError> {
+        let digest =
+            |d: SignDomain| -> [u8; 32] { Sha256::digest(self.body.sign_bytes_for(d)).into() };
+        match verify_secp256k1(&self.public_key, &self.signature, &digest(domain)) {
+            Ok(()) => Ok(account_address(&self.public_key)),
+            Err(TxError::BadSignature)
+                if verify_secp256k1(&self.public_key, &self.signature, &digest(domain.other()))
+                    .is_ok() =>
+            {
+                Err(match domain {
+                    SignDomain::Tx => TxError::SignedForSimulation,
+                    SignDomain::Simulate => TxError::SignedToRun,
+                })
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -428,6 +522,18 @@ pub struct Registration {
     pub enclave: String,
     #[serde(with = "serde_bytes_b64")]
     pub seed_share: Vec<u8>,
+    /// Set once the genesis authority revoked it.
+    #[serde(default)]
+    pub revocation: Option<Revocation>,
+}
+
+impl Registration {
+    pub fn status(&self) -> RegistrationStatus {
+        match self.revocation {
+            Some(_) => RegistrationStatus::Revoked,
+            None => RegistrationStatus::Active,
+        }
+    }
 }
 
 /// u128 token amounts: decimal strings in JSON, varints in postcard.

@@ -41,6 +41,28 @@ fn signed_tx_round_trips_and_verifies() {
 }
 
 #[test]
+fn simulation_signatures_have_their_own_domain() {
+    let signer = key(1);
+    let address = account_address(&signer.verifying_key().to_sec1_bytes());
+    let body = body(send());
+    let sign_bytes = body.sign_bytes_for(SignDomain::Simulate);
+    assert!(sign_bytes.starts_with(b"veil/simulate-v1"));
+    assert_eq!(&sign_bytes[16..], &body.sign_bytes()[10..]);
+
+    let simulation = body.clone().sign_for_simulation(&signer);
+    assert_eq!(simulation.verify_simulation().unwrap(), address);
+    assert_eq!(simulation.verify(), Err(TxError::SignedForSimulation));
+    let real = body.sign(&signer);
+    assert_eq!(real.verify().unwrap(), address);
+    assert_eq!(real.verify_simulation(), Err(TxError::SignedToRun));
+    // Neither domain: a bad signature, as before.
+    let mut forged = real.clone();
+    forged.body.sequence += 1;
+    assert_eq!(forged.verify(), Err(TxError::BadSignature));
+    assert_eq!(forged.verify_simulation(), Err(TxError::BadSignature));
+}
+
+#[test]
 fn any_change_breaks_the_signature() {
     let tx = body(send()).sign(&key(1));
     let mut other = tx.clone();

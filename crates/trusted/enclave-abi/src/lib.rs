@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the messages below.
-pub const ABI_VERSION: u16 = 5;
+pub const ABI_VERSION: u16 = 6;
 
 /// Largest frame either side accepts (code uploads are the biggest messages).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
@@ -68,6 +68,11 @@ pub enum Ecall {
     /// Accept the master seed shared with this enclave (only if it derives the genesis
     /// network key), and seal it.
     InstallSeed { seed_share: Vec<u8> },
+    /// Execute a signed governance transaction (`set_attestation_policy`, `revoke_node`):
+    /// the enclave checks it is the genesis authority's and updates the policy or the
+    /// revoked registrations it keeps (sealed) and checks every later registration
+    /// against.
+    Govern { tx: Vec<u8>, chain_id: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -165,6 +170,8 @@ pub enum EcallResponse {
     },
     /// The seed was accepted; the sealed state to keep now.
     SeedInstalled(InitResponse),
+    /// The governance transaction took effect in the enclave.
+    Governed,
     Error(EnclaveError),
 }
 
@@ -276,7 +283,8 @@ pub enum ErrorKind {
     StaleStateRoot,
     /// A signed transaction the enclave has already run.
     Replay,
-    /// The query policy refuses this querier (nothing of the state was read).
+    /// The query policy refuses this querier (nothing of the state was read), or a
+    /// transaction's signer may not do what it asks (not the admin, not the authority).
     Unauthorized,
     /// An attestation the network's policy refuses, or a seed that does not match the
     /// genesis network key.
@@ -325,6 +333,7 @@ impl Ecall {
             Ecall::Attest { .. } => "attest",
             Ecall::RegisterNode { .. } => "register_node",
             Ecall::InstallSeed { .. } => "install_seed",
+            Ecall::Govern { .. } => "govern",
             Ecall::Run(r) => match r.entry {
                 EntryPoint::Instantiate => "instantiate",
                 EntryPoint::Execute => "execute",

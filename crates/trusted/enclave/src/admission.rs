@@ -239,11 +239,20 @@ pub(crate) fn check_query(
 
 /// Verifies the signed transaction behind a contract call: signed by the request's sender,
 /// for this chain, and asking for exactly this call (entry point, contract, envelope,
-/// funds).
+/// funds). A simulation must be signed for simulation (`veil/simulate-v1`) and a real
+/// call to run (`veil/tx-v1`): a host can neither rerun a user's real transaction as a
+/// simulation nor run a simulation for real.
 pub(crate) fn verify_tx(bytes: &[u8], request: &RunRequest) -> EnclaveResult<veil_types::Tx> {
     let bad = |message: String| fail(ErrorKind::BadRequest, message);
     let tx = veil_types::Tx::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
-    let signer = tx.verify().map_err(|e| bad(format!("transaction: {e}")))?;
+    let domain = if request.simulate {
+        veil_types::SignDomain::Simulate
+    } else {
+        veil_types::SignDomain::Tx
+    };
+    let signer = tx
+        .verify_for(domain)
+        .map_err(|e| bad(format!("transaction: {e}")))?;
     if signer != request.sender {
         return Err(bad("transaction is not signed by the sender".into()));
     }

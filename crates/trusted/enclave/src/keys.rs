@@ -72,6 +72,8 @@ pub(crate) struct SealedState {
     codes: Vec<CodeRecord>,
     /// The last certified block executed (none before the first).
     last_block: Option<ExecutedBlock>,
+    /// The attestation policy in force and the registered enclaves (revoked or not).
+    governance: Governance,
 }
 
 impl Drop for SealedState {
@@ -121,14 +123,15 @@ fn attestation_error(e: veil_attestation::AttestationError) -> EnclaveError {
     fail(ErrorKind::Attestation, e.to_string())
 }
 
-/// Verifies an attestation against the genesis policy at a block time (ns).
+/// Verifies an attestation against a policy (the genesis', or the one in force) at a
+/// block time (ns).
 fn verify_attestation(
-    genesis: &Genesis,
+    policy: Option<&Policy>,
     attestation: &Attestation,
     time_nanos: u64,
     expected: &[u8; 64],
 ) -> EnclaveResult<VerifiedEnclave> {
-    let policy = genesis.attestation_policy.as_ref().ok_or_else(|| {
+    let policy = policy.ok_or_else(|| {
         fail(
             ErrorKind::Attestation,
             "this network's genesis has no attestation policy: no enclave may register",
@@ -203,8 +206,10 @@ impl Enclave {
                                 &network.seed_exchange_key,
                                 &genesis.core_hash(),
                             );
+                            // The seed was born under the genesis policy, whatever the
+                            // policy in force is now.
                             verify_attestation(
-                                &genesis,
+                                genesis.attestation_policy.as_ref(),
                                 &network.bootstrap_attestation,
                                 genesis.genesis_time_nanos,
                                 &expected,
@@ -229,6 +234,7 @@ impl Enclave {
                     senders: Vec::new(),
                     codes: Vec::new(),
                     last_block: None,
+                    governance: Governance::from_genesis(&genesis),
                 }
             }
         };
@@ -239,6 +245,7 @@ impl Enclave {
         self.contracts = Arc::new(state.contracts.iter().cloned().collect());
         self.next_sequences = state.senders.iter().cloned().collect();
         self.codes = state.codes.clone();
+        self.governance = state.governance.clone();
         self.senders = SharedSecretCache::new(SENDER_CACHE_CAPACITY);
         self.chain = ChainCursor {
             validators: if genesis.validators.is_empty() {
@@ -312,6 +319,7 @@ impl Enclave {
                 .collect(),
             codes: self.codes.clone(),
             last_block: self.chain.last,
+            governance: self.governance.clone(),
         };
         let plain = zeroize::Zeroizing::new(postcard::to_stdvec(&state).expect("serializable"));
         Ok(identity.sealer.seal(SEALED_STATE_AAD, &plain, &mut OsRng))
@@ -330,8 +338,9 @@ impl Enclave {
         })
     }
 
-    /// Executes a `register_node` transaction: verifies the new enclave's attestation
-    /// against the genesis policy at the block's time and encrypts the seed to its key.
+    /// Executes a `register_node` transaction: refuses a revoked (or already registered)
+    /// key, verifies the new enclave's attestation against the policy in force at the
+    /// block's time, records the key and encrypts the seed to it.
     pub(crate) fn register_node(&mut self, tx: &[u8]) -> EnclaveResult<EcallResponse> {
         let block_time_nanos = self.open_block_time()?;
         let identity = self.identity()?;
@@ -347,16 +356,17 @@ impl Enclave {
                 "transaction does not register a node",
             ));
         };
-        if identity.genesis.attestation_policy.is_none() {
+        self.governance.check_new_registration(registration_key)?;
+        let policy = self.governance.policy.as_ref();
+        if policy.is_none() {
             return Err(fail(
                 ErrorKind::Attestation,
-                "this network's genesis has no attestation policy: no enclave may register",
+                "this network has no attestation policy: no enclave may register",
             ));
         }
         let attestation = Attestation::from_bytes(attestation).map_err(attestation_error)?;
         let expected = report_data(registration_key, &identity.genesis_hash, &operator, None);
-        let enclave =
-            verify_attestation(&identity.genesis, &attestation, block_time_nanos, &expected)?;
+        let enclave = verify_attestation(policy, &attestation, block_time_nanos, &expected)?;
         let seed_share = veil_crypto::share_seed(
             &keys.seed,
             keys.generation,
@@ -374,6 +384,7 @@ impl Enclave {
                 .map(|s| format!(", TCB {s}"))
                 .unwrap_or_default()
         );
+        self.governance.registered.insert(*registration_key, false);
         self.next_sequences.insert(operator, tx.body.sequence + 1);
         Ok(EcallResponse::NodeRegistered {
             seed_share,

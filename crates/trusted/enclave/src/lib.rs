@@ -20,6 +20,7 @@ use veil_crypto::{
 mod admission;
 mod blocks;
 mod dispatch;
+mod governance;
 mod keys;
 mod querier;
 
@@ -34,6 +35,7 @@ pub use querier::{OcallNodeSource, MAX_QUERY_DEPTH};
 
 use dispatch::{Dispatch, Ledger, Stop};
 pub use dispatch::{BANK_SEND_GAS, MAX_DISPATCH_DEPTH};
+use governance::Governance;
 use veil_enclave_abi::{
     decode, encode, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash, InitRequest,
     InitResponse, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint, StateUpdate,
@@ -55,7 +57,7 @@ use veil_types::QueryPolicy;
 const FIRST_GENERATION: u32 = 0;
 /// Attributes whose key starts with this are published in plaintext (prefix removed).
 pub const PUBLIC_ATTRIBUTE_PREFIX: &str = "public.";
-const SEALED_STATE_AAD: &[u8] = b"veil/sealed-state-v1";
+const SEALED_STATE_AAD: &[u8] = b"veil/sealed-state-v2";
 
 /// How the enclave reaches host services: one ocall, bytes in and bytes out.
 pub trait OcallChannel: Send + Sync {
@@ -102,6 +104,8 @@ pub struct Enclave {
     codes: Vec<CodeRecord>,
     /// The certified blocks executed and the one open now.
     chain: blocks::ChainCursor,
+    /// The attestation policy in force and the registered (or revoked) enclaves.
+    governance: Governance,
 }
 
 /// Senders whose shared secret the enclave remembers.
@@ -128,6 +132,7 @@ impl Enclave {
             senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
             codes: Vec::new(),
             chain: blocks::ChainCursor::default(),
+            governance: Governance::default(),
         }
     }
 
@@ -180,6 +185,11 @@ impl Enclave {
             Ecall::InstallSeed { seed_share } => self
                 .install_seed(&seed_share)
                 .map(EcallResponse::SeedInstalled),
+            Ecall::Govern { tx, chain_id } => {
+                self.bind_admin_tx(&tx)?;
+                self.govern(&tx, &chain_id)
+                    .map(|()| EcallResponse::Governed)
+            }
         }
     }
 
