@@ -452,6 +452,11 @@ impl App {
         &self.last
     }
 
+    /// The state root after the last committed block.
+    pub fn state_root(&self) -> Hash {
+        self.state_root
+    }
+
     pub fn network_key(&self) -> (Hash, u32) {
         self.network_key
     }

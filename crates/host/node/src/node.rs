@@ -155,7 +155,7 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
         "veil: chain {} at height {} (state root {}), home {}",
         last.chain_id,
         last.height,
-        hex::encode(last.app_hash),
+        hex::encode(app.state_root()),
         config.home.display()
     );
     eprintln!(
