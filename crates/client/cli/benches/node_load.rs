@@ -1,14 +1,20 @@
-//! Load test of a `veil dev` node on loopback: sustained confidential cw20 transfers per
-//! second with durable (fsync'd) block commits, time from submission to inclusion, and the
-//! node's memory.
+//! Load test on loopback, in one run: a `veil dev` chain (one validator) and a 4-validator
+//! `veil testnet` (every validator executes every transfer, all on this machine) —
+//! sustained confidential cw20 transfers per second with durable (fsync'd) block commits,
+//! time from submission to commit, and the nodes' memory.
 //!
-//! `cargo bench -p veil-cli --bench node_load` (release build). Two phases, each of
+//! `cargo bench -p veil-cli --bench node_load` (release build; `VEIL_LOAD_NETWORKS=dev`
+//! or `testnet` runs one of the two). For each network, two phases, each of
 //! `VEIL_LOAD_TXS` transfers (default 20000) from `VEIL_LOAD_SENDERS` accounts (default 8),
 //! each bounded by `VEIL_LOAD_SECONDS` (default 180):
 //! - saturation: every sender submits as fast as the node accepts — the most the node
 //!   sustains (inclusion times here are mostly queueing);
-//! - paced: `VEIL_LOAD_RATE` transfers per second (default 2000) — the time from submission
-//!   to inclusion at that rate.
+//! - paced: `VEIL_LOAD_RATE` transfers per second (default 2000; on the testnet
+//!   `VEIL_LOAD_TESTNET_RATE`, default 500) — the time from submission to inclusion at that
+//!   rate.
+//!
+//! On the testnet the senders are spread over the validators' RPC (there is no mempool
+//! gossip yet: each validator proposes the transactions sent to it).
 //!
 //! Transactions are signed and encrypted before the clock starts; the clock measures the
 //! node (and the HTTP submissions). The report is also written to
@@ -44,33 +50,49 @@ fn cw20_wasm() -> Vec<u8> {
     std::fs::read(path).unwrap()
 }
 
-struct Node(Child);
+/// The node processes of one network, and their RPC URLs.
+struct Network {
+    children: Vec<Child>,
+    urls: Vec<String>,
+    /// Where node 0 keeps its chain.
+    store: PathBuf,
+}
 
-impl Drop for Node {
+impl Drop for Network {
     fn drop(&mut self) {
-        let _ = Command::new("kill")
-            .args(["-INT", &self.0.id().to_string()])
-            .status();
-        let _ = self.0.wait();
+        for child in &self.children {
+            let _ = Command::new("kill")
+                .args(["-INT", &child.id().to_string()])
+                .status();
+        }
+        for child in &mut self.children {
+            let _ = child.wait();
+        }
     }
 }
 
-fn start_node(home: &Path, port: u16) -> Node {
-    let log = std::fs::File::create(home.join("node.log")).unwrap();
-    let child = Command::new(env!("CARGO_BIN_EXE_veil"))
-        .args(["dev", "--home"])
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+fn spawn(args: &[&str], home: &Path) -> Child {
+    let log = std::fs::File::create(home.join("load-node.log")).unwrap();
+    Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(args)
         .arg(home)
-        .args([
-            "--rpc-addr",
-            &format!("127.0.0.1:{port}"),
-            "--block-time",
-            "200ms",
-        ])
+        .args(["--block-time", "200ms"])
         .stdout(Stdio::null())
         .stderr(log)
         .spawn()
-        .expect("veil dev starts");
-    let client = Client::new(&format!("http://127.0.0.1:{port}"));
+        .expect("veil starts")
+}
+
+fn wait_ready(url: &str) {
+    let client = Client::new(url);
     let started = Instant::now();
     while client.status().is_err() {
         assert!(
@@ -79,7 +101,63 @@ fn start_node(home: &Path, port: u16) -> Node {
         );
         std::thread::sleep(Duration::from_millis(50));
     }
-    Node(child)
+}
+
+/// `veil dev`: one validator.
+fn start_dev(home: &Path) -> Network {
+    let port = free_port();
+    let child = spawn(
+        &["dev", "--rpc-addr", &format!("127.0.0.1:{port}"), "--home"],
+        home,
+    );
+    let url = format!("http://127.0.0.1:{port}");
+    wait_ready(&url);
+    Network {
+        children: vec![child],
+        urls: vec![url],
+        store: home.join("node").join("chain.redb"),
+    }
+}
+
+/// `veil testnet init` with 4 validators, each run by `veil node start`.
+fn start_testnet(dir: &Path) -> Network {
+    let base = loop {
+        let base = free_port();
+        if base < 60_000
+            && (0..8).all(|i| std::net::TcpListener::bind(("127.0.0.1", base + i)).is_ok())
+        {
+            break base;
+        }
+    };
+    let init = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(["testnet", "init", "--validators", "4", "--dir"])
+        .arg(dir)
+        .args(["--base-port", &base.to_string()])
+        .output()
+        .unwrap();
+    assert!(
+        init.status.success(),
+        "{}",
+        String::from_utf8_lossy(&init.stderr)
+    );
+    let mut network = Network {
+        children: Vec::new(),
+        urls: Vec::new(),
+        store: dir.join("node0").join("node").join("chain.redb"),
+    };
+    for i in 0..4u16 {
+        let home = dir.join(format!("node{i}"));
+        network
+            .children
+            .push(spawn(&["node", "start", "--home"], &home));
+        network
+            .urls
+            .push(format!("http://127.0.0.1:{}", base + 2 * i));
+    }
+    for url in &network.urls {
+        wait_ready(url);
+    }
+    network
 }
 
 fn rss_kib(pid: u32, field: &str) -> u64 {
@@ -100,23 +178,56 @@ fn percentile(sorted: &[Duration], p: f64) -> Duration {
 
 fn main() {
     // `cargo bench` passes `--bench`; filters are not supported here.
+    let networks = std::env::var("VEIL_LOAD_NETWORKS").unwrap_or_else(|_| "dev,testnet".into());
+    eprintln!("load: building cw20-base 2.0.0 ...");
+    let wasm = cw20_wasm();
+    let mut reports = serde_json::Map::new();
+    for name in networks.split(',').map(str::trim) {
+        let dir = tempfile::tempdir().unwrap();
+        let (network, rate) = match name {
+            "dev" => (start_dev(dir.path()), env_number("VEIL_LOAD_RATE", 2_000)),
+            "testnet" => (
+                start_testnet(dir.path()),
+                env_number("VEIL_LOAD_TESTNET_RATE", 500),
+            ),
+            other => panic!("VEIL_LOAD_NETWORKS: unknown network {other:?}"),
+        };
+        eprintln!("load: {name} ({} validators)", network.urls.len());
+        reports.insert(name.to_string(), run_network(&network, &wasm, rate.max(1)));
+    }
+    let report = Value::Object(reports);
+    println!("{}", serde_json::to_string_pretty(&report).unwrap());
+    let out =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/node-load-report.json");
+    let _ = std::fs::write(&out, serde_json::to_vec_pretty(&report).unwrap());
+    for (name, network) in report.as_object().unwrap() {
+        for phase in ["saturation", "paced"] {
+            let p = &network[phase];
+            eprintln!(
+                "load: {name} {phase}: {} confidential cw20 transfers in {:.1} s = {:.0}/s; inclusion p50 {:.0} ms, p99 {:.0} ms",
+                p["included_ok"], p["seconds"].as_f64().unwrap(), p["per_second"].as_f64().unwrap(),
+                p["inclusion_p50_ms"].as_f64().unwrap(), p["inclusion_p99_ms"].as_f64().unwrap(),
+            );
+        }
+        eprintln!(
+            "load: {name}: node 0 RSS {:.0} MiB (peak {:.0} MiB); store {:.0} MiB holding {} state nodes",
+            network["node_rss_mib"].as_f64().unwrap(),
+            network["node_peak_rss_mib"].as_f64().unwrap(),
+            network["store_mib"].as_f64().unwrap(),
+            network["state_nodes"],
+        );
+    }
+}
+
+/// Deploys cw20-base on `network`, runs both phases and reports them.
+fn run_network(network: &Network, wasm: &[u8], rate: u64) -> Value {
     let total = env_number("VEIL_LOAD_TXS", 20_000) as usize;
     let senders = env_number("VEIL_LOAD_SENDERS", 8).max(1) as usize;
     let limit = Duration::from_secs(env_number("VEIL_LOAD_SECONDS", 180));
-    let rate = env_number("VEIL_LOAD_RATE", 2_000).max(1);
     let per_sender = total.div_ceil(senders);
-
-    eprintln!("load: building cw20-base 2.0.0 ...");
-    let wasm = cw20_wasm();
-    let home = tempfile::tempdir().unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let node = start_node(home.path(), port);
-    let pid = node.0.id();
-    let url = format!("http://127.0.0.1:{port}");
+    let wasm = wasm.to_vec();
+    let pid = network.children[0].id();
+    let url = network.urls[0].clone();
     let client = Client::new(&url);
     let alice = dev_key("alice");
     let wallet = Wallet::connect(&client, &alice).unwrap();
@@ -236,8 +347,11 @@ fn main() {
 
     // Inclusion times from the node's WebSocket events.
     let (included_tx, included_rx) = mpsc::channel::<(Hash, bool, Instant)>();
-    let (mut socket, _) =
-        tungstenite::connect(format!("ws://127.0.0.1:{port}/subscribe?events=txs")).unwrap();
+    let (mut socket, _) = tungstenite::connect(format!(
+        "{}/subscribe?events=txs",
+        url.replace("http://", "ws://")
+    ))
+    .unwrap();
     std::thread::spawn(move || loop {
         let Ok(message) = socket.read() else { return };
         let now = Instant::now();
@@ -267,19 +381,22 @@ fn main() {
         "load: saturation: {} transfers from {senders} senders, as fast as they go ...",
         per_sender * senders
     );
-    let saturated = run_phase(&url, &first, None, limit, &included_rx);
+    let saturated = run_phase(&network.urls, &first, None, limit, &included_rx);
     eprintln!(
         "load: paced: {} transfers at {rate}/s ...",
         per_sender * senders
     );
     let pace = Duration::from_secs_f64(senders as f64 / rate as f64);
-    let paced = run_phase(&url, &second, Some(pace), limit, &included_rx);
+    let paced = run_phase(&network.urls, &second, Some(pace), limit, &included_rx);
     // The store keeps current contract state only: replaced nodes go with each block.
     let state_nodes = Client::new(&url).status().unwrap().state_nodes;
-    let store_bytes = std::fs::metadata(home.path().join("node").join("chain.redb"))
+    let store_bytes = std::fs::metadata(&network.store)
         .map(|m| m.len())
         .unwrap_or(0);
-    let report = json!({
+    let failed = saturated["failed"].as_u64().unwrap() + paced["failed"].as_u64().unwrap();
+    assert_eq!(failed, 0, "some transfers failed");
+    json!({
+        "validators": network.urls.len(),
         "saturation": saturated,
         "state_nodes": state_nodes,
         "store_mib": store_bytes as f64 / (1024.0 * 1024.0),
@@ -290,33 +407,14 @@ fn main() {
         "node_peak_rss_mib": rss_kib(pid, "VmHWM:") as f64 / 1024.0,
         "gas_limit_per_transfer": gas_limit,
         "block_time_ms": 200,
-    });
-    println!("{}", serde_json::to_string_pretty(&report).unwrap());
-    let out =
-        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../target/node-load-report.json");
-    let _ = std::fs::write(&out, serde_json::to_vec_pretty(&report).unwrap());
-    for (name, phase) in [("saturation", &saturated), ("paced", &paced)] {
-        eprintln!(
-            "load: {name}: {} confidential cw20 transfers in {:.1} s = {:.0}/s; inclusion p50 {:.0} ms, p99 {:.0} ms",
-            phase["included_ok"], phase["seconds"].as_f64().unwrap(), phase["per_second"].as_f64().unwrap(),
-            phase["inclusion_p50_ms"].as_f64().unwrap(), phase["inclusion_p99_ms"].as_f64().unwrap(),
-        );
-    }
-    eprintln!(
-        "load: node RSS {:.0} MiB (peak {:.0} MiB); store {:.0} MiB holding {state_nodes} state nodes",
-        report["node_rss_mib"].as_f64().unwrap(),
-        report["node_peak_rss_mib"].as_f64().unwrap(),
-        report["store_mib"].as_f64().unwrap(),
-    );
-    let failed = saturated["failed"].as_u64().unwrap() + paced["failed"].as_u64().unwrap();
-    drop(node);
-    assert_eq!(failed, 0, "some transfers failed");
+    })
 }
 
-/// Submits every batch (one thread per sender, in sequence order), optionally one
-/// transaction per `pace` per sender, and waits for their inclusion events.
+/// Submits every batch (one thread per sender, in sequence order, sender i to node
+/// i mod n), optionally one transaction per `pace` per sender, and waits for their
+/// inclusion events.
 fn run_phase(
-    url: &str,
+    urls: &[String],
     batches: &[Vec<(Hash, Vec<u8>)>],
     pace: Option<Duration>,
     limit: Duration,
@@ -326,8 +424,9 @@ fn run_phase(
     let submitted: Vec<(Hash, Instant)> = std::thread::scope(|scope| {
         let handles: Vec<_> = batches
             .iter()
-            .map(|batch| {
-                let client = Client::new(url);
+            .enumerate()
+            .map(|(i, batch)| {
+                let client = Client::new(&urls[i % urls.len()]);
                 scope.spawn(move || {
                     let mut times = Vec::with_capacity(batch.len());
                     for (i, (hash, bytes)) in batch.iter().enumerate() {
