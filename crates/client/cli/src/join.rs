@@ -39,6 +39,10 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         );
     }
     config.genesis = Some(genesis);
+    if config.relay_to.is_empty() {
+        // Transactions sent to this node reach the network through its peer.
+        config.relay_to.push(args.peer.clone());
+    }
     config.follow = Some(Box::new(PeerBlocks { client: peer }));
     run(config)?;
     Ok(ExitCode::SUCCESS)

@@ -35,6 +35,10 @@ pub struct NodeArgs {
     /// node.json).
     #[arg(long = "peer-p2p")]
     pub peers: Vec<SocketAddr>,
+    /// Another node's RPC URL to relay submitted transactions to (repeat for each;
+    /// default: the home's node.json; `veil node join`: its peer).
+    #[arg(long = "relay-to")]
+    pub relay_to: Vec<String>,
     /// Time between blocks, e.g. `1s`, `200ms`.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub block_time: Duration,
@@ -149,6 +153,13 @@ pub(crate) fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeCo
         .p2p_addr
         .or(file.as_ref().map(|f| f.p2p_addr))
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_P2P_PORT)));
+    config.relay_to = if args.relay_to.is_empty() {
+        file.as_ref()
+            .map(|f| f.peer_rpcs.clone())
+            .unwrap_or_default()
+    } else {
+        args.relay_to.clone()
+    };
     config.persistent_peers = if args.peers.is_empty() {
         file.map(|f| f.persistent_peers).unwrap_or_default()
     } else {
@@ -181,6 +192,9 @@ pub(crate) struct NodeFile {
     pub rpc_addr: SocketAddr,
     pub p2p_addr: SocketAddr,
     pub persistent_peers: Vec<SocketAddr>,
+    /// The other validators' RPC URLs (transactions submitted here are relayed to them).
+    #[serde(default)]
+    pub peer_rpcs: Vec<String>,
 }
 
 impl NodeFile {

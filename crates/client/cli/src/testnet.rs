@@ -229,6 +229,10 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
             rpc_addr: rpc(i),
             p2p_addr: p2p(i),
             persistent_peers: (0..n).filter(|j| *j != i).map(p2p).collect(),
+            peer_rpcs: (0..n)
+                .filter(|j| *j != i)
+                .map(|j| format!("http://{}", rpc(j)))
+                .collect(),
         };
         std::fs::write(
             node_dir.join(NodeFile::NAME),

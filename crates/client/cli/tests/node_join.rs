@@ -178,6 +178,12 @@ fn a_node_joins_and_follows(extra: &[&str]) {
     let (count, height) = count_as_alice(&follower, &counter);
     assert_eq!(count, 4);
     assert!(height >= target);
+    // A transaction sent to the follower is relayed to its peer and committed; the
+    // follower sees it in the blocks it replays.
+    let alice = dev_key("alice");
+    let through_follower = Wallet::connect(&follower, &alice).unwrap();
+    increment(&through_follower, &counter, &code_hash);
+    assert_eq!(count_as_alice(&client, &counter).0, 5);
 
     // SIGKILL, more blocks, restart: it resumes where it stopped and catches up.
     joiner.kill().unwrap();
@@ -187,7 +193,7 @@ fn a_node_joins_and_follows(extra: &[&str]) {
     let target = client.status().unwrap().height;
     wait_height(&follower, target, &mut joiner, &log);
     assert_same_chain(&client, &follower, target);
-    assert_eq!(count_as_alice(&follower, &counter).0, 5);
+    assert_eq!(count_as_alice(&follower, &counter).0, 6);
     let text = std::fs::read_to_string(&log).unwrap();
     assert!(text.contains("has joined already"), "{text}");
     joiner.kill().unwrap();

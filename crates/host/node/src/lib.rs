@@ -7,6 +7,7 @@ pub mod app;
 pub mod join;
 pub mod mempool;
 pub mod node;
+pub mod relay;
 pub mod rpc;
 pub mod state;
 pub mod store;

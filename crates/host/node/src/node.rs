@@ -14,6 +14,7 @@ use veil_types::consensus::{CommitCertificate, ValidatorAddress, ValidatorKey};
 use crate::app::{App, AppConfig, AppError};
 use crate::genesis::Genesis;
 use crate::mempool::Mempool;
+use crate::relay::Relay;
 use crate::rpc::{block_events, router, RpcState};
 use crate::validator::{max_block_bytes, ChainApp};
 
@@ -38,6 +39,8 @@ pub struct NodeConfig {
     pub persistent_peers: Vec<SocketAddr>,
     /// Consensus round timeouts (the defaults suit a LAN).
     pub timeouts: veil_consensus::Timeouts,
+    /// Other nodes' RPC URLs that transactions submitted here are relayed to.
+    pub relay_to: Vec<String>,
 }
 
 pub const DEFAULT_P2P_PORT: u16 = 26656;
@@ -118,6 +121,7 @@ impl NodeConfig {
             p2p_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_P2P_PORT)),
             persistent_peers: Vec::new(),
             timeouts: veil_consensus::Timeouts::default(),
+            relay_to: Vec::new(),
         }
     }
 }
@@ -192,17 +196,23 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
         mempool: mempool.clone(),
         checker: checker.clone(),
         events: events.clone(),
+        // A follower's peer passes on what it relays; validators relay one hop.
+        relay: Arc::new(Relay::start(&config.relay_to, config.follow.is_none())),
     };
+    for peer in state.relay.peers() {
+        eprintln!("veil: relaying submitted transactions to {peer}");
+    }
     let stop = Arc::new(AtomicBool::new(false));
     let (died_tx, died_rx) = tokio::sync::oneshot::channel::<AppError>();
     let chain = match config.follow.take() {
         Some(source) => {
             let app = state.app.clone();
             let stop = stop.clone();
+            let pool = (mempool.clone(), checker.clone());
             let follower = std::thread::Builder::new()
                 .name("veil-follower".into())
                 .spawn(move || {
-                    if let Err(e) = follow_peer(app, source, events, &stop) {
+                    if let Err(e) = follow_peer(app, source, pool, events, &stop) {
                         let _ = died_tx.send(e);
                     }
                 })
@@ -370,6 +380,7 @@ fn check_validator(app: &App, key: Option<&ValidatorKey>) -> Result<(), NodeErro
 fn follow_peer(
     app: Arc<Mutex<App>>,
     source: Box<dyn BlockSource>,
+    (mempool, checker): (Arc<Mempool>, crate::app::Checker),
     events: broadcast::Sender<Arc<str>>,
     stop: &AtomicBool,
 ) -> Result<(), AppError> {
@@ -446,8 +457,11 @@ fn follow_peer(
         // Refused (nothing executed) unless it follows this node's chain, its header
         // carries the state root this node computed, and the enclave verifies its
         // certificate.
+        let hashes: Vec<veil_types::Hash> =
+            block.txs.iter().map(|tx| veil_types::tx_hash(tx)).collect();
         let finalized = guard.finalize_block(block.header, block.txs, certificate)?;
-        guard.commit()?;
+        // What it relayed to its peer leaves its mempool once committed.
+        mempool.commit(&hashes, &checker, || guard.commit())?;
         drop(guard);
         for event in block_events(&finalized.block, &finalized.receipts) {
             let _ = events.send(event);

@@ -31,6 +31,8 @@ pub struct RpcState {
     pub store: Store,
     pub events: broadcast::Sender<Arc<str>>,
     pub network_key: (Hash, u32),
+    /// Where transactions clients submit here are passed on.
+    pub relay: Arc<crate::relay::Relay>,
 }
 
 pub fn router(state: RpcState) -> Router {
@@ -281,15 +283,27 @@ struct TxRequest {
     tx: String,
 }
 
-async fn submit_tx(State(state): State<RpcState>, body: Body) -> ApiResult {
+async fn submit_tx(
+    State(state): State<RpcState>,
+    headers: axum::http::HeaderMap,
+    body: Body,
+) -> ApiResult {
     let request: TxRequest = read_json(body).await?;
     let bytes = base64_field(&request.tx, "tx")?;
     let mempool = state.mempool.clone();
     let checker = state.checker.clone();
+    let relayed = headers.contains_key(crate::relay::RELAYED_HEADER);
     // Signature checks and code validation are CPU work: keep them off the IO workers.
-    let hash = tokio::task::spawn_blocking(move || mempool.submit(bytes, &checker))
-        .await
-        .map_err(ApiError::internal)??;
+    let hash = tokio::task::spawn_blocking(move || {
+        let copy = (!relayed && !state.relay.is_empty()).then(|| bytes.clone());
+        let hash = mempool.submit(bytes, &checker)?;
+        if let Some(bytes) = copy {
+            state.relay.relay(bytes);
+        }
+        Ok::<_, Rejection>(hash)
+    })
+    .await
+    .map_err(ApiError::internal)??;
     ok(json!({ "tx_hash": hex::encode(hash) }))
 }
 
