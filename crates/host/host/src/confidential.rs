@@ -272,6 +272,14 @@ impl ConfidentialHost {
         )
     }
 
+    /// The height the next block this harness runs will have.
+    pub fn next_height(&self) -> u64 {
+        self.tip
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .map_or(1, |t| t.height + 1)
+    }
+
     /// Closes a block opened through [`enclave`](Self::enclave) and keeps the sealed
     /// state as of its end, as a node commits it.
     pub fn close_block(&self) -> Result<(), HostError> {

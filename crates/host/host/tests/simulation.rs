@@ -41,7 +41,11 @@ fn request(
             code_hash: record.code_hash,
             creator: record.creator,
         },
-        block: block(),
+        // Where the real call will run (its gas depends on the block's height).
+        block: veil_enclave_abi::BlockRef {
+            height: host.next_height(),
+            ..block()
+        },
         sender: sender.to_string(),
         funds: Vec::new(),
         envelope,

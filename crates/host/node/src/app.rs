@@ -1448,6 +1448,7 @@ pub struct CheckedTx {
     pub sender: String,
     pub sequence: u64,
     pub fee: u128,
+    pub gas_limit: u64,
 }
 
 impl Checker {
@@ -1478,6 +1479,7 @@ impl Checker {
             sender,
             sequence: tx.body.sequence,
             fee: tx.body.fee,
+            gas_limit: tx.body.gas_limit,
         })
     }
 

@@ -13,6 +13,7 @@ struct Entry {
     sender: String,
     sequence: u64,
     fee: u128,
+    gas_limit: u64,
 }
 
 #[derive(Default)]
@@ -37,6 +38,7 @@ impl Inner {
             sender: tx.sender,
             sequence: tx.sequence,
             fee: tx.fee,
+            gas_limit: tx.gas_limit,
         });
     }
 
@@ -108,18 +110,19 @@ impl Mempool {
         self.len() == 0
     }
 
-    /// The oldest transactions, up to the limits, for the next block (they stay queued
-    /// until [`Mempool::commit`]).
-    pub fn peek(&self, max_txs: usize, max_bytes: usize) -> Vec<Vec<u8>> {
+    /// The oldest transactions, up to the block limits (count, bytes, gas), for the next
+    /// block (they stay queued until [`Mempool::commit`]).
+    pub fn peek(&self, max_txs: usize, max_bytes: usize, max_gas: u64) -> Vec<Vec<u8>> {
         let inner = self.lock();
-        let mut total = 0;
+        let (mut bytes, mut gas) = (0usize, 0u64);
         inner
             .queue
             .iter()
             .take(max_txs)
             .take_while(|e| {
-                total += e.bytes.len();
-                total <= max_bytes
+                bytes += e.bytes.len();
+                gas = gas.saturating_add(e.gas_limit);
+                bytes <= max_bytes && gas <= max_gas
             })
             .map(|e| e.bytes.clone())
             .collect()

@@ -99,11 +99,19 @@ impl ChainApp {
                 block.txs.len()
             ));
         }
+        let mut gas: u64 = 0;
         for (index, tx) in block.txs.iter().enumerate() {
             let checked = self
                 .checker
                 .check_stateless(tx)
                 .map_err(|e| format!("transaction {index}: {e}"))?;
+            gas = gas.saturating_add(checked.gas_limit);
+            if gas > params.max_block_gas {
+                return Err(format!(
+                    "its transactions ask for more than the block gas limit of {}",
+                    params.max_block_gas
+                ));
+            }
             // Executing it will not verify the signature again.
             self.checker.signatures.insert(checked.hash, checked.sender);
         }
@@ -143,9 +151,11 @@ impl ChainApp {
 impl Application for ChainApp {
     fn propose(&mut self, height: u64) -> Vec<u8> {
         let params = &self.checker.params;
-        let txs = self
-            .mempool
-            .peek(params.max_block_txs, params.max_block_bytes);
+        let txs = self.mempool.peek(
+            params.max_block_txs,
+            params.max_block_bytes,
+            params.max_block_gas,
+        );
         let header = self.lock().next_header(now_nanos(), &txs);
         debug_assert_eq!(header.height, height);
         ProposedBlock { header, txs }.to_bytes()

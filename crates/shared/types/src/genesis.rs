@@ -88,6 +88,8 @@ pub struct Params {
     pub max_block_txs: usize,
     /// Most transaction bytes in one block.
     pub max_block_bytes: usize,
+    /// Most gas one block's transactions may ask for (the sum of their gas limits).
+    pub max_block_gas: u64,
 }
 
 impl Default for Params {
@@ -97,6 +99,7 @@ impl Default for Params {
             max_tx_gas: 100_000_000,
             max_block_txs: 10_000,
             max_block_bytes: 64 * 1024 * 1024,
+            max_block_gas: 10_000_000_000,
         }
     }
 }
@@ -159,6 +162,9 @@ impl Genesis {
             policy
                 .validate()
                 .map_err(|e| format!("attestation_policy: {e}"))?;
+        }
+        if self.params.max_block_gas < self.params.max_tx_gas {
+            return Err("params: a block must hold at least one largest-gas transaction".into());
         }
         if self.params.max_block_txs == 0 || self.params.max_block_bytes < crate::MAX_TX_BYTES {
             return Err("params: a block must hold at least one largest transaction".into());
