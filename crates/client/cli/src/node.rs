@@ -222,7 +222,7 @@ pub(crate) fn home_of(args: &NodeArgs) -> anyhow::Result<PathBuf> {
 /// The development accounts alice, bob and carol, imported into the test keyring of
 /// `home` (their keys are public), funded for a genesis.
 pub(crate) fn dev_accounts(home: &Path, announce: bool) -> anyhow::Result<Vec<GenesisAccount>> {
-    let keyring = Keyring::open(&home, Backend::Test)?;
+    let keyring = Keyring::open(home, Backend::Test)?;
     if announce {
         eprintln!(
             "veil: development accounts (keyring-backend test in {}):",
