@@ -200,6 +200,41 @@ fn status_inner(args: StatusArgs) -> Result<(), Failure> {
             ("params", status.params.to_string()),
             ("node_version", status.node_version.clone()),
             ("genesis_hash", status.genesis_hash.clone()),
+            (
+                "role",
+                match (
+                    status.consensus["role"].as_str(),
+                    status.consensus["validator"].as_str(),
+                ) {
+                    (Some(role), Some(address)) => format!("{role} {address}"),
+                    (Some(role), None) => role.to_string(),
+                    _ => "unknown".into(),
+                },
+            ),
+            (
+                "catching_up",
+                status.consensus["catching_up"]
+                    .as_bool()
+                    .unwrap_or(false)
+                    .to_string(),
+            ),
+            (
+                "validators",
+                status
+                    .validators
+                    .iter()
+                    .map(|v| {
+                        format!(
+                            "{} {} (power {})",
+                            v["name"].as_str().unwrap_or("?"),
+                            v["address"].as_str().unwrap_or("?"),
+                            v["power"]
+                        )
+                    })
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            ("relays_to", status.relays_to.join(", ")),
         ]);
         if let Some(warning) = &status.attestation_warning {
             eprintln!("veil: WARNING: {warning}");

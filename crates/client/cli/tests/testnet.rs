@@ -204,6 +204,12 @@ fn four_validators_agree_survive_one_failure_and_halt_without_a_quorum() {
         nodes.iter().all(|n| n.height() >= 8)
     });
     agree(&nodes.iter().collect::<Vec<_>>(), 8);
+    for node in &nodes {
+        let status = node.client().status().unwrap();
+        assert_eq!(status.consensus["role"], "validator");
+        assert_eq!(status.validators.len(), VALIDATORS);
+        assert_eq!(status.relays_to.len(), VALIDATORS - 1);
+    }
     let bob = dev_key("bob");
     let before = nodes[0].client().account(bob.address()).unwrap().balance;
     let receipt = send(&nodes[2], &bob, 1_000);

@@ -64,6 +64,16 @@ pub struct Status {
     #[serde(default)]
     pub attestation_warning: Option<String>,
     pub node_version: String,
+    /// How the node takes part: `role` (`validator`/`follower`), `validator` (its
+    /// address), `consensus_height`, `synced_heights`, `catching_up`.
+    #[serde(default)]
+    pub consensus: Value,
+    /// The genesis validators (`name`, `address`, `public_key`, `power`).
+    #[serde(default)]
+    pub validators: Vec<Value>,
+    /// Nodes this one relays submitted transactions to.
+    #[serde(default)]
+    pub relays_to: Vec<String>,
 }
 
 /// A transaction as the node reports it.

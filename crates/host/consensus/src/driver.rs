@@ -307,6 +307,11 @@ impl Node {
         *self.status.borrow()
     }
 
+    /// Follows the node's status as it changes.
+    pub fn status_updates(&self) -> watch::Receiver<Status> {
+        self.status.clone()
+    }
+
     /// Waits until the node has committed `height`, or `timeout` passes.
     pub async fn wait_for_height(&self, height: u64, timeout: Duration) -> anyhow::Result<()> {
         let mut rx = self.status.clone();

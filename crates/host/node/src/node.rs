@@ -198,6 +198,14 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
         events: events.clone(),
         // A follower's peer passes on what it relays; validators relay one hop.
         relay: Arc::new(Relay::start(&config.relay_to, config.follow.is_none())),
+        view: Arc::new(Mutex::new(ChainView {
+            role: if config.follow.is_some() {
+                "follower"
+            } else {
+                "validator"
+            },
+            ..ChainView::default()
+        })),
     };
     for peer in state.relay.peers() {
         eprintln!("veil: relaying submitted transactions to {peer}");
@@ -209,10 +217,11 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
             let app = state.app.clone();
             let stop = stop.clone();
             let pool = (mempool.clone(), checker.clone());
+            let view = state.view.clone();
             let follower = std::thread::Builder::new()
                 .name("veil-follower".into())
                 .spawn(move || {
-                    if let Err(e) = follow_peer(app, source, pool, events, &stop) {
+                    if let Err(e) = follow_peer(app, source, pool, view, events, &stop) {
                         let _ = died_tx.send(e);
                     }
                 })
@@ -265,12 +274,33 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
             let node = veil_consensus::start(consensus, chain_app)
                 .await
                 .map_err(|e| NodeError::Runtime(format!("starting consensus: {e:#}")))?;
+            let address = node.address().to_string();
+            state
+                .view
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .validator = Some(address);
             // The node stops when a decided block cannot be committed.
             let watch = {
                 let stop = stop.clone();
+                let view = state.view.clone();
+                let status = node.status_updates();
                 tokio::spawn(async move {
+                    let mut last_sync = (0, std::time::Instant::now());
                     loop {
                         tokio::time::sleep(Duration::from_millis(50)).await;
+                        let now = *status.borrow();
+                        if now.synced > last_sync.0 {
+                            last_sync = (now.synced, std::time::Instant::now());
+                        }
+                        {
+                            let mut view = view.lock().unwrap_or_else(|p| p.into_inner());
+                            view.consensus_height = now.height;
+                            view.synced_heights = now.synced;
+                            // Syncing a block in the last 2 s: behind the network.
+                            view.catching_up =
+                                now.synced > 0 && last_sync.1.elapsed() < Duration::from_secs(2);
+                        }
                         if let Some(e) = fatal.lock().unwrap_or_else(|p| p.into_inner()).take() {
                             let _ = died_tx.send(e);
                             return;
@@ -350,6 +380,21 @@ async fn stop_signal() {
     }
 }
 
+/// What `/status` reports about how this node takes part in the chain.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct ChainView {
+    /// `validator` or `follower`.
+    pub role: &'static str,
+    /// This validator's consensus address.
+    pub validator: Option<String>,
+    /// The height consensus works on (validators).
+    pub consensus_height: u64,
+    /// Heights this validator took from value sync rather than live consensus.
+    pub synced_heights: u64,
+    /// Behind the network: syncing blocks (a validator) or replaying a peer's (a follower).
+    pub catching_up: bool,
+}
+
 /// How this node follows the chain.
 enum Chain {
     /// Replays a peer's blocks (`veil node join`).
@@ -381,6 +426,7 @@ fn follow_peer(
     app: Arc<Mutex<App>>,
     source: Box<dyn BlockSource>,
     (mempool, checker): (Arc<Mempool>, crate::app::Checker),
+    view: Arc<Mutex<ChainView>>,
     events: broadcast::Sender<Arc<str>>,
     stop: &AtomicBool,
 ) -> Result<(), AppError> {
@@ -429,6 +475,7 @@ fn follow_peer(
             }
         };
         if peer <= local {
+            view.lock().unwrap_or_else(|p| p.into_inner()).catching_up = false;
             if !announced {
                 eprintln!("veil: caught up with the peer at height {local}");
                 announced = true;
@@ -439,6 +486,7 @@ fn follow_peer(
         if peer > local + 1 {
             announced = false;
         }
+        view.lock().unwrap_or_else(|p| p.into_inner()).catching_up = peer > local + 1;
         let height = local + 1;
         let block = match source.block(height) {
             Ok(block) => block,

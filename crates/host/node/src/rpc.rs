@@ -33,6 +33,8 @@ pub struct RpcState {
     pub network_key: (Hash, u32),
     /// Where transactions clients submit here are passed on.
     pub relay: Arc<crate::relay::Relay>,
+    /// How this node takes part in the chain.
+    pub view: Arc<Mutex<crate::node::ChainView>>,
 }
 
 pub fn router(state: RpcState) -> Router {
@@ -189,6 +191,8 @@ async fn status(State(state): State<RpcState>) -> ApiResult {
         "latest_block_time_nanos": block.header.time_nanos,
         // The state after the latest block (its header carries the state before it).
         "app_hash": hex::encode(state_root),
+        "consensus": state.view.lock().unwrap_or_else(|p| p.into_inner()).clone(),
+        "relays_to": state.relay.peers().collect::<Vec<_>>(),
         "validators": genesis.validators.iter().map(|v| json!({
             "name": v.name,
             "address": veil_types::consensus::ValidatorAddress::from_public_key(&v.public_key).to_string(),
