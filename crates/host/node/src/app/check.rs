@@ -1,0 +1,246 @@
+//! CheckTx: what the mempool (and a validator voting on a proposal) checks before a
+//! transaction enters a block.
+
+use super::*;
+
+/// Remembers who signed transactions the mempool already verified, so a block does not
+/// verify the same signature twice.
+#[derive(Default)]
+pub struct SignatureCache(Mutex<HashMap<Hash, String>>);
+
+const SIGNATURE_CACHE_LIMIT: usize = 200_000;
+
+impl SignatureCache {
+    pub fn insert(&self, hash: Hash, signer: String) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= SIGNATURE_CACHE_LIMIT {
+            map.clear();
+        }
+        map.insert(hash, signer);
+    }
+
+    pub(super) fn take(&self, hash: &Hash) -> Option<String> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(hash)
+    }
+}
+
+/// Checks that need no state: chain id, fee for the gas limit, gas cap, memo, label.
+pub fn check_static(
+    tx: &Tx,
+    chain_id: &str,
+    params: &crate::genesis::Params,
+) -> Result<(), Rejection> {
+    if tx.body.chain_id != chain_id {
+        return Err(reject(
+            "wrong_chain",
+            format!(
+                "transaction is for chain {:?}, this is {chain_id:?}",
+                tx.body.chain_id
+            ),
+        ));
+    }
+    if tx.body.gas_limit > params.max_tx_gas {
+        return Err(reject(
+            "gas_limit",
+            format!(
+                "gas limit {} exceeds the maximum {}",
+                tx.body.gas_limit, params.max_tx_gas
+            ),
+        ));
+    }
+    let needed = required_fee(tx.body.gas_limit, params.fee_per_million_gas);
+    if tx.body.fee < needed {
+        return Err(reject(
+            "insufficient_fee",
+            format!(
+                "fee {}uveil is below the minimum {needed}uveil for gas limit {} ({} uveil per million gas)",
+                tx.body.fee, tx.body.gas_limit, params.fee_per_million_gas
+            ),
+        ));
+    }
+    if tx.body.memo.len() > veil_types::MAX_MEMO_BYTES {
+        return Err(reject("malformed", "memo is too long"));
+    }
+    if let Msg::Instantiate { label, .. } = &tx.body.msg {
+        if label.is_empty() || label.len() > veil_types::MAX_LABEL_BYTES {
+            return Err(reject(
+                "malformed",
+                format!("label must be 1 to {} bytes", veil_types::MAX_LABEL_BYTES),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The mempool's view: committed state only, never the enclave.
+#[derive(Clone)]
+pub struct Checker {
+    pub(super) store: Store,
+    pub chain_id: String,
+    pub params: crate::genesis::Params,
+    pub(crate) signatures: Arc<SignatureCache>,
+}
+
+/// A transaction that passed [`Checker::check`].
+pub struct CheckedTx {
+    pub hash: Hash,
+    pub sender: String,
+    pub sequence: u64,
+    pub fee: u128,
+    pub gas_limit: u64,
+}
+
+impl Checker {
+    /// ABCI CheckTx, first half: everything that needs no account state (size, encoding,
+    /// signature, chain, fee for the gas limit, addresses, code validity).
+    pub fn check_stateless(&self, bytes: &[u8]) -> Result<CheckedTx, Rejection> {
+        if bytes.len() > veil_types::MAX_TX_BYTES {
+            return Err(reject(
+                "too_large",
+                format!(
+                    "transaction of {} bytes exceeds the limit of {} bytes",
+                    bytes.len(),
+                    veil_types::MAX_TX_BYTES
+                ),
+            ));
+        }
+        let tx = Tx::from_bytes(bytes).map_err(|e| reject("malformed", e.to_string()))?;
+        let sender = tx.verify().map_err(|e| match e {
+            veil_types::TxError::SignedForSimulation => {
+                reject("signed_for_simulation", e.to_string())
+            }
+            other => reject("bad_signature", other.to_string()),
+        })?;
+        check_static(&tx, &self.chain_id, &self.params)?;
+        self.check_msg(&tx)?;
+        Ok(CheckedTx {
+            hash: tx_hash(bytes),
+            sender,
+            sequence: tx.body.sequence,
+            fee: tx.body.fee,
+            gas_limit: tx.body.gas_limit,
+        })
+    }
+
+    /// ABCI CheckTx, second half: sequence and fee against the committed account, given
+    /// how many transactions and how much fee of the sender already wait in the mempool.
+    pub fn check_account(
+        &self,
+        tx: &CheckedTx,
+        waiting: u64,
+        waiting_fees: u128,
+    ) -> Result<(), Rejection> {
+        let account = self
+            .store
+            .account(&tx.sender)
+            .map_err(|e| reject("store", e.to_string()))?
+            .unwrap_or_default();
+        let expected = account.sequence + waiting;
+        if tx.sequence != expected {
+            return Err(reject(
+                "wrong_sequence",
+                format!(
+                    "account sequence mismatch: expected {expected}, got {}",
+                    tx.sequence
+                ),
+            ));
+        }
+        let spendable = account.balance.saturating_sub(waiting_fees);
+        if spendable < tx.fee {
+            return Err(reject(
+                "insufficient_funds",
+                format!(
+                    "insufficient funds for the fee: {} has {spendable}uveil available, the fee is {}uveil",
+                    tx.sender, tx.fee
+                ),
+            ));
+        }
+        self.signatures.insert(tx.hash, tx.sender.clone());
+        Ok(())
+    }
+
+    /// The committed sequence of an account (0 if it does not exist).
+    pub fn sequence(&self, address: &str) -> u64 {
+        self.store
+            .account(address)
+            .ok()
+            .flatten()
+            .map_or(0, |a| a.sequence)
+    }
+
+    pub(super) fn check_msg(&self, tx: &Tx) -> Result<(), Rejection> {
+        let bad_address = |e: String| reject("invalid_address", e);
+        match &tx.body.msg {
+            Msg::Send { to, .. } => veil_types::validate_address(to).map_err(bad_address),
+            Msg::StoreCode { wasm, query_policy } => {
+                if let Some(policy) = query_policy {
+                    admissible_policy(policy)?;
+                }
+                let config = veil_engine::EngineConfig::default();
+                veil_engine::validate::check_wasm(wasm, &config.wasm_limits, &config.capabilities)
+                    .map(|_| ())
+                    .map_err(|e| reject("invalid_code", format!("invalid contract code: {e}")))
+            }
+            Msg::Instantiate {
+                code_id,
+                admin,
+                query_policy,
+                ..
+            } => {
+                if let Some(admin) = admin {
+                    veil_types::validate_address(admin).map_err(bad_address)?;
+                }
+                if let Some(policy) = query_policy {
+                    admissible_policy(policy)?;
+                }
+                self.known_code(*code_id)
+            }
+            Msg::SetQueryPolicy {
+                contract,
+                query_policy,
+            } => {
+                admissible_policy(query_policy)?;
+                self.known_contract(contract)
+            }
+            Msg::RegisterNode { attestation, .. } => {
+                if attestation.len() > veil_attestation_limit() {
+                    return Err(reject("attestation", "the attestation is too large"));
+                }
+                Ok(())
+            }
+            Msg::SetAttestationPolicy { .. } | Msg::RevokeNode { .. } => {
+                governance::check_governance_msg(&tx.body.msg)
+            }
+            Msg::Execute { contract, .. } => self.known_contract(contract),
+            Msg::Migrate {
+                contract, code_id, ..
+            } => {
+                self.known_contract(contract)?;
+                self.known_code(*code_id)
+            }
+        }
+    }
+
+    pub(super) fn known_code(&self, code_id: u64) -> Result<(), Rejection> {
+        match self.store.code(code_id) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(reject("unknown_code", format!("no code with id {code_id}"))),
+            Err(e) => Err(reject("store", e.to_string())),
+        }
+    }
+
+    pub(super) fn known_contract(&self, address: &str) -> Result<(), Rejection> {
+        veil_types::validate_address(address).map_err(|e| reject("invalid_address", e))?;
+        match self.store.contract(address) {
+            Ok(Some(_)) => Ok(()),
+            Ok(None) => Err(reject(
+                "unknown_contract",
+                format!("no contract at {address}"),
+            )),
+            Err(e) => Err(reject("store", e.to_string())),
+        }
+    }
+}
