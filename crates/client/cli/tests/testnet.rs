@@ -1,7 +1,9 @@
 //! A 4-validator BFT network (`veil testnet init`, one `veil node start` per validator, as
 //! real processes on loopback): blocks advance with every node agreeing on every block
 //! and state root; one validator down and the others go on, and it catches up when it
-//! restarts; two down and no block is committed, until they are back — with no fork.
+//! restarts; two down and no block is committed, until they are back — with no fork; one
+//! cut off the network (its consensus links run through relays the test cuts) falls
+//! behind and catches up when healed.
 
 mod common;
 
@@ -270,4 +272,133 @@ fn four_validators_agree_survive_one_failure_and_halt_without_a_quorum() {
             )
         },
     );
+}
+
+/// A TCP relay between one validator and the rest that the test can cut and heal.
+struct Cable {
+    port: u16,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl Cable {
+    /// Forwards connections made to `self.port` to `target` while not cut; a cut closes
+    /// every connection through it and refuses new ones.
+    fn lay(target: u16, cut: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Cable {
+        use std::net::{Shutdown, TcpListener, TcpStream};
+        use std::sync::atomic::Ordering;
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let flag = cut.clone();
+        std::thread::spawn(move || {
+            for inbound in listener.incoming().flatten() {
+                if flag.load(Ordering::SeqCst) {
+                    let _ = inbound.shutdown(Shutdown::Both);
+                    continue;
+                }
+                let Ok(outbound) = TcpStream::connect(("127.0.0.1", target)) else {
+                    continue;
+                };
+                for (from, to) in [
+                    (inbound.try_clone().unwrap(), outbound.try_clone().unwrap()),
+                    (outbound, inbound),
+                ] {
+                    let flag = flag.clone();
+                    std::thread::spawn(move || {
+                        let (mut from, mut to) = (from, to);
+                        from.set_read_timeout(Some(Duration::from_millis(100)))
+                            .unwrap();
+                        let mut buf = [0u8; 64 * 1024];
+                        loop {
+                            if flag.load(Ordering::SeqCst) {
+                                break;
+                            }
+                            match std::io::Read::read(&mut from, &mut buf) {
+                                Ok(0) => break,
+                                Ok(n) => {
+                                    if std::io::Write::write_all(&mut to, &buf[..n]).is_err() {
+                                        break;
+                                    }
+                                }
+                                Err(e)
+                                    if matches!(
+                                        e.kind(),
+                                        std::io::ErrorKind::WouldBlock
+                                            | std::io::ErrorKind::TimedOut
+                                    ) => {}
+                                Err(_) => break,
+                            }
+                        }
+                        let _ = from.shutdown(Shutdown::Both);
+                        let _ = to.shutdown(Shutdown::Both);
+                    });
+                }
+            }
+        });
+        Cable { port, cut }
+    }
+}
+
+/// Rewrites a home's consensus peers.
+fn set_peers(home: &Path, peers: &[u16]) {
+    let path = home.join("node").join("node.json");
+    let mut file: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    file["persistent_peers"] = serde_json::json!(peers
+        .iter()
+        .map(|p| format!("127.0.0.1:{p}"))
+        .collect::<Vec<_>>());
+    std::fs::write(&path, serde_json::to_vec_pretty(&file).unwrap()).unwrap();
+}
+
+#[test]
+fn a_validator_cut_off_the_network_catches_up_when_healed() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let dir = tempfile::tempdir().unwrap();
+    let mut nodes = init(dir.path());
+    // Every consensus link of node 3 runs through a cable the test controls.
+    let p2p = |i: usize| nodes[i].rpc_port + 1;
+    let cut = std::sync::Arc::new(AtomicBool::new(false));
+    let to_node3 = Cable::lay(p2p(3), cut.clone());
+    let from_node3: Vec<Cable> = (0..3).map(|i| Cable::lay(p2p(i), cut.clone())).collect();
+    set_peers(
+        &nodes[3].home,
+        &from_node3.iter().map(|c| c.port).collect::<Vec<_>>(),
+    );
+    for (i, node) in nodes.iter().enumerate().take(3) {
+        let others: Vec<u16> = (0..3)
+            .filter(|j| *j != i)
+            .map(|j| node.rpc_port - 2 * i as u16 + 2 * j as u16 + 1)
+            .chain([to_node3.port])
+            .collect();
+        set_peers(&node.home, &others);
+    }
+    assert!(!to_node3.cut.load(Ordering::SeqCst));
+    for node in &mut nodes {
+        node.start();
+    }
+    wait_for("height 5 on every node", Duration::from_secs(120), || {
+        nodes.iter().all(|n| n.height() >= 5)
+    });
+
+    // Cut: the other three go on without node 3, which falls behind.
+    cut.store(true, Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(500));
+    let isolated_at = nodes[3].height();
+    wait_for("10 blocks without node 3", Duration::from_secs(120), || {
+        nodes[0].height() >= isolated_at + 10
+    });
+    assert!(
+        nodes[3].height() <= isolated_at + 1,
+        "the isolated node kept committing"
+    );
+
+    // Heal: it catches up and agrees.
+    cut.store(false, Ordering::SeqCst);
+    let target = nodes[0].height();
+    wait_for(
+        "node 3 to catch up after the heal",
+        Duration::from_secs(120),
+        || nodes[3].height() >= target,
+    );
+    agree(&nodes.iter().collect::<Vec<_>>(), target);
 }
