@@ -12,6 +12,7 @@ mod keys;
 mod node;
 mod policy;
 mod query;
+mod shared;
 mod testnet;
 mod tx;
 mod vm;
