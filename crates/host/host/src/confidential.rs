@@ -149,7 +149,7 @@ impl ConfidentialHost {
             )],
         };
         self.enclave
-            .begin_block(&header, vec![veil_types::tx_hash(tx)], &certificate)?;
+            .begin_block(&header, &[tx.to_vec()], &certificate)?;
         let result = call(header.height, header.time_nanos);
         let checkpoint = self.enclave.end_block()?;
         self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)?;

@@ -16,8 +16,8 @@ pub use veil_enclave::{simulated_attestation_policy, simulated_measurements};
 use veil_enclave::{Enclave, OcallChannel};
 use veil_enclave_abi::{
     decode, encode, read_frame, write_frame, BlockRef, ContractRef, Ecall, EcallResponse,
-    EnclaveError, EntryPoint, FrameKind, Hash, InitRequest, InitResponse, Ocall, OcallResponse,
-    RunRequest, RunResponse, SealedCheckpoint,
+    EnclaveError, EntryPoint, FrameKind, Hash, InitRequest, InitResponse, LeftOut, Ocall,
+    OcallResponse, RunRequest, RunResponse, SealedCheckpoint,
 };
 use veil_engine::Querier;
 use veil_types::k256::ecdsa::SigningKey;
@@ -503,17 +503,26 @@ impl EnclaveClient {
     pub fn begin_block(
         &self,
         header: &veil_types::BlockHeader,
-        tx_hashes: Vec<Hash>,
+        txs: &[Vec<u8>],
         certificate: &veil_types::consensus::CommitCertificate,
     ) -> Result<(), HostError> {
         let call = Ecall::BeginBlock {
             header: header.to_bytes(),
-            tx_hashes,
+            txs: txs.to_vec(),
             certificate: certificate.to_bytes(),
         };
         match self.ecall(&call)? {
             EcallResponse::BlockBegun => Ok(()),
             _ => Err(HostError::Protocol("begin_block")),
+        }
+    }
+
+    /// Tells the enclave that transaction `index` of the open block failed before it
+    /// needed the enclave, for `reason` (the enclave checks that it did).
+    pub fn leave_out(&self, index: u32, reason: LeftOut) -> Result<(), HostError> {
+        match self.ecall(&Ecall::LeaveOut { index, reason })? {
+            EcallResponse::LeftOut => Ok(()),
+            _ => Err(HostError::Protocol("leave_out")),
         }
     }
 

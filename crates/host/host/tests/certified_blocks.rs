@@ -6,13 +6,14 @@ mod common;
 
 use common::*;
 use veil_enclave_abi::ErrorKind;
+use veil_enclave_abi::LeftOut;
 use veil_host::{ConfidentialHost, EnclaveClient};
 use veil_types::consensus::{
     sign_precommit, vote_sign_bytes, CommitCertificate, CommitSignature, ValidatorAddress,
     ValidatorKey, VoteType,
 };
 use veil_types::genesis::{Genesis, GenesisValidator};
-use veil_types::{tx_hash, txs_hash, BlockHeader, Hash, Msg};
+use veil_types::{tx_hash, txs_hash, BlockHeader, Hash, Msg, TxBody};
 
 const GENESIS_TIME: u64 = TIME_NANOS;
 
@@ -74,8 +75,8 @@ fn certificate(header: &BlockHeader, signers: &[u8]) -> CommitCertificate {
     }
 }
 
-fn hashes(txs: &[&[u8]]) -> Vec<Hash> {
-    txs.iter().map(|tx| tx_hash(tx)).collect()
+fn hashes(txs: &[&[u8]]) -> Vec<Vec<u8>> {
+    txs.iter().map(|tx| tx.to_vec()).collect()
 }
 
 #[track_caller]
@@ -123,12 +124,12 @@ fn forged_certificates_are_refused_and_nothing_of_the_block_runs() {
 
         // 2 of 4 is not more than 2/3.
         refused(
-            enclave.begin_block(&block, txs.clone(), &certificate(&block, &[0, 1])),
+            enclave.begin_block(&block, &txs, &certificate(&block, &[0, 1])),
             "more than 2/3",
         );
         // One signer twice does not count twice.
         refused(
-            enclave.begin_block(&block, txs.clone(), &certificate(&block, &[0, 1, 1])),
+            enclave.begin_block(&block, &txs, &certificate(&block, &[0, 1, 1])),
             "signed more than once",
         );
         // A key outside the genesis set.
@@ -137,7 +138,7 @@ fn forged_certificates_are_refused_and_nothing_of_the_block_runs() {
             .signatures
             .push(sign_precommit(&validator(9), CHAIN_ID, 1, 0, &block.hash()));
         refused(
-            enclave.begin_block(&block, txs.clone(), &outsider),
+            enclave.begin_block(&block, &txs, &outsider),
             "is not in the validator set",
         );
         // Prevotes are not precommits.
@@ -152,26 +153,26 @@ fn forged_certificates_are_refused_and_nothing_of_the_block_runs() {
             ..certificate(&block, &[])
         };
         refused(
-            enclave.begin_block(&block, txs.clone(), &prevotes),
+            enclave.begin_block(&block, &txs, &prevotes),
             "is not a precommit",
         );
         // Votes for another round than the certificate claims.
         let mut other_round = certificate(&block, &[0, 1, 2]);
         other_round.round = 1;
         refused(
-            enclave.begin_block(&block, txs.clone(), &other_round),
+            enclave.begin_block(&block, &txs, &other_round),
             "is not a precommit",
         );
         // A certificate of another height, or of another block.
         let other_block = header(1, [0; 32], &[]);
         refused(
-            enclave.begin_block(&block, txs.clone(), &certificate(&other_block, &[0, 1, 2])),
+            enclave.begin_block(&block, &txs, &certificate(&other_block, &[0, 1, 2])),
             "certificate is for block",
         );
         let mut other_height = certificate(&block, &[0, 1, 2]);
         other_height.height = 2;
         refused(
-            enclave.begin_block(&block, txs.clone(), &other_height),
+            enclave.begin_block(&block, &txs, &other_height),
             "certificate is for height 2",
         );
         // A certified header with another transaction list.
@@ -179,7 +180,7 @@ fn forged_certificates_are_refused_and_nothing_of_the_block_runs() {
         refused(
             enclave.begin_block(
                 &block,
-                hashes(&[&other_tx]),
+                &hashes(&[&other_tx]),
                 &certificate(&block, &[0, 1, 2]),
             ),
             "transaction list does not match",
@@ -187,7 +188,7 @@ fn forged_certificates_are_refused_and_nothing_of_the_block_runs() {
         // Not the next height.
         let skipping = header(2, [0; 32], &[&tx]);
         refused(
-            enclave.begin_block(&skipping, txs.clone(), &certificate(&skipping, &[0, 1, 2])),
+            enclave.begin_block(&skipping, &txs, &certificate(&skipping, &[0, 1, 2])),
             "is not the next block",
         );
         nothing_runs(enclave, &tx);
@@ -206,7 +207,7 @@ fn a_certified_block_runs_only_its_own_transactions_in_order_and_once() {
         host.enclave()
             .begin_block(
                 &block,
-                hashes(&[&first, &second]),
+                &hashes(&[&first, &second]),
                 &certificate(&block, &[1, 2, 3]),
             )
             .expect("three of four certify the block");
@@ -214,7 +215,7 @@ fn a_certified_block_runs_only_its_own_transactions_in_order_and_once() {
         refused(
             host.enclave().begin_block(
                 &block,
-                hashes(&[&first, &second]),
+                &hashes(&[&first, &second]),
                 &certificate(&block, &[0, 1, 2]),
             ),
             "is still open",
@@ -226,7 +227,17 @@ fn a_certified_block_runs_only_its_own_transactions_in_order_and_once() {
                 .map(|_| ()),
             "is not in certified block 1",
         );
-        // The block's second transaction, then its first: out of order.
+        // The block's second transaction before its first: the first would be dropped.
+        refused(
+            host.enclave()
+                .store_code(cw20_wasm(), Some(second.clone()), CHAIN_ID)
+                .map(|_| ()),
+            "transaction 0",
+        );
+        // Its first, its second, then its first again: out of order.
+        host.enclave()
+            .store_code(cw20_wasm(), Some(first.clone()), CHAIN_ID)
+            .expect("the first transaction runs");
         host.enclave()
             .store_code(cw20_wasm(), Some(second.clone()), CHAIN_ID)
             .expect("the second transaction runs");
@@ -243,7 +254,7 @@ fn a_certified_block_runs_only_its_own_transactions_in_order_and_once() {
         refused(
             host.enclave().begin_block(
                 &block,
-                hashes(&[&first, &second]),
+                &hashes(&[&first, &second]),
                 &certificate(&block, &[0, 1, 2]),
             ),
             "never executes a height twice",
@@ -252,7 +263,7 @@ fn a_certified_block_runs_only_its_own_transactions_in_order_and_once() {
         let fork = header(1, [0; 32], &[&first]);
         refused(
             host.enclave()
-                .begin_block(&fork, hashes(&[&first]), &certificate(&fork, &[0, 1, 2])),
+                .begin_block(&fork, &hashes(&[&first]), &certificate(&fork, &[0, 1, 2])),
             "never executes a height twice",
         );
         // The next block must name the executed one as its predecessor.
@@ -260,21 +271,136 @@ fn a_certified_block_runs_only_its_own_transactions_in_order_and_once() {
         refused(
             host.enclave().begin_block(
                 &unlinked,
-                hashes(&[&first]),
+                &hashes(&[&first]),
                 &certificate(&unlinked, &[0, 1, 2]),
             ),
             "does not follow block 1",
         );
-        let next = header(2, block.hash(), &[&first]);
+        let next = header(2, block.hash(), &[&outside]);
         host.enclave()
-            .begin_block(&next, hashes(&[&first]), &certificate(&next, &[0, 2, 3]))
+            .begin_block(&next, &hashes(&[&outside]), &certificate(&next, &[0, 2, 3]))
             .expect("block 2 follows block 1");
         host.enclave()
-            .store_code(cw20_wasm(), Some(first.clone()), CHAIN_ID)
-            .expect("the first transaction runs in block 2");
+            .store_code(cw20_wasm(), Some(outside.clone()), CHAIN_ID)
+            .expect("a transaction of block 2 runs in it");
         host.close_block().unwrap();
         eprintln!(
             "{}: certified blocks bind their transactions",
+            mode_name(&mode)
+        );
+    }
+}
+
+/// A transaction signed by `name` with a gas limit of `gas_limit`.
+fn signed_tx(name: &str, sequence: u64, gas_limit: u64, msg: Msg) -> Vec<u8> {
+    TxBody {
+        chain_id: CHAIN_ID.into(),
+        sequence,
+        gas_limit,
+        fee: 0,
+        memo: String::new(),
+        msg,
+    }
+    .sign_for(&signer(&account(name)), veil_types::SignDomain::Tx)
+    .to_bytes()
+}
+
+#[test]
+fn a_call_of_a_certified_block_cannot_be_dropped_only_left_out_for_a_true_reason() {
+    for mode in modes() {
+        let (host, _dir) = four_validator_host(&mode);
+        let upload = Msg::StoreCode {
+            wasm: cw20_wasm().to_vec(),
+            query_policy: None,
+        };
+        // Enough gas: it must run. Too little: it never reaches the enclave.
+        let runs = signed_tx("alice", 1, 100_000_000, upload.clone());
+        let starved = signed_tx("bob", 1, 1_000, upload.clone());
+        let send = signed_tx(
+            "carol",
+            1,
+            100_000,
+            Msg::Send {
+                to: account("bob"),
+                amount: 1,
+            },
+        );
+        let nowhere = veil_types::contract_address(&[9; 32], &account("carol"), "none");
+        let to_nowhere = signed_tx(
+            "carol",
+            2,
+            100_000_000,
+            Msg::Execute {
+                contract: nowhere,
+                msg: Vec::new(),
+                funds: 0,
+            },
+        );
+        let last = signed_tx("alice", 2, 100_000_000, upload);
+        let block_txs: [&[u8]; 5] = [&runs, &starved, &send, &to_nowhere, &last];
+        let block = header(1, [0; 32], &block_txs);
+        let enclave = host.enclave();
+        enclave
+            .begin_block(
+                &block,
+                &hashes(&block_txs),
+                &certificate(&block, &[0, 1, 2]),
+            )
+            .expect("the block is certified");
+
+        // The host drops the first call and runs the last: refused, and so is closing.
+        refused(
+            enclave
+                .store_code(cw20_wasm(), Some(last.clone()), CHAIN_ID)
+                .map(|_| ()),
+            "transaction 0",
+        );
+        refused(
+            enclave.end_block().map(|_| ()),
+            "neither ran nor was left out",
+        );
+        // Reasons that are not true of it.
+        for reason in [
+            LeftOut::OutOfGas,
+            LeftOut::UnknownContract,
+            LeftOut::UnknownCode,
+            LeftOut::Unauthorized,
+            LeftOut::InvalidInput,
+            LeftOut::Registration,
+        ] {
+            refused(enclave.leave_out(0, reason), "cannot be left out");
+        }
+        enclave
+            .store_code(cw20_wasm(), Some(runs.clone()), CHAIN_ID)
+            .expect("the first call runs");
+        // The second has too little gas to reach the enclave: true, so it may be left out,
+        // and then it never runs.
+        refused(enclave.leave_out(1, LeftOut::UnknownCode), "not true");
+        enclave
+            .leave_out(1, LeftOut::OutOfGas)
+            .expect("its gas limit is below what a transaction costs before the enclave");
+        let replayed = enclave_error(
+            enclave
+                .store_code(cw20_wasm(), Some(starved.clone()), CHAIN_ID)
+                .map(|_| ()),
+        );
+        assert_eq!(replayed.kind, ErrorKind::Replay, "{replayed:?}");
+        // A bank send does not take the enclave: nothing to leave out, nothing missing.
+        refused(
+            enclave.leave_out(2, LeftOut::OutOfGas),
+            "does not take the enclave",
+        );
+        // A call of a contract that does not exist.
+        enclave
+            .leave_out(3, LeftOut::UnknownContract)
+            .expect("no contract is at that address");
+        refused(enclave.end_block().map(|_| ()), "transaction 4");
+        enclave
+            .store_code(cw20_wasm(), Some(last.clone()), CHAIN_ID)
+            .expect("the last call runs");
+        host.close_block().expect("every call is accounted for");
+        eprintln!(
+            "{}: calls of a certified block cannot be dropped",
             mode_name(&mode)
         );
     }

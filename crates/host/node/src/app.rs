@@ -30,23 +30,15 @@ mod check;
 mod enclave_services;
 mod execute;
 mod governance;
-pub use check::{check_static, CheckedTx, Checker, SignatureCache};
+pub use check::{check_static, BlockBudget, CheckedTx, Checker, SignatureCache};
 pub use enclave_services::PendingNodes;
 use enclave_services::{ChainQuerier, NodeWrites};
-pub use governance::{REVOKE_NODE_GAS, SET_ATTESTATION_POLICY_GAS};
 
-/// Chain gas (what gas limits and fees count): CosmWasm gas / this, as wasmd does.
-pub const GAS_MULTIPLIER: u64 = 1_000;
-/// Every transaction: signature check, account update, receipt.
-pub const TX_BASE_GAS: u64 = 10_000;
-pub const TX_GAS_PER_BYTE: u64 = 10;
-/// Validating and compiling uploaded code, per byte.
-pub const STORE_CODE_GAS_PER_BYTE: u64 = 6;
-/// Loading a contract into the engine, per call.
-pub const CONTRACT_CALL_GAS: u64 = 20_000;
-/// Verifying an attestation and sharing the seed (a DCAP quote takes ~2 ms to verify).
-pub const REGISTER_NODE_GAS: u64 = 200_000;
-// Governance gas (`SET_ATTESTATION_POLICY_GAS`, `REVOKE_NODE_GAS`): `app/governance.rs`.
+/// The gas table (shared with the enclave, which checks `out_of_gas` claims against it).
+pub use veil_types::gas::{
+    CONTRACT_CALL_GAS, GAS_MULTIPLIER, REGISTER_NODE_GAS, REVOKE_NODE_GAS,
+    SET_ATTESTATION_POLICY_GAS, STORE_CODE_GAS_PER_BYTE, TX_BASE_GAS, TX_GAS_PER_BYTE,
+};
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -402,7 +394,7 @@ impl App {
             return Err(refuse("its time is not after the previous block's".into()));
         }
         self.enclave
-            .begin_block(&header, tx_hashes.clone(), &certificate)
+            .begin_block(&header, &txs, &certificate)
             .map_err(|e| refuse(public_error(e)))?;
         let time_nanos = header.time_nanos;
         let mut dirty = Dirty::default();
@@ -415,6 +407,7 @@ impl App {
                 index: index as u32,
                 hash: *hash,
                 bytes,
+                presented: Default::default(),
             };
             let receipt = self.deliver_tx(&context, &mut dirty, &mut wasm)?;
             receipts.push(receipt);
@@ -531,6 +524,7 @@ impl App {
             Err(rejection) => {
                 receipt.error_kind = Some(rejection.kind.to_string());
                 receipt.error = Some(rejection.message);
+                self.account_to_enclave(context, None, &receipt)?;
                 return Ok(receipt);
             }
         };
@@ -547,7 +541,7 @@ impl App {
         receipt.fee = tx.body.fee;
         let mut meter = GasMeter {
             limit: tx.body.gas_limit,
-            used: TX_BASE_GAS + TX_GAS_PER_BYTE * context.bytes.len() as u64,
+            used: veil_types::gas::tx_gas(context.bytes.len()),
         };
         let outcome = if meter.used > meter.limit {
             Err(failure(
@@ -568,7 +562,48 @@ impl App {
                 receipt.error = Some(f.message);
             }
         }
+        self.account_to_enclave(context, Some(&tx), &receipt)?;
         Ok(receipt)
+    }
+
+    /// A transaction of a certified block that takes the enclave but failed before it
+    /// reached it: the enclave must be told why (it checks the reason itself and refuses
+    /// to close a block with a call missing).
+    fn account_to_enclave(
+        &self,
+        context: &TxContext,
+        tx: Option<&Tx>,
+        receipt: &Receipt,
+    ) -> Result<(), AppError> {
+        if self.simulating || context.presented.get() {
+            return Ok(());
+        }
+        let tx = match tx {
+            Some(tx) => std::borrow::Cow::Borrowed(tx),
+            None => match Tx::from_bytes(context.bytes) {
+                Ok(tx) => std::borrow::Cow::Owned(tx),
+                // Nothing can run what does not decode; the enclave knows that too.
+                Err(_) => return Ok(()),
+            },
+        };
+        if !tx.body.msg.runs_in_enclave() {
+            return Ok(());
+        }
+        let kind = receipt.error_kind.as_deref().unwrap_or("none");
+        let refused = |why: String| {
+            AppError::State(format!(
+                "block {}: transaction {} ({}) failed with {kind} before it reached the enclave, which {why}",
+                context.height,
+                context.index,
+                hex::encode(context.hash)
+            ))
+        };
+        let reason = veil_enclave_abi::LeftOut::from_failure_kind(kind).ok_or_else(|| {
+            refused("no certified block may hold: the validators that certified it let in a transaction whose sequence, fee or funds could fail".into())
+        })?;
+        self.enclave
+            .leave_out(context.index, reason)
+            .map_err(|e| refused(format!("refuses as a reason: {}", public_error(e))))
     }
 
     /// Checks signature, chain, sequence, fee and gas limit against the live state.
@@ -678,6 +713,7 @@ impl App {
             index: 0,
             hash: tx_hash(bytes),
             bytes,
+            presented: Default::default(),
         };
         self.signatures.insert(context.hash, sender);
         let previous = std::mem::replace(&mut self.simulating, true);
@@ -697,6 +733,17 @@ struct TxContext<'a> {
     index: u32,
     hash: Hash,
     bytes: &'a [u8],
+    /// Whether the signed transaction went to the enclave (else, in a block, the enclave
+    /// must be told why not: `LeaveOut`).
+    presented: std::cell::Cell<bool>,
+}
+
+impl TxContext<'_> {
+    /// The signed transaction, for the enclave.
+    fn for_enclave(&self) -> Vec<u8> {
+        self.presented.set(true);
+        self.bytes.to_vec()
+    }
 }
 
 struct GasMeter {

@@ -8,19 +8,15 @@ use veil_types::Hash;
 use crate::app::{reject, CheckedTx, Checker, Rejection};
 
 struct Entry {
-    hash: Hash,
+    tx: CheckedTx,
     bytes: Vec<u8>,
-    sender: String,
-    sequence: u64,
-    fee: u128,
-    gas_limit: u64,
 }
 
 #[derive(Default)]
 struct Inner {
     queue: VecDeque<Entry>,
     hashes: HashSet<Hash>,
-    /// Per sender: transactions waiting and their fees.
+    /// Per sender: transactions waiting and the most they can take (fees and funds).
     senders: HashMap<String, (u64, u128)>,
     bytes: usize,
 }
@@ -29,27 +25,20 @@ impl Inner {
     fn push(&mut self, tx: CheckedTx, bytes: Vec<u8>) {
         let entry = self.senders.entry(tx.sender.clone()).or_default();
         entry.0 += 1;
-        entry.1 += tx.fee;
+        entry.1 = entry.1.saturating_add(tx.debit());
         self.bytes += bytes.len();
         self.hashes.insert(tx.hash);
-        self.queue.push_back(Entry {
-            hash: tx.hash,
-            bytes,
-            sender: tx.sender,
-            sequence: tx.sequence,
-            fee: tx.fee,
-            gas_limit: tx.gas_limit,
-        });
+        self.queue.push_back(Entry { tx, bytes });
     }
 
     fn rebuild_index(&mut self) {
-        self.hashes = self.queue.iter().map(|e| e.hash).collect();
+        self.hashes = self.queue.iter().map(|e| e.tx.hash).collect();
         self.bytes = self.queue.iter().map(|e| e.bytes.len()).sum();
         self.senders.clear();
         for e in &self.queue {
-            let s = self.senders.entry(e.sender.clone()).or_default();
+            let s = self.senders.entry(e.tx.sender.clone()).or_default();
             s.0 += 1;
-            s.1 += e.fee;
+            s.1 = s.1.saturating_add(e.tx.debit());
         }
     }
 }
@@ -91,8 +80,8 @@ impl Mempool {
                 ),
             ));
         }
-        let (waiting, fees) = inner.senders.get(&tx.sender).copied().unwrap_or_default();
-        checker.check_account(&tx, waiting, fees)?;
+        let (waiting, debits) = inner.senders.get(&tx.sender).copied().unwrap_or_default();
+        checker.check_account(&tx, waiting, debits)?;
         let hash = tx.hash;
         inner.push(tx, bytes);
         Ok(hash)
@@ -110,22 +99,37 @@ impl Mempool {
         self.len() == 0
     }
 
-    /// The oldest transactions, up to the block limits (count, bytes, gas), for the next
-    /// block (they stay queued until [`Mempool::commit`]).
-    pub fn peek(&self, max_txs: usize, max_bytes: usize, max_gas: u64) -> Vec<Vec<u8>> {
+    /// The oldest transactions, up to the block limits (count, bytes, gas), that keep to
+    /// the block rule (`BlockBudget`) on the committed state, for the next block (they
+    /// stay queued until [`Mempool::commit`]).
+    pub fn peek(
+        &self,
+        max_txs: usize,
+        max_bytes: usize,
+        max_gas: u64,
+        checker: &Checker,
+    ) -> Vec<Vec<u8>> {
         let inner = self.lock();
+        let mut budget = checker.block_budget();
         let (mut bytes, mut gas) = (0usize, 0u64);
-        inner
-            .queue
-            .iter()
-            .take(max_txs)
-            .take_while(|e| {
-                bytes += e.bytes.len();
-                gas = gas.saturating_add(e.gas_limit);
-                bytes <= max_bytes && gas <= max_gas
-            })
-            .map(|e| e.bytes.clone())
-            .collect()
+        let mut block = Vec::new();
+        for e in &inner.queue {
+            if block.len() == max_txs {
+                break;
+            }
+            bytes += e.bytes.len();
+            gas = gas.saturating_add(e.tx.gas_limit);
+            if bytes > max_bytes || gas > max_gas {
+                break;
+            }
+            if budget.admit(&e.tx).is_ok() {
+                block.push(e.bytes.clone());
+            } else {
+                bytes -= e.bytes.len();
+                gas -= e.tx.gas_limit;
+            }
+        }
+        block
     }
 
     /// Runs `commit` (the block's durable write) while no transaction can be checked,
@@ -140,20 +144,11 @@ impl Mempool {
         let mut inner = self.lock();
         let result = commit()?;
         let included: HashSet<&Hash> = included.iter().collect();
-        inner.queue.retain(|e| !included.contains(&e.hash));
-        // Recheck sequences: a sender's waiting transactions must continue its sequence.
-        let mut next: HashMap<String, u64> = HashMap::new();
-        inner.queue.retain(|e| {
-            let expected = next
-                .entry(e.sender.clone())
-                .or_insert_with(|| checker.sequence(&e.sender));
-            if e.sequence == *expected {
-                *expected += 1;
-                true
-            } else {
-                false
-            }
-        });
+        inner.queue.retain(|e| !included.contains(&e.tx.hash));
+        // Recheck what waits against the new state (another proposer's block may have
+        // held the same senders' transactions): each must still keep to the block rule.
+        let mut budget = checker.block_budget();
+        inner.queue.retain(|e| budget.admit(&e.tx).is_ok());
         inner.rebuild_index();
         Ok(result)
     }

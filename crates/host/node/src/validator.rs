@@ -100,10 +100,16 @@ impl ChainApp {
             ));
         }
         let mut gas: u64 = 0;
+        let mut budget = self.checker.block_budget();
         for (index, tx) in block.txs.iter().enumerate() {
             let checked = self
                 .checker
                 .check_stateless(tx)
+                .map_err(|e| format!("transaction {index}: {e}"))?;
+            // Its sequence, fee and funds cannot fail whatever the block's earlier
+            // transactions do: every enclave relies on that (it accepts no ante failure).
+            budget
+                .admit(&checked)
                 .map_err(|e| format!("transaction {index}: {e}"))?;
             gas = gas.saturating_add(checked.gas_limit);
             if gas > params.max_block_gas {
@@ -155,6 +161,7 @@ impl Application for ChainApp {
             params.max_block_txs,
             params.max_block_bytes,
             params.max_block_gas,
+            &self.checker,
         );
         let header = self.lock().next_header(now_nanos(), &txs);
         debug_assert_eq!(header.height, height);

@@ -19,6 +19,7 @@ pub use k256;
 pub use veil_attestation;
 
 pub mod consensus;
+pub mod gas;
 pub mod genesis;
 pub mod governance;
 pub mod permit;
@@ -162,6 +163,22 @@ impl Msg {
             Msg::RegisterNode { .. } => "register_node",
             Msg::SetAttestationPolicy { .. } => "set_attestation_policy",
             Msg::RevokeNode { .. } => "revoke_node",
+        }
+    }
+
+    /// Whether executing it takes the enclave (everything but a bank send): in a certified
+    /// block the enclave insists on seeing every such transaction (`docs/consensus.md`).
+    pub fn runs_in_enclave(&self) -> bool {
+        !matches!(self, Msg::Send { .. })
+    }
+
+    /// The uveil it moves out of the signer's account besides the fee (a send's amount,
+    /// the funds sent with a contract call).
+    pub fn moves(&self) -> u128 {
+        match self {
+            Msg::Send { amount, .. } => *amount,
+            Msg::Instantiate { funds, .. } | Msg::Execute { funds, .. } => *funds,
+            _ => 0,
         }
     }
 }

@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the messages below.
-pub const ABI_VERSION: u16 = 6;
+pub const ABI_VERSION: u16 = 7;
 
 /// Largest frame either side accepts (code uploads are the biggest messages).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
@@ -45,19 +45,25 @@ pub enum Ecall {
     /// Decrypt a message, run a contract entry point on verified state, encrypt the result.
     Run(RunRequest),
     /// Open the next block for execution. `header` is the `veil-types` `BlockHeader`
-    /// (postcard), `tx_hashes` its transactions' hashes in order and `certificate` the
-    /// `veil-types` `CommitCertificate` (postcard) the validators signed for it. The enclave
-    /// verifies the certificate against the validator set of its own genesis and that the
-    /// block is the one after the last it executed; from then until `EndBlock` it runs
-    /// signed transactions only if they are in this block, in its order, at its height and
-    /// time.
+    /// (postcard), `txs` its transactions in order and `certificate` the `veil-types`
+    /// `CommitCertificate` (postcard) the validators signed for it. The enclave verifies
+    /// the certificate against the validator set of its own genesis and that the block is
+    /// the one after the last it executed; from then until `EndBlock` it runs signed
+    /// transactions only if they are in this block, in its order, at its height and time —
+    /// and every transaction of the block that takes the enclave (all but bank sends) must
+    /// either run or be left out with a reason the enclave verifies (`LeaveOut`).
     BeginBlock {
         header: Vec<u8>,
-        tx_hashes: Vec<Hash>,
+        txs: Vec<Vec<u8>>,
         certificate: Vec<u8>,
     },
+    /// Transaction `index` of the open block failed before it reached the enclave, for
+    /// `reason`; the enclave accepts it only if that is true of the transaction and its
+    /// own records (so a host cannot drop a call of a certified block).
+    LeaveOut { index: u32, reason: LeftOut },
     /// Close the open block and seal the enclave's state as of its end (the host stores it
-    /// with the block, so a restart resumes exactly at a committed block).
+    /// with the block, so a restart resumes exactly at a committed block). Refused while a
+    /// transaction of the block that takes the enclave has neither run nor been left out.
     EndBlock,
     /// This enclave's registration key and an attestation binding it to the genesis and
     /// `operator` (the account that will sign the `register_node` transaction).
@@ -73,6 +79,52 @@ pub enum Ecall {
     /// revoked registrations it keeps (sealed) and checks every later registration
     /// against.
     Govern { tx: Vec<u8>, chain_id: String },
+}
+
+/// Why a transaction of a certified block never reached the enclave: each is a check the
+/// node makes before it would call the enclave, and one the enclave can repeat on its own
+/// records. (Failures of the ante handler — sequence, fee — and of funds cannot happen in
+/// a certified block: validators refuse a proposal in which any could.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum LeftOut {
+    /// Its gas limit is below the gas charged before the enclave (`veil-types` `gas`).
+    OutOfGas,
+    /// It names a contract that does not exist.
+    UnknownContract,
+    /// It names a code id that does not exist.
+    UnknownCode,
+    /// It instantiates at an address that already holds a contract.
+    ContractExists,
+    /// Its signer is not the contract's admin (migrate, set_query_policy) or not the
+    /// network's authority (governance).
+    Unauthorized,
+    /// An address, query policy, attestation policy or field of it is invalid.
+    InvalidInput,
+    /// It registers a key already registered (or revoked), or revokes a key that is not
+    /// registered (or already revoked).
+    Registration,
+}
+
+impl LeftOut {
+    /// The failure kind the node reports for it in the receipt.
+    pub fn from_failure_kind(kind: &str) -> Option<Self> {
+        Some(match kind {
+            "out_of_gas" => LeftOut::OutOfGas,
+            "unknown_contract" => LeftOut::UnknownContract,
+            "unknown_code" => LeftOut::UnknownCode,
+            "contract_exists" => LeftOut::ContractExists,
+            "unauthorized" => LeftOut::Unauthorized,
+            "invalid_address"
+            | "invalid_query_policy"
+            | "invalid_attestation_policy"
+            | "attestation"
+            | "malformed" => LeftOut::InvalidInput,
+            "already_registered" | "revoked" | "unknown_registration" | "already_revoked" => {
+                LeftOut::Registration
+            }
+            _ => return None,
+        })
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -159,6 +211,8 @@ pub enum EcallResponse {
     QueryPolicySet,
     Ran(RunResponse),
     BlockBegun,
+    /// The enclave accepted that the transaction never reached it.
+    LeftOut,
     /// The open block is closed; the sealed state as of its end.
     BlockEnded(SealedCheckpoint),
     Attested(AttestResponse),
@@ -327,6 +381,7 @@ impl Ecall {
             Ecall::Init(_) => "init",
             Ecall::NetworkKey => "network_key",
             Ecall::BeginBlock { .. } => "begin_block",
+            Ecall::LeaveOut { .. } => "leave_out",
             Ecall::EndBlock => "end_block",
             Ecall::StoreCode { .. } => "store_code",
             Ecall::SetQueryPolicy { .. } => "set_query_policy",

@@ -2,8 +2,9 @@
 //! commit certificate it verified itself, against the validator set of its own genesis.
 //!
 //! A host can therefore not run a transaction the network never decided, run one out of
-//! its block's order, at another height or time, or feed its enclave a second block at a
-//! height it has executed (an offline fork).
+//! its block's order, at another height or time, drop one that takes the enclave (it must
+//! run or be left out for a reason the enclave verifies, `left_out.rs`), or feed its
+//! enclave a second block at a height it has executed (an offline fork).
 
 use serde::{Deserialize, Serialize};
 use veil_types::consensus::{verify_commit_certificate, CommitCertificate, ValidatorSet};
@@ -25,9 +26,21 @@ pub(crate) struct OpenBlock {
     height: u64,
     hash: Hash,
     time_nanos: u64,
-    tx_hashes: Vec<Hash>,
-    /// Index of the transaction that ran last: a later call may be for it or a later one.
+    txs: Vec<BlockTx>,
+    /// Index of the transaction that ran (or was left out) last: a later call may be for
+    /// it or a later one.
     cursor: usize,
+}
+
+/// A transaction of the open block.
+#[derive(Debug, Clone)]
+struct BlockTx {
+    hash: Hash,
+    bytes: Vec<u8>,
+    /// It takes the enclave (all but bank sends, `Msg::runs_in_enclave`).
+    needs_enclave: bool,
+    /// It ran here or was left out for a verified reason.
+    settled: bool,
 }
 
 /// The enclave's view of the chain it executes.
@@ -48,7 +61,7 @@ impl Enclave {
     pub(crate) fn begin_block(
         &mut self,
         header: &[u8],
-        tx_hashes: Vec<Hash>,
+        txs: Vec<Vec<u8>>,
         certificate: &[u8],
     ) -> EnclaveResult<()> {
         let genesis = &self.identity()?.genesis;
@@ -97,6 +110,18 @@ impl Enclave {
                 header.height, header.time_nanos
             )));
         }
+        let txs: Vec<BlockTx> = txs
+            .into_iter()
+            .map(|bytes| BlockTx {
+                hash: veil_types::tx_hash(&bytes),
+                // One that does not decode can never run here (nor anywhere).
+                needs_enclave: veil_types::Tx::from_bytes(&bytes)
+                    .is_ok_and(|tx| tx.body.msg.runs_in_enclave()),
+                bytes,
+                settled: false,
+            })
+            .collect();
+        let tx_hashes: Vec<Hash> = txs.iter().map(|tx| tx.hash).collect();
         if veil_types::txs_hash(&tx_hashes) != header.txs_hash {
             return Err(refuse(format!(
                 "the transaction list does not match block {}'s header",
@@ -121,19 +146,22 @@ impl Enclave {
             height: header.height,
             hash,
             time_nanos: header.time_nanos,
-            tx_hashes,
+            txs,
             cursor: 0,
         });
         Ok(())
     }
 
-    /// Closes the open block and seals the state as of its end.
+    /// Closes the open block and seals the state as of its end — not while a
+    /// transaction of it that takes the enclave has neither run nor been left out.
     pub(crate) fn end_block(&mut self) -> EnclaveResult<SealedCheckpoint> {
         let open = self
             .chain
             .open
-            .take()
+            .as_ref()
             .ok_or_else(|| refuse("no block is open"))?;
+        open.refuse_gap(open.cursor, open.txs.len())?;
+        let open = self.chain.open.take().expect("checked above");
         self.chain.last = Some(ExecutedBlock {
             height: open.height,
             hash: open.hash,
@@ -143,7 +171,8 @@ impl Enclave {
     }
 
     /// Admits a signed transaction only as part of the open block: at its height and
-    /// time, present in it, and not before a transaction that already ran.
+    /// time, present in it, not before a transaction that already ran, and not past one
+    /// that takes the enclave and neither ran nor was left out.
     pub(crate) fn bind_to_block(
         &mut self,
         tx: &[u8],
@@ -160,25 +189,53 @@ impl Enclave {
             )));
         }
         let hash = veil_types::tx_hash(tx);
-        match open.tx_hashes[open.cursor..]
-            .iter()
-            .position(|h| *h == hash)
-        {
-            Some(offset) => {
-                open.cursor += offset;
-                Ok(())
-            }
-            None if open.tx_hashes[..open.cursor].contains(&hash) => Err(refuse(format!(
-                "transaction {} comes after a later transaction of block {}: calls run in the block's order",
-                hex::encode(hash),
+        let index = open.position(&hash)?;
+        open.refuse_gap(open.cursor, index)?;
+        open.txs[index].settled = true;
+        open.cursor = index;
+        Ok(())
+    }
+
+    /// `Ecall::LeaveOut`: transaction `index` of the open block never reached the enclave
+    /// because of `reason`, which the enclave checks against the transaction and its own
+    /// records as they are at that point of the block.
+    pub(crate) fn leave_out(&mut self, index: u32, reason: LeftOut) -> EnclaveResult<()> {
+        let open = self
+            .chain
+            .open
+            .as_ref()
+            .ok_or_else(|| refuse("no certified block is open"))?;
+        let index = index as usize;
+        let Some(tx) = open.txs.get(index) else {
+            return Err(refuse(format!(
+                "block {} has {} transactions, there is none at index {index}",
+                open.height,
+                open.txs.len()
+            )));
+        };
+        if !tx.needs_enclave {
+            return Err(refuse(format!(
+                "transaction {index} of block {} does not take the enclave: there is nothing to leave out",
                 open.height
-            ))),
-            None => Err(refuse(format!(
-                "transaction {} is not in certified block {}",
-                hex::encode(hash),
-                open.height
-            ))),
+            )));
         }
+        if tx.settled || index < open.cursor {
+            return Err(refuse(format!(
+                "transaction {index} of block {} already ran or comes before one that did",
+                open.height
+            )));
+        }
+        open.refuse_gap(open.cursor, index)?;
+        let (height, bytes) = (open.height, tx.bytes.clone());
+        self.verify_left_out(&bytes, reason).map_err(|why| {
+            refuse(format!(
+                "transaction {index} of block {height} cannot be left out as {reason:?}: {why}"
+            ))
+        })?;
+        let open = self.chain.open.as_mut().expect("checked above");
+        open.txs[index].settled = true;
+        open.cursor = index;
+        Ok(())
     }
 
     /// Admits a signed transaction that is not a contract call (it names no height or
@@ -200,5 +257,39 @@ impl Enclave {
             .ok_or_else(|| {
                 refuse("no certified block is open: a signed transaction runs only inside one")
             })
+    }
+}
+
+impl OpenBlock {
+    /// Where `hash` is in the block, at or after the cursor.
+    fn position(&self, hash: &Hash) -> EnclaveResult<usize> {
+        match self.txs[self.cursor..].iter().position(|tx| tx.hash == *hash) {
+            Some(offset) => Ok(self.cursor + offset),
+            None if self.txs[..self.cursor].iter().any(|tx| tx.hash == *hash) => {
+                Err(refuse(format!(
+                    "transaction {} comes after a later transaction of block {}: calls run in the block's order",
+                    hex::encode(hash),
+                    self.height
+                )))
+            }
+            None => Err(refuse(format!(
+                "transaction {} is not in certified block {}",
+                hex::encode(hash),
+                self.height
+            ))),
+        }
+    }
+
+    /// Refuses to pass over `from..to` if a transaction there takes the enclave and has
+    /// neither run nor been left out: the host dropped a call of the certified block.
+    fn refuse_gap(&self, from: usize, to: usize) -> EnclaveResult<()> {
+        match (from..to).find(|&i| self.txs[i].needs_enclave && !self.txs[i].settled) {
+            Some(i) => Err(refuse(format!(
+                "transaction {i} ({}) of certified block {} takes the enclave but neither ran nor was left out for a reason: a host may not drop a call of a decided block",
+                hex::encode(self.txs[i].hash),
+                self.height
+            ))),
+            None => Ok(()),
+        }
     }
 }

@@ -22,6 +22,7 @@ mod blocks;
 mod dispatch;
 mod governance;
 mod keys;
+mod left_out;
 mod querier;
 
 use admission::check_query;
@@ -38,8 +39,8 @@ pub use dispatch::{BANK_SEND_GAS, MAX_DISPATCH_DEPTH};
 use governance::Governance;
 use veil_enclave_abi::{
     decode, encode, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash, InitRequest,
-    InitResponse, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint, StateUpdate,
-    SubCall,
+    InitResponse, LeftOut, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint,
+    StateUpdate, SubCall,
 };
 use veil_engine::cosmwasm_std::{
     Addr, BalanceResponse, BankQuery, Binary, Coin, ContractResult, Empty, MessageInfo,
@@ -169,11 +170,14 @@ impl Enclave {
             Ecall::Run(request) => self.run(request).map(EcallResponse::Ran),
             Ecall::BeginBlock {
                 header,
-                tx_hashes,
+                txs,
                 certificate,
             } => self
-                .begin_block(&header, tx_hashes, &certificate)
+                .begin_block(&header, txs, &certificate)
                 .map(|()| EcallResponse::BlockBegun),
+            Ecall::LeaveOut { index, reason } => self
+                .leave_out(index, reason)
+                .map(|()| EcallResponse::LeftOut),
             Ecall::EndBlock => self.end_block().map(EcallResponse::BlockEnded),
             Ecall::Attest { operator } => self
                 .attest_registration(&operator)

@@ -90,7 +90,16 @@ pub struct CheckedTx {
     pub sender: String,
     pub sequence: u64,
     pub fee: u128,
+    /// What else it moves out of the sender's account (a send's amount, call funds).
+    pub moves: u128,
     pub gas_limit: u64,
+}
+
+impl CheckedTx {
+    /// The most it can take from its sender's balance: fee and what it moves.
+    pub fn debit(&self) -> u128 {
+        self.fee.saturating_add(self.moves)
+    }
 }
 
 impl Checker {
@@ -121,45 +130,42 @@ impl Checker {
             sender,
             sequence: tx.body.sequence,
             fee: tx.body.fee,
+            moves: tx.body.msg.moves(),
             gas_limit: tx.body.gas_limit,
         })
     }
 
-    /// ABCI CheckTx, second half: sequence and fee against the committed account, given
-    /// how many transactions and how much fee of the sender already wait in the mempool.
+    /// ABCI CheckTx, second half: sequence, fee and what it moves against the committed
+    /// account, given how many transactions of the sender already wait in the mempool and
+    /// the most they can take (`waiting_debits`). A transaction is accepted only if its
+    /// fee and funds are there even if every earlier one takes all it may: so in a block
+    /// its fee and funds can never fail (the enclave relies on it, `BlockBudget`).
     pub fn check_account(
         &self,
         tx: &CheckedTx,
         waiting: u64,
-        waiting_fees: u128,
+        waiting_debits: u128,
     ) -> Result<(), Rejection> {
         let account = self
             .store
             .account(&tx.sender)
             .map_err(|e| reject("store", e.to_string()))?
             .unwrap_or_default();
-        let expected = account.sequence + waiting;
-        if tx.sequence != expected {
-            return Err(reject(
-                "wrong_sequence",
-                format!(
-                    "account sequence mismatch: expected {expected}, got {}",
-                    tx.sequence
-                ),
-            ));
-        }
-        let spendable = account.balance.saturating_sub(waiting_fees);
-        if spendable < tx.fee {
-            return Err(reject(
-                "insufficient_funds",
-                format!(
-                    "insufficient funds for the fee: {} has {spendable}uveil available, the fee is {}uveil",
-                    tx.sender, tx.fee
-                ),
-            ));
-        }
+        check_budget(
+            tx,
+            account.sequence + waiting,
+            account.balance.saturating_sub(waiting_debits),
+        )?;
         self.signatures.insert(tx.hash, tx.sender.clone());
         Ok(())
+    }
+
+    /// A fresh budget over the committed accounts for the transactions of one block.
+    pub fn block_budget(&self) -> BlockBudget<'_> {
+        BlockBudget {
+            checker: self,
+            senders: HashMap::new(),
+        }
     }
 
     /// The committed sequence of an account (0 if it does not exist).
@@ -243,4 +249,69 @@ impl Checker {
             Err(e) => Err(reject("store", e.to_string())),
         }
     }
+}
+
+/// The block rule that makes every transaction of a certified block pass the ante
+/// handler: per sender, sequences follow the committed one without a gap, and each
+/// transaction's fee and funds are covered by the committed balance minus everything the
+/// sender's earlier transactions in the block may take. Balances only shrink by their
+/// owner's own transactions, so whatever those earlier ones do, the fee and funds are
+/// there. Proposers build blocks by it and validators refuse proposals that break it.
+pub struct BlockBudget<'a> {
+    checker: &'a Checker,
+    /// Per sender: the next sequence and the balance no earlier transaction can take.
+    senders: HashMap<String, (u64, u128)>,
+}
+
+impl BlockBudget<'_> {
+    /// Admits `tx` as the next transaction of the block (its debit counts from now), or
+    /// says why it may not be in it here.
+    pub fn admit(&mut self, tx: &CheckedTx) -> Result<(), Rejection> {
+        let (next, left) = match self.senders.get(&tx.sender) {
+            Some(budget) => *budget,
+            None => {
+                let account = self
+                    .checker
+                    .store
+                    .account(&tx.sender)
+                    .map_err(|e| reject("store", e.to_string()))?
+                    .unwrap_or_default();
+                (account.sequence, account.balance)
+            }
+        };
+        check_budget(tx, next, left)?;
+        self.senders
+            .insert(tx.sender.clone(), (next + 1, left - tx.debit()));
+        Ok(())
+    }
+}
+
+/// `tx` must carry sequence `expected` and its fee and funds must fit in `spendable`.
+fn check_budget(tx: &CheckedTx, expected: u64, spendable: u128) -> Result<(), Rejection> {
+    if tx.sequence != expected {
+        return Err(reject(
+            "wrong_sequence",
+            format!(
+                "account sequence mismatch: expected {expected}, got {}",
+                tx.sequence
+            ),
+        ));
+    }
+    if spendable < tx.debit() {
+        return Err(reject(
+            "insufficient_funds",
+            if tx.moves == 0 {
+                format!(
+                    "insufficient funds for the fee: {} has {spendable}uveil available, the fee is {}uveil",
+                    tx.sender, tx.fee
+                )
+            } else {
+                format!(
+                    "insufficient funds: {} has {spendable}uveil available, the fee {}uveil plus the {}uveil it sends is more",
+                    tx.sender, tx.fee, tx.moves
+                )
+            },
+        ));
+    }
+    Ok(())
 }

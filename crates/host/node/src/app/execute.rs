@@ -41,7 +41,7 @@ impl App {
                 valid_policy(&default_query_policy)?;
                 // The enclave records the code (and its default policy) only for a real
                 // execution, under the same id this node gives it.
-                let signed = (!self.simulating).then(|| context.bytes.to_vec());
+                let signed = (!self.simulating).then(|| context.for_enclave());
                 let (code_hash, enclave_code_id) = self
                     .enclave
                     .store_code(code, signed, &self.genesis.chain_id)
@@ -221,7 +221,7 @@ impl App {
                 }
                 let (seed_share, enclave) = self
                     .enclave
-                    .register_node(context.bytes.to_vec())
+                    .register_node(context.for_enclave())
                     .map_err(|e| match e {
                         HostError::Enclave(EnclaveError {
                             kind: ErrorKind::Attestation,
@@ -280,7 +280,7 @@ impl App {
                 valid_policy(query_policy)?;
                 if !self.simulating {
                     self.enclave
-                        .set_query_policy(context.bytes.to_vec(), &self.genesis.chain_id)
+                        .set_query_policy(context.for_enclave(), &self.genesis.chain_id)
                         .map_err(enclave_failure)?;
                 }
                 info.query_policy = query_policy.clone();
@@ -363,7 +363,7 @@ impl App {
             envelope: envelope.to_vec(),
             state_root: info.state_root,
             gas_limit: meter.remaining().saturating_mul(GAS_MULTIPLIER),
-            tx: Some(context.bytes.to_vec()),
+            tx: Some(context.for_enclave()),
             simulate: self.simulating,
             encrypted_permit: None,
         };

@@ -5,11 +5,6 @@
 
 use super::*;
 
-/// Replacing the attestation policy (validation, and one sealed-state update per node).
-pub const SET_ATTESTATION_POLICY_GAS: u64 = 50_000;
-/// Revoking a registered enclave.
-pub const REVOKE_NODE_GAS: u64 = 50_000;
-
 impl App {
     /// `Msg::SetAttestationPolicy` and `Msg::RevokeNode`. A refusal changes nothing but
     /// the fee and sequence (charged before).
@@ -141,7 +136,7 @@ impl App {
             return Ok(());
         }
         self.enclave
-            .govern(context.bytes.to_vec(), &self.genesis.chain_id)
+            .govern(context.for_enclave(), &self.genesis.chain_id)
             .map_err(enclave_failure)
     }
 }
