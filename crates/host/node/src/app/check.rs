@@ -315,3 +315,113 @@ fn check_budget(tx: &CheckedTx, expected: u64, spendable: u128) -> Result<(), Re
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::BlockCommit;
+
+    fn checker(balance: u128, sequence: u64) -> (Checker, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("store")).unwrap();
+        let genesis: crate::genesis::Genesis = serde_json::from_value(
+            serde_json::json!({"chain_id": "test", "genesis_time_nanos": 0, "accounts": []}),
+        )
+        .unwrap();
+        store
+            .init_chain(
+                &genesis,
+                BlockCommit {
+                    block: Block {
+                        header: BlockHeader {
+                            chain_id: "test".into(),
+                            height: 0,
+                            time_nanos: 0,
+                            prev_block_hash: [0; 32],
+                            txs_hash: veil_types::txs_hash(&[]),
+                            app_hash: [0; 32],
+                        },
+                        tx_hashes: Vec::new(),
+                    },
+                    txs: Vec::new(),
+                    receipts: Vec::new(),
+                    accounts: vec![veil_types::Account {
+                        address: "alice".into(),
+                        balance,
+                        sequence,
+                        public_key: None,
+                    }],
+                    codes: Vec::new(),
+                    wasm: Vec::new(),
+                    contracts: Vec::new(),
+                    registrations: Vec::new(),
+                    attestation_policy: None,
+                    nodes: Vec::new(),
+                    released_nodes: Vec::new(),
+                    checkpoint: None,
+                    certificate: None,
+                    state_root: [0; 32],
+                },
+            )
+            .unwrap();
+        let checker = Checker {
+            store,
+            chain_id: "test".into(),
+            params: Default::default(),
+            signatures: Default::default(),
+        };
+        (checker, dir)
+    }
+
+    fn tx(sender: &str, sequence: u64, fee: u128, moves: u128) -> CheckedTx {
+        CheckedTx {
+            hash: [sequence as u8; 32],
+            sender: sender.into(),
+            sequence,
+            fee,
+            moves,
+            gas_limit: 1,
+        }
+    }
+
+    #[test]
+    fn a_block_keeps_each_senders_fees_and_funds_within_the_committed_balance() {
+        let (checker, _dir) = checker(1_000, 4);
+        let mut budget = checker.block_budget();
+        budget.admit(&tx("alice", 4, 100, 500)).unwrap();
+        // 400 are left whatever the first does: a fee of 100 and a send of 400 do not fit.
+        let over = budget.admit(&tx("alice", 5, 100, 400)).unwrap_err();
+        assert_eq!(over.kind, "insufficient_funds");
+        assert!(over.message.contains("400uveil available"), "{over:?}");
+        // A refused one takes nothing: the same sequence with less fits.
+        budget.admit(&tx("alice", 5, 100, 300)).unwrap();
+        // Sequences follow on without a gap or a repeat.
+        assert_eq!(
+            budget.admit(&tx("alice", 7, 0, 0)).unwrap_err().kind,
+            "wrong_sequence"
+        );
+        assert_eq!(
+            budget.admit(&tx("alice", 5, 0, 0)).unwrap_err().kind,
+            "wrong_sequence"
+        );
+        budget.admit(&tx("alice", 6, 0, 0)).unwrap();
+        // An account the store does not know has nothing and starts at sequence 0.
+        assert_eq!(
+            budget.admit(&tx("nobody", 0, 1, 0)).unwrap_err().kind,
+            "insufficient_funds"
+        );
+        budget.admit(&tx("nobody", 0, 0, 0)).unwrap();
+        // The mempool's check is the same rule over what already waits.
+        assert!(checker
+            .check_account(&tx("alice", 6, 100, 0), 2, 900)
+            .is_ok());
+        let refused = checker
+            .check_account(&tx("alice", 6, 100, 1), 2, 900)
+            .unwrap_err();
+        assert_eq!(refused.kind, "insufficient_funds");
+        assert!(
+            refused.message.contains("plus the 1uveil it sends"),
+            "{refused:?}"
+        );
+    }
+}
