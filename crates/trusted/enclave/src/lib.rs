@@ -286,11 +286,12 @@ impl Enclave {
     }
 
     fn run(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
-        // A clear error when the enclave has no seed yet (a node that has not joined).
-        self.keys()?;
+        // Bound first: a call refused from here on still counts as run in its block.
         if let (Some(tx), false) = (&request.tx, request.simulate) {
             self.bind_to_block(tx, request.block.height, request.block.time_nanos)?;
         }
+        // A clear error when the enclave has no seed yet (a node that has not joined).
+        self.keys()?;
         let (mut record, tx) = self.admit(&request)?;
         let keys = self.keys.as_ref().expect("checked above");
         let contract = &request.contract;
