@@ -164,16 +164,7 @@ impl App {
             config.log_crossings,
             None,
         ));
-        let enclave = EnclaveClient::open(&config.enclave, services)?;
-        let record = store.enclave_record()?;
-        let init = enclave.init(InitRequest {
-            machine_secret: veil_host::load_or_create_machine_secret(
-                &config.home.join("machine-secret"),
-            )?,
-            min_seal_generation: record.as_ref().map_or(0, |r| r.seal_generation),
-            sealed_state: record.map(|r| r.sealed_state),
-            genesis: genesis.to_bytes(),
-        })?;
+        let (enclave, init) = open_enclave(config, &store, &genesis, services)?;
         if let Some(network) = &init.network {
             // This enclave bootstrapped the network: the genesis gains its network section.
             genesis.network = Some(
@@ -772,6 +763,27 @@ impl GasMeter {
             .used
             .saturating_add(engine_gas.div_ceil(GAS_MULTIPLIER));
     }
+}
+
+/// Starts the node's enclave on `genesis` from the sealed state `store` keeps (the one way
+/// a node, joining or running, brings its enclave up).
+pub(crate) fn open_enclave(
+    config: &AppConfig,
+    store: &Store,
+    genesis: &Genesis,
+    services: Arc<HostServices>,
+) -> Result<(EnclaveClient, veil_enclave_abi::InitResponse), AppError> {
+    let enclave = EnclaveClient::open(&config.enclave, services)?;
+    let record = store.enclave_record()?;
+    let init = enclave.init(InitRequest {
+        machine_secret: veil_host::load_or_create_machine_secret(
+            &config.home.join("machine-secret"),
+        )?,
+        min_seal_generation: record.as_ref().map_or(0, |r| r.seal_generation),
+        sealed_state: record.map(|r| r.sealed_state),
+        genesis: genesis.to_bytes(),
+    })?;
+    Ok((enclave, init))
 }
 
 /// Why a transaction in a block failed (its fee is still charged).

@@ -5,10 +5,10 @@
 
 use std::sync::Arc;
 
-use veil_enclave_abi::{AttestResponse, InitRequest};
+use veil_enclave_abi::AttestResponse;
 use veil_host::{EnclaveClient, HostServices, MemoryNodes};
 
-use crate::app::{AppConfig, AppError};
+use crate::app::{open_enclave, AppConfig, AppError};
 use crate::genesis::Genesis;
 use crate::store::{EnclaveRecord, Store};
 
@@ -46,16 +46,7 @@ impl Joining {
             config.log_crossings,
             None,
         ));
-        let enclave = EnclaveClient::open(&config.enclave, services)?;
-        let record = store.enclave_record()?;
-        let init = enclave.init(InitRequest {
-            machine_secret: veil_host::load_or_create_machine_secret(
-                &config.home.join("machine-secret"),
-            )?,
-            min_seal_generation: record.as_ref().map_or(0, |r| r.seal_generation),
-            sealed_state: record.map(|r| r.sealed_state),
-            genesis: genesis.to_bytes(),
-        })?;
+        let (enclave, init) = open_enclave(config, &store, genesis, services)?;
         if init.genesis_hash != genesis.hash() {
             return Err(AppError::State(
                 "the enclave is bound to another genesis".into(),

@@ -11,7 +11,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use veil_consensus::{Application, CommitCertificate, Equivocation};
-use veil_types::{tx_hash, BlockHeader, Hash};
+use veil_types::{BlockHeader, Hash};
 
 use crate::app::{App, AppError, Checker};
 use crate::mempool::Mempool;
@@ -129,12 +129,12 @@ impl ChainApp {
         block: ProposedBlock,
         certificate: CommitCertificate,
     ) -> Result<(), AppError> {
-        let hashes: Vec<Hash> = block.txs.iter().map(|tx| tx_hash(tx)).collect();
         let started = std::time::Instant::now();
         let mut app = self.lock();
         let finalized = app.finalize_block(block.header, block.txs, certificate)?;
+        let hashes = &finalized.block.tx_hashes;
         self.mempool
-            .commit(&hashes, &self.checker, || app.commit())?;
+            .commit(hashes, &self.checker, || app.commit())?;
         drop(app);
         let height = finalized.block.header.height;
         self.committed.store(height, Ordering::SeqCst);
