@@ -65,7 +65,8 @@ pub struct Status {
     pub attestation_warning: Option<String>,
     pub node_version: String,
     /// How the node takes part: `role` (`validator`/`follower`), `validator` (its
-    /// address), `consensus_height`, `synced_heights`, `catching_up`.
+    /// address), `consensus_height`, `synced_heights`, `catching_up`, `peer_count`,
+    /// `peers` (`id`, `validator`, `address`, `direction`, `moniker`).
     #[serde(default)]
     pub consensus: Value,
     /// The genesis validators (`name`, `address`, `public_key`, `power`).
