@@ -241,7 +241,7 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
                 events,
                 fatal: fatal.clone(),
                 committed: Arc::default(),
-                equivocations: Arc::default(),
+                store: state.store.clone(),
             };
             let (chain_id, validators, params) = {
                 let app = state.app.lock().unwrap_or_else(|p| p.into_inner());
