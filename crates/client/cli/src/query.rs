@@ -235,6 +235,7 @@ fn status_inner(args: StatusArgs) -> Result<(), Failure> {
                     .join(", "),
             ),
             ("peers", peers_line(&status.consensus)),
+            ("evidence", status.evidence_count.to_string()),
             ("relays_to", status.relays_to.join(", ")),
         ]);
         if let Some(warning) = &status.attestation_warning {

@@ -54,6 +54,9 @@ pub struct Status {
     /// Encrypted contract state nodes in the node's store (what the contracts' current
     /// roots use).
     pub state_nodes: u64,
+    /// Equivocation evidence records the node keeps (`GET /evidence` lists them).
+    #[serde(default)]
+    pub evidence_count: u64,
     pub params: Value,
     /// What a joining node pins (`veil node join --genesis-hash`).
     #[serde(default)]
