@@ -234,6 +234,8 @@ fn status_inner(args: StatusArgs) -> Result<(), Failure> {
                     .collect::<Vec<_>>()
                     .join(", "),
             ),
+            ("peers", peers_line(&status.consensus)),
+            ("evidence", status.evidence_count.to_string()),
             ("relays_to", status.relays_to.join(", ")),
         ]);
         if let Some(warning) = &status.attestation_warning {
@@ -241,6 +243,41 @@ fn status_inner(args: StatusArgs) -> Result<(), Failure> {
         }
     }
     Ok(())
+}
+
+/// `3: <validator> <address> (<direction>), …` — the consensus peers a validator is
+/// connected to; each is named by the validator address it proved, else by its libp2p id.
+fn peers_line(consensus: &serde_json::Value) -> String {
+    let peers = consensus["peers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    let count = consensus["peer_count"]
+        .as_u64()
+        .unwrap_or(peers.len() as u64);
+    if peers.is_empty() {
+        return count.to_string();
+    }
+    let listed = peers
+        .iter()
+        .map(|p| {
+            let name = p["validator"]
+                .as_str()
+                .or_else(|| p["id"].as_str())
+                .unwrap_or("?");
+            match p["direction"].as_str() {
+                Some(direction) => {
+                    format!(
+                        "{name} {} ({direction})",
+                        p["address"].as_str().unwrap_or("?")
+                    )
+                }
+                None => format!("{name} {}", p["address"].as_str().unwrap_or("?")),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    format!("{count}: {listed}")
 }
 
 fn contract(args: ContractArgs) -> Result<(), Failure> {

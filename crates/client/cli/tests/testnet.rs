@@ -162,6 +162,47 @@ fn agree(nodes: &[&Validator], height: u64) {
     }
 }
 
+/// The node's own consensus address, from its status.
+fn validator_address(node: &Validator) -> String {
+    let status = node.client().status().unwrap();
+    status.consensus["validator"]
+        .as_str()
+        .expect("a validator address")
+        .to_string()
+}
+
+/// The validator addresses of the consensus peers a node lists, sorted (`"?"` for one
+/// that has not proved its key yet; an empty list while the node does not answer).
+fn peer_validators(node: &Validator) -> Vec<String> {
+    let Ok(status) = node.client().status() else {
+        return Vec::new();
+    };
+    let mut peers: Vec<String> = status.consensus["peers"]
+        .as_array()
+        .map(Vec::as_slice)
+        .unwrap_or(&[])
+        .iter()
+        .map(|p| p["validator"].as_str().unwrap_or("?").to_string())
+        .collect();
+    peers.sort();
+    peers
+}
+
+/// `veil status --node URL`'s text output.
+fn veil_status(node: &Validator) -> String {
+    let output = Command::new(env!("CARGO_BIN_EXE_veil"))
+        .args(["status", "--node"])
+        .arg(format!("http://127.0.0.1:{}", node.rpc_port))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "veil status failed:\n{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
 /// Alice sends `amount` to `to` through `node`; answers the receipt once committed.
 fn send(node: &Validator, to: &KeyPair, amount: u128) -> veil_types::Receipt {
     let client = node.client();
@@ -212,6 +253,28 @@ fn four_validators_agree_survive_one_failure_and_halt_without_a_quorum() {
         assert_eq!(status.validators.len(), VALIDATORS);
         assert_eq!(status.relays_to.len(), VALIDATORS - 1);
     }
+    // Each is connected to the three others, known by the validator addresses they proved.
+    let addresses: Vec<String> = nodes.iter().map(validator_address).collect();
+    for (i, node) in nodes.iter().enumerate() {
+        let mut others: Vec<String> = addresses
+            .iter()
+            .filter(|a| **a != addresses[i])
+            .cloned()
+            .collect();
+        others.sort();
+        wait_for(
+            &format!("node {i} to list its 3 peers"),
+            Duration::from_secs(30),
+            || peer_validators(node) == others,
+        );
+        let status = node.client().status().unwrap();
+        assert_eq!(status.consensus["peer_count"], 3);
+    }
+    let printed = veil_status(&nodes[0]);
+    assert!(
+        printed.lines().any(|l| l.starts_with("peers: 3: ")),
+        "`veil status` does not print the peers:\n{printed}"
+    );
     let bob = dev_key("bob");
     let before = nodes[0].client().account(bob.address()).unwrap().balance;
     let receipt = send(&nodes[2], &bob, 1_000);
@@ -223,6 +286,16 @@ fn four_validators_agree_survive_one_failure_and_halt_without_a_quorum() {
     // (b) One validator killed: the other three go on; a transfer sent to a live node is
     // included; the restarted validator catches up and agrees.
     nodes[3].kill();
+    for (i, node) in nodes.iter().enumerate().take(3) {
+        wait_for(
+            &format!("node {i} to see 2 peers"),
+            Duration::from_secs(30),
+            || {
+                let peers = peer_validators(node);
+                peers.len() == 2 && !peers.contains(&addresses[3])
+            },
+        );
+    }
     let killed_at = nodes[0].height();
     let receipt = send(&nodes[1], &bob, 2_000);
     assert!(receipt.ok, "{receipt:?}");

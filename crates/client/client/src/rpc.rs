@@ -54,6 +54,9 @@ pub struct Status {
     /// Encrypted contract state nodes in the node's store (what the contracts' current
     /// roots use).
     pub state_nodes: u64,
+    /// Equivocation evidence records the node keeps (`GET /evidence` lists them).
+    #[serde(default)]
+    pub evidence_count: u64,
     pub params: Value,
     /// What a joining node pins (`veil node join --genesis-hash`).
     #[serde(default)]
@@ -65,7 +68,8 @@ pub struct Status {
     pub attestation_warning: Option<String>,
     pub node_version: String,
     /// How the node takes part: `role` (`validator`/`follower`), `validator` (its
-    /// address), `consensus_height`, `synced_heights`, `catching_up`.
+    /// address), `consensus_height`, `synced_heights`, `catching_up`, `peer_count`,
+    /// `peers` (`id`, `validator`, `address`, `direction`, `moniker`).
     #[serde(default)]
     pub consensus: Value,
     /// The genesis validators (`name`, `address`, `public_key`, `power`).

@@ -278,7 +278,7 @@ impl MalachiteNodeConfig for EngineConfig {
 }
 
 /// Progress a running node reports.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Status {
     /// Last height committed through this driver's application.
     pub committed: u64,
@@ -286,6 +286,9 @@ pub struct Status {
     pub height: u64,
     /// Heights committed from value sync rather than live consensus.
     pub synced: u64,
+    /// The consensus peers connected now (refreshed every [`peers::PEER_POLL`]), ordered
+    /// by peer id.
+    pub peers: Vec<Peer>,
 }
 
 /// A running validator. Dropping it does not stop it: call [`Node::stop`].
@@ -294,6 +297,7 @@ pub struct Node {
     engine: EngineHandle,
     app_task: JoinHandle<anyhow::Result<()>>,
     status: watch::Receiver<Status>,
+    peer_watch: tokio::task::AbortHandle,
     stopping: Arc<AtomicBool>,
     wal_path: PathBuf,
 }
@@ -304,7 +308,7 @@ impl Node {
     }
 
     pub fn status(&self) -> Status {
-        *self.status.borrow()
+        self.status.borrow().clone()
     }
 
     /// Follows the node's status as it changes.
@@ -320,7 +324,7 @@ impl Node {
             .map_err(|_| {
                 anyhow::anyhow!(
                     "height {height} not committed within {timeout:?} (at {:?})",
-                    *self.status.borrow()
+                    self.status.borrow()
                 )
             })?
             .map_err(|_| anyhow::anyhow!("consensus stopped before height {height}"))?;
@@ -335,6 +339,7 @@ impl Node {
     /// Stops the engine (network, consensus, WAL, sync) and the application loop.
     pub async fn stop(self) {
         self.stopping.store(true, Ordering::SeqCst);
+        self.peer_watch.abort();
         self.engine.actor.stop(Some("stopped by the node".into()));
         let _ = tokio::time::timeout(Duration::from_secs(10), self.engine.handle).await;
         self.app_task.abort();
@@ -450,7 +455,10 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
         committed: app.last_committed(),
         height: app.last_committed() + 1,
         synced: 0,
+        peers: Vec::new(),
     });
+    let peer_watch =
+        spawn_peer_watch(channels.net_requests.clone(), status_tx.clone()).abort_handle();
     let mut driver = Driver {
         app,
         ctx,
@@ -491,8 +499,10 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
     let stopping = Arc::new(AtomicBool::new(false));
     let stopping_flag = stopping.clone();
     let moniker = config.moniker.clone();
+    let driver_peer_watch = peer_watch.clone();
     let app_task = tokio::spawn(async move {
         let result = driver.run(channels).await;
+        driver_peer_watch.abort();
         if let Err(e) = &result {
             if !stopping_flag.load(Ordering::SeqCst) {
                 error!(%moniker, "consensus driver stopped: {e:#}");
@@ -505,6 +515,7 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
         engine,
         app_task,
         status: status_rx,
+        peer_watch,
         stopping,
         wal_path: config.wal_dir.join("consensus.wal"),
     })
@@ -574,13 +585,14 @@ impl<A: Application> Driver<A> {
         )
     }
 
+    /// Publishes the driver's progress (the peer watch publishes the peers).
     fn publish_status(&self) {
-        let status = Status {
-            committed: self.app.last_committed(),
-            height: self.height,
-            synced: self.synced,
-        };
-        self.status.send_replace(status);
+        let (committed, height, synced) = (self.app.last_committed(), self.height, self.synced);
+        self.status.send_if_modified(|s| {
+            let changed = (s.committed, s.height, s.synced) != (committed, height, synced);
+            (s.committed, s.height, s.synced) = (committed, height, synced);
+            changed
+        });
     }
 
     /// Forgets everything about heights below the current one.
@@ -1096,38 +1108,6 @@ impl<A: Application> Driver<A> {
     }
 }
 
-/// Before the first height, waits (up to `wait`) until this node is connected to the
-/// `others` validators, so that its first proposal is not gossiped to nobody (which costs
-/// a round timeout).
-async fn wait_for_peers(others: usize, wait: Duration, channels: &Channels<VeilContext>) {
-    if others == 0 || wait.is_zero() {
-        return;
-    }
-    let deadline = tokio::time::Instant::now() + wait;
-
-    loop {
-        let connected = match NetworkRequest::dump_state(&channels.net_requests).await {
-            Ok(Some(dump)) => dump
-                .peers
-                .values()
-                .filter(|p| p.consensus_public_key.is_some())
-                .count(),
-            _ => 0,
-        };
-        if connected >= others {
-            return;
-        }
-        if tokio::time::Instant::now() >= deadline {
-            debug!(
-                connected,
-                others, "starting before every validator is connected"
-            );
-            return;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
 /// Malachite's certificate as the shared one (what the enclave verifies).
 pub fn to_shared_certificate(cert: &MCommitCertificate<VeilContext>) -> CommitCertificate {
     CommitCertificate {
@@ -1165,7 +1145,10 @@ pub fn to_malachite_certificate(
     ExtendedCommitCertificate::from_commit_certificate_and_extensions(commit, Default::default())
 }
 
+mod peers;
 mod streams;
+pub use peers::Peer;
+use peers::{spawn_peer_watch, wait_for_peers};
 use streams::*;
 
 #[cfg(test)]

@@ -18,6 +18,6 @@ pub mod driver;
 
 pub use driver::{
     equivocations, start, to_malachite_certificate, to_shared_certificate, Application, Config,
-    Equivocation, EquivocationKind, Node, Status, Timeouts,
+    Equivocation, EquivocationKind, Node, Peer, Status, Timeouts,
 };
 pub use veil_types::consensus::{CommitCertificate, ValidatorAddress, ValidatorSet};

@@ -287,6 +287,56 @@ async fn four_validators_agree() {
         19.0 / (total - first).as_secs_f64()
     );
     assert!(net.chains[0].lock().unwrap()[&1].0.len() > 150_000);
+    // Each is connected to the three others, each known by its proven validator address.
+    for (i, node) in nodes.iter().enumerate() {
+        let mut others: Vec<_> = nodes
+            .iter()
+            .filter(|n| n.address() != node.address())
+            .map(|n| Some(n.address()))
+            .collect();
+        others.sort();
+        let mut updates = node.status_updates();
+        // (The borrow `wait_for` answers is dropped at the end of the statement.)
+        let seen = matches!(
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                updates.wait_for(|s| {
+                    let mut peers: Vec<_> = s.peers.iter().map(|p| p.validator).collect();
+                    peers.sort();
+                    peers == others
+                }),
+            )
+            .await,
+            Ok(Ok(_))
+        );
+        assert!(
+            seen,
+            "v{i} does not list the three others as peers: {:?}",
+            node.status().peers
+        );
+    }
+    // A stopped validator leaves its peers' lists.
+    let stopped = nodes.pop().unwrap();
+    let gone = stopped.address();
+    stopped.stop().await;
+    for node in &nodes {
+        let mut updates = node.status_updates();
+        let left = matches!(
+            tokio::time::timeout(
+                Duration::from_secs(10),
+                updates.wait_for(|s| {
+                    s.peers.len() == 2 && s.peers.iter().all(|p| p.validator != Some(gone))
+                }),
+            )
+            .await,
+            Ok(Ok(_))
+        );
+        assert!(
+            left,
+            "a stopped validator is still listed: {:?}",
+            node.status().peers
+        );
+    }
     for node in nodes {
         node.stop().await;
     }

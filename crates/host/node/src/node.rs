@@ -241,7 +241,7 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
                 events,
                 fatal: fatal.clone(),
                 committed: Arc::default(),
-                equivocations: Arc::default(),
+                store: state.store.clone(),
             };
             let (chain_id, validators, params) = {
                 let app = state.app.lock().unwrap_or_else(|p| p.into_inner());
@@ -289,7 +289,7 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
                     let mut last_sync = (0, std::time::Instant::now());
                     loop {
                         tokio::time::sleep(Duration::from_millis(50)).await;
-                        let now = *status.borrow();
+                        let now = status.borrow().clone();
                         if now.synced > last_sync.0 {
                             last_sync = (now.synced, std::time::Instant::now());
                         }
@@ -297,6 +297,8 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
                             let mut view = view.lock().unwrap_or_else(|p| p.into_inner());
                             view.consensus_height = now.height;
                             view.synced_heights = now.synced;
+                            view.peer_count = now.peers.len();
+                            view.peers = now.peers;
                             // Syncing a block in the last 2 s: behind the network.
                             view.catching_up =
                                 now.synced > 0 && last_sync.1.elapsed() < Duration::from_secs(2);
@@ -393,6 +395,11 @@ pub struct ChainView {
     pub synced_heights: u64,
     /// Behind the network: syncing blocks (a validator) or replaying a peer's (a follower).
     pub catching_up: bool,
+    /// How many consensus peers this validator is connected to now.
+    pub peer_count: usize,
+    /// Those peers (libp2p id, proven validator address, connection address, direction,
+    /// moniker), ordered by id.
+    pub peers: Vec<veil_consensus::Peer>,
 }
 
 /// How this node follows the chain.

@@ -45,6 +45,7 @@ pub fn router(state: RpcState) -> Router {
         .route("/registrations", get(list_registrations))
         .route("/registrations/{key}", get(get_registration))
         .route("/attestation-policy", get(attestation_policy))
+        .route("/evidence", get(list_evidence))
         .route("/txs", post(submit_tx))
         .route("/txs/{hash}", get(get_tx))
         .route("/simulate", post(simulate))
@@ -203,6 +204,7 @@ async fn status(State(state): State<RpcState>) -> ApiResult {
         "key_generation": state.network_key.1,
         "mempool_size": state.mempool.len(),
         "state_nodes": state.store.node_count()?,
+        "evidence_count": state.store.evidence_count()?,
         "params": state.checker.params,
         "node_version": env!("CARGO_PKG_VERSION"),
         "genesis_hash": hex::encode(genesis.hash()),
@@ -264,6 +266,46 @@ async fn list_registrations(
         ));
     }
     ok(state.store.registrations(after.as_ref(), limit)?)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EvidenceParams {
+    /// An evidence index: list the records after it.
+    after: Option<String>,
+    /// At most this many (1 to 100, default 100).
+    limit: Option<String>,
+}
+
+/// The equivocation evidence this node recorded, in the order it recorded it.
+async fn list_evidence(
+    State(state): State<RpcState>,
+    Query(params): Query<EvidenceParams>,
+) -> ApiResult {
+    let max = crate::store::MAX_EVIDENCE_PAGE;
+    let after = match &params.after {
+        Some(text) => Some(text.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(
+                "malformed",
+                format!("after must be an evidence index, got {text:?}"),
+            )
+        })?),
+        None => None,
+    };
+    let limit = match &params.limit {
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "malformed",
+                    format!("limit must be 1 to {max}, got {text:?}"),
+                )
+            })?,
+        None => max,
+    };
+    ok(state.store.evidence(after, limit)?)
 }
 
 async fn attestation_policy(State(state): State<RpcState>) -> ApiResult {

@@ -3,7 +3,8 @@
 //! A block and everything it changed (accounts, codes, contracts, encrypted state nodes,
 //! receipts, the commit certificate, the enclave's sealed checkpoint) are written in one redb write transaction,
 //! committed with an fsync: after a crash the store holds either the whole block or none
-//! of it.
+//! of it. Equivocation evidence consensus reports is kept in tables of its own
+//! ([`evidence`](Store::record_evidence)), written apart from blocks.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -18,6 +19,12 @@ use veil_types::{
 
 use crate::genesis::Genesis;
 use crate::state::ChainState;
+
+mod evidence;
+pub use evidence::{
+    Evidence, EvidenceEntry, EvidenceKind, EvidencePage, MAX_EVIDENCE_MESSAGE_BYTES,
+    MAX_EVIDENCE_PAGE,
+};
 
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ACCOUNTS: TableDefinition<&str, &[u8]> = TableDefinition::new("accounts");
@@ -111,6 +118,8 @@ impl Store {
             txn.open_table(RECEIPTS).map_err(err)?;
             txn.open_table(TX_INDEX).map_err(err)?;
             txn.open_table(CERTIFICATES).map_err(err)?;
+            txn.open_table(evidence::EVIDENCE).map_err(err)?;
+            txn.open_table(evidence::EVIDENCE_IDS).map_err(err)?;
         }
         txn.commit().map_err(err)?;
         Ok(Self { db: Arc::new(db) })

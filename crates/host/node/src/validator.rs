@@ -16,6 +16,7 @@ use veil_types::{BlockHeader, Hash};
 use crate::app::{App, AppError, Checker};
 use crate::mempool::Mempool;
 use crate::rpc::block_events;
+use crate::store::{Evidence, Store};
 
 /// How far ahead of a validator's clock a proposed block's time may be.
 pub const MAX_CLOCK_DRIFT: Duration = Duration::from_secs(5);
@@ -53,8 +54,9 @@ pub struct ChainApp {
     pub fatal: Arc<Mutex<Option<AppError>>>,
     /// The latest committed height, for the node's status.
     pub committed: Arc<AtomicU64>,
-    /// Equivocations consensus observed, for the node's status.
-    pub equivocations: Arc<Mutex<Vec<Equivocation>>>,
+    /// Where equivocation evidence consensus reports is recorded (the chain's store,
+    /// written without taking the app's lock).
+    pub store: Store,
 }
 
 fn now_nanos() -> u64 {
@@ -224,15 +226,21 @@ impl Application for ChainApp {
         self.lock().last_block().header.height
     }
 
-    fn record_equivocation(&mut self, evidence: Equivocation) {
-        eprintln!(
-            "veil: validator {} equivocated at height {} ({:?})",
-            evidence.validator, evidence.height, evidence.kind
-        );
-        self.equivocations
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .push(evidence);
+    fn record_equivocation(&mut self, equivocation: Equivocation) {
+        let evidence = Evidence::from(&equivocation);
+        // Public data only: the validator, the height, the kind (never the messages).
+        match self.store.record_evidence(&evidence) {
+            Ok(Some(index)) => eprintln!(
+                "veil: validator {} equivocated at height {} ({:?}): recorded as evidence {index}",
+                evidence.validator, evidence.height, evidence.kind
+            ),
+            // Reported before (e.g. again after a restart).
+            Ok(None) => {}
+            Err(e) => eprintln!(
+                "veil: evidence that validator {} equivocated at height {} is not recorded: {e}",
+                evidence.validator, evidence.height
+            ),
+        }
     }
 
     fn block_hash(&self, block: &[u8]) -> Hash {
