@@ -108,7 +108,7 @@ fn register(
         Some(registration) => registration,
         None => {
             let keyring =
-                crate::tx::KeyringOpts::at(args.keyring_home.clone(), args.keyring_backend);
+                crate::shared::KeyringOpts::at(args.keyring_home.clone(), args.keyring_backend);
             let operator = keyring
                 .load(&args.from)
                 .map_err(|e| anyhow!("the operator key {:?}: {}", args.from, failure_text(e)))?;
@@ -149,10 +149,10 @@ fn register(
     Ok(())
 }
 
-fn failure_text(e: crate::tx::Failure) -> String {
+fn failure_text(e: crate::shared::Failure) -> String {
     match e {
-        crate::tx::Failure::Usage(m) => m.to_string(),
-        crate::tx::Failure::Failed { message, .. } => message,
+        crate::shared::Failure::Usage(m) => m.to_string(),
+        crate::shared::Failure::Failed { message, .. } => message,
     }
 }
 

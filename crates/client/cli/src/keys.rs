@@ -11,7 +11,7 @@ use veil_client::keyring::{
 use veil_client::keys::{KeyError, Mnemonic};
 use zeroize::Zeroizing;
 
-use crate::tx::{failed, finish, usage, Failure};
+use crate::shared::{failed, finish, usage, Failure};
 
 /// Environment variable: the Veil home directory.
 pub(crate) const HOME_ENV: &str = "VEIL_HOME";

@@ -3,7 +3,8 @@
 use serde_json::json;
 use veil_types::{Msg, QueryPolicy};
 
-use crate::tx::{broadcast, failed, report, usage, Failure, Signer, TxOpts};
+use crate::shared::{failed, usage, Failure};
+use crate::tx::{broadcast, report, Signer, TxOpts};
 
 pub(crate) const POLICY_HELP: &str = "\
 Who may read what through queries: `public` (anyone reads everything: an explicit opt-out),

@@ -8,10 +8,11 @@ use veil_client::rpc::{CommittedTx, TxStatus};
 use veil_client::tx::{decrypt_result, envelope_of, Wallet};
 use veil_types::{Msg, DENOM};
 
-use crate::tx::{
-    b64, failed, finish, hex_encode, parse_msg, print_fields, print_json, print_receipt,
-    print_result, readable_result, receipt_fields, usage, Failure, KeyringOpts, NodeOpts,
+use crate::shared::{
+    failed, finish, hex_encode, parse_msg, print_fields, print_json, print_receipt, print_result,
+    readable_result, receipt_fields, usage, Failure, KeyringOpts, NodeOpts,
 };
+use crate::tx::b64;
 
 pub(crate) const QUERY_LONG_ABOUT: &str = "\
 Read the chain through a node: contract queries, transactions, blocks, accounts, code.
@@ -297,7 +298,7 @@ fn contract(args: ContractArgs) -> Result<(), Failure> {
     };
     let answer =
         wallet.query_with_permit(&address, &msg, args.pin.code_hash.as_ref(), permit.as_ref())?;
-    crate::tx::progress(&format!("answered at height {}", answer.height));
+    crate::shared::progress(&format!("answered at height {}", answer.height));
     // Text and JSON alike: the contract's answer is JSON.
     print_json(&answer.data);
     Ok(())

@@ -16,8 +16,6 @@ use zeroize::Zeroizing;
 
 use crate::keys::{default_home, BACKEND_ENV, PASSPHRASE_ENV};
 
-use crate::tx::NODE_ENV;
-
 // ---------------------------------------------------------------------------------------
 // Shared flags
 // ---------------------------------------------------------------------------------------
@@ -27,6 +25,9 @@ pub(crate) enum OutputFormat {
     Text,
     Json,
 }
+
+/// Environment variable: the node's RPC URL.
+pub(crate) const NODE_ENV: &str = "VEIL_NODE";
 
 /// Which node to talk to and how to print.
 #[derive(clap::Args)]

@@ -13,10 +13,11 @@ use veil_client::rpc::Client;
 use veil_client::tx::{Gas, Outcome, TxOptions, Wallet};
 use veil_types::{Msg, DENOM};
 
-pub(crate) use crate::shared::*;
-
-/// Environment variable: the node's RPC URL.
-pub(crate) const NODE_ENV: &str = "VEIL_NODE";
+use crate::shared::{
+    failed, finish, hex_encode, parse_amount, parse_gas_adjustment, parse_msg, print_json,
+    print_receipt, print_result, progress, readable_result, receipt_fields, usage, Failure,
+    KeyringOpts, NodeOpts,
+};
 
 pub(crate) const TX_LONG_ABOUT: &str = "\
 Sign transactions with a key from the local keyring, send them to a node and wait until
