@@ -39,9 +39,18 @@ pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
         );
     }
     config.genesis = Some(genesis);
-    if config.relay_to.is_empty() {
-        // Transactions sent to this node reach the network through its peer.
-        config.relay_to.push(args.peer.clone());
+    if config.gossip_peers.is_empty() {
+        // Transactions sent to this node reach the network through its peer's gossip.
+        let status = peer
+            .status()
+            .with_context(|| format!("asking {} for its gossip address", args.peer))?;
+        match status.gossip["listen"].as_str().map(str::parse) {
+            Some(Ok(addr)) => config.gossip_peers.push(addr),
+            _ => eprintln!(
+                "veil: WARNING: {} gossips no transactions: what is submitted to this node stays in its mempool",
+                args.peer
+            ),
+        }
     }
     config.follow = Some(Box::new(PeerBlocks { client: peer }));
     run(config)?;

@@ -35,10 +35,14 @@ pub struct NodeArgs {
     /// node.json).
     #[arg(long = "peer-p2p")]
     pub peers: Vec<SocketAddr>,
-    /// Another node's RPC URL to relay submitted transactions to (repeat for each;
-    /// default: the home's node.json; `veil node join`: its peer).
-    #[arg(long = "relay-to")]
-    pub relay_to: Vec<String>,
+    /// Where transaction gossip (libp2p) listens (default: the home's node.json, else any
+    /// free port on the consensus address's IP).
+    #[arg(long)]
+    pub gossip_addr: Option<SocketAddr>,
+    /// Another node's gossip address to pass transactions to and take them from (repeat
+    /// for each; default: the home's node.json; `veil node join`: its peer's).
+    #[arg(long = "gossip-peer")]
+    pub gossip_peers: Vec<SocketAddr>,
     /// Time between blocks, e.g. `1s`, `200ms`.
     #[arg(long, default_value = "1s", value_parser = parse_duration)]
     pub block_time: Duration,
@@ -153,12 +157,17 @@ pub(crate) fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeCo
         .p2p_addr
         .or(file.as_ref().map(|f| f.p2p_addr))
         .unwrap_or(SocketAddr::from(([127, 0, 0, 1], DEFAULT_P2P_PORT)));
-    config.relay_to = if args.relay_to.is_empty() {
+    config.gossip_addr = Some(
+        args.gossip_addr
+            .or(file.as_ref().and_then(|f| f.gossip_addr))
+            .unwrap_or(SocketAddr::new(config.p2p_addr.ip(), 0)),
+    );
+    config.gossip_peers = if args.gossip_peers.is_empty() {
         file.as_ref()
-            .map(|f| f.peer_rpcs.clone())
+            .map(|f| f.gossip_peers.clone())
             .unwrap_or_default()
     } else {
-        args.relay_to.clone()
+        args.gossip_peers.clone()
     };
     config.persistent_peers = if args.peers.is_empty() {
         file.map(|f| f.persistent_peers).unwrap_or_default()
@@ -192,9 +201,12 @@ pub(crate) struct NodeFile {
     pub rpc_addr: SocketAddr,
     pub p2p_addr: SocketAddr,
     pub persistent_peers: Vec<SocketAddr>,
-    /// The other validators' RPC URLs (transactions submitted here are relayed to them).
+    /// Where transaction gossip listens.
     #[serde(default)]
-    pub peer_rpcs: Vec<String>,
+    pub gossip_addr: Option<SocketAddr>,
+    /// The other validators' gossip addresses.
+    #[serde(default)]
+    pub gossip_peers: Vec<SocketAddr>,
 }
 
 impl NodeFile {

@@ -237,7 +237,13 @@ fn status_inner(args: StatusArgs) -> Result<(), Failure> {
             ),
             ("peers", peers_line(&status.consensus)),
             ("evidence", status.evidence_count.to_string()),
-            ("relays_to", status.relays_to.join(", ")),
+            (
+                "gossip",
+                match status.gossip["listen"].as_str() {
+                    Some(listen) => format!("{listen}, {} peer(s)", status.gossip["peers"]),
+                    None => "off".into(),
+                },
+            ),
         ]);
         if let Some(warning) = &status.attestation_warning {
             eprintln!("veil: WARNING: {warning}");

@@ -45,7 +45,8 @@ pub struct InitArgs {
     pub dir: PathBuf,
     #[arg(long, default_value = "veil-testnet")]
     pub chain_id: String,
-    /// Node i serves RPC on BASE+2i and consensus on BASE+2i+1 (loopback).
+    /// Node i serves RPC on BASE+2i, consensus on BASE+2i+1 and transaction gossip on
+    /// BASE+2N+i (loopback).
     #[arg(long, default_value_t = 26700)]
     pub base_port: u16,
 }
@@ -83,7 +84,7 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     if n == 0 || n > 32 {
         bail!("--validators must be 1 to 32");
     }
-    if usize::from(args.base_port) + 2 * n > usize::from(u16::MAX) {
+    if usize::from(args.base_port) + 3 * n > usize::from(u16::MAX) {
         bail!(
             "--base-port {} leaves no room for {n} nodes",
             args.base_port
@@ -219,6 +220,9 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
 
     let p2p = |i: usize| SocketAddr::from(([127, 0, 0, 1], args.base_port + 2 * i as u16 + 1));
     let rpc = |i: usize| SocketAddr::from(([127, 0, 0, 1], args.base_port + 2 * i as u16));
+    // After every node's RPC and consensus ports.
+    let gossip =
+        |i: usize| SocketAddr::from(([127, 0, 0, 1], args.base_port + 2 * n as u16 + i as u16));
     let genesis_json = serde_json::to_vec_pretty(&genesis)?;
     std::fs::write(dir.join("genesis.json"), &genesis_json)
         .with_context(|| format!("writing {}", dir.join("genesis.json").display()))?;
@@ -229,20 +233,19 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
             rpc_addr: rpc(i),
             p2p_addr: p2p(i),
             persistent_peers: (0..n).filter(|j| *j != i).map(p2p).collect(),
-            peer_rpcs: (0..n)
-                .filter(|j| *j != i)
-                .map(|j| format!("http://{}", rpc(j)))
-                .collect(),
+            gossip_addr: Some(gossip(i)),
+            gossip_peers: (0..n).filter(|j| *j != i).map(gossip).collect(),
         };
         std::fs::write(
             node_dir.join(NodeFile::NAME),
             serde_json::to_vec_pretty(&file)?,
         )?;
         eprintln!(
-            "  node{i}: home {}, RPC http://{}, consensus {}, key {}",
+            "  node{i}: home {}, RPC http://{}, consensus {}, gossip {}, key {}",
             node_home(&dir, i).display(),
             rpc(i),
             p2p(i),
+            gossip(i),
             node_dir.join(VALIDATOR_KEY_FILE).display()
         );
     }

@@ -75,9 +75,10 @@ pub struct Status {
     /// The genesis validators (`name`, `address`, `public_key`, `power`).
     #[serde(default)]
     pub validators: Vec<Value>,
-    /// Nodes this one relays submitted transactions to.
+    /// Transaction gossip: `listen` (its address), `peers` (connected now); null when
+    /// the node gossips nothing.
     #[serde(default)]
-    pub relays_to: Vec<String>,
+    pub gossip: Value,
 }
 
 /// A transaction as the node reports it.

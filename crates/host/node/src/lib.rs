@@ -4,10 +4,10 @@
 //! `veil-host`.
 
 pub mod app;
+pub mod gossip;
 pub mod join;
 pub mod mempool;
 pub mod node;
-pub mod relay;
 pub mod rpc;
 pub mod state;
 pub mod store;

@@ -13,8 +13,8 @@ use veil_types::consensus::{CommitCertificate, ValidatorAddress, ValidatorKey};
 
 use crate::app::{App, AppConfig, AppError};
 use crate::genesis::Genesis;
+use crate::gossip::{TxGossip, Verdict};
 use crate::mempool::Mempool;
-use crate::relay::Relay;
 use crate::rpc::{block_events, router, RpcState};
 use crate::validator::{max_block_bytes, ChainApp};
 
@@ -39,8 +39,10 @@ pub struct NodeConfig {
     pub persistent_peers: Vec<SocketAddr>,
     /// Consensus round timeouts (the defaults suit a LAN).
     pub timeouts: veil_consensus::Timeouts,
-    /// Other nodes' RPC URLs that transactions submitted here are relayed to.
-    pub relay_to: Vec<String>,
+    /// Where transaction gossip listens (none: transactions stay in this node's mempool).
+    pub gossip_addr: Option<SocketAddr>,
+    /// Nodes' gossip addresses to connect to (validators: each other; a follower: its peer).
+    pub gossip_peers: Vec<SocketAddr>,
 }
 
 pub const DEFAULT_P2P_PORT: u16 = 26656;
@@ -121,7 +123,8 @@ impl NodeConfig {
             p2p_addr: SocketAddr::from(([127, 0, 0, 1], DEFAULT_P2P_PORT)),
             persistent_peers: Vec::new(),
             timeouts: veil_consensus::Timeouts::default(),
-            relay_to: Vec::new(),
+            gossip_addr: None,
+            gossip_peers: Vec::new(),
         }
     }
 }
@@ -196,8 +199,12 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
         mempool: mempool.clone(),
         checker: checker.clone(),
         events: events.clone(),
-        // A follower's peer passes on what it relays; validators relay one hop.
-        relay: Arc::new(Relay::start(&config.relay_to, config.follow.is_none())),
+        gossip: match config.gossip_addr {
+            Some(listen) => Some(Arc::new(
+                start_gossip(listen, &config.gossip_peers, &checker, &mempool).await?,
+            )),
+            None => None,
+        },
         view: Arc::new(Mutex::new(ChainView {
             role: if config.follow.is_some() {
                 "follower"
@@ -207,8 +214,12 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
             ..ChainView::default()
         })),
     };
-    for peer in state.relay.peers() {
-        eprintln!("veil: relaying submitted transactions to {peer}");
+    if let Some(gossip) = &state.gossip {
+        eprintln!(
+            "veil: gossiping transactions on {} with {} peer(s) to dial",
+            gossip.listen_addr(),
+            config.gossip_peers.len()
+        );
     }
     let stop = Arc::new(AtomicBool::new(false));
     let (died_tx, died_rx) = tokio::sync::oneshot::channel::<AppError>();
@@ -515,7 +526,7 @@ fn follow_peer(
         let hashes: Vec<veil_types::Hash> =
             block.txs.iter().map(|tx| veil_types::tx_hash(tx)).collect();
         let finalized = guard.finalize_block(block.header, block.txs, certificate)?;
-        // What it relayed to its peer leaves its mempool once committed.
+        // What it gossiped leaves its mempool once committed.
         mempool.commit(&hashes, &checker, || guard.commit())?;
         drop(guard);
         for event in block_events(&finalized.block, &finalized.receipts) {
@@ -525,4 +536,41 @@ fn follow_peer(
             eprintln!("veil: replayed block {height} of {peer}");
         }
     }
+}
+
+/// Starts transaction gossip: what a peer sends goes through this node's mempool checks,
+/// and only what they accept travels on.
+async fn start_gossip(
+    listen: SocketAddr,
+    peers: &[SocketAddr],
+    checker: &crate::app::Checker,
+    mempool: &Arc<Mempool>,
+) -> Result<TxGossip, NodeError> {
+    let (checker, mempool) = (checker.clone(), mempool.clone());
+    let chain_id = checker.chain_id.clone();
+    let inbound = Arc::new(
+        move |bytes: Vec<u8>| match mempool.submit(bytes, &checker) {
+            Ok(_) => Verdict::Accept,
+            // Wrong whatever the state: its sender should not have passed it on.
+            Err(rejection)
+                if matches!(
+                    rejection.kind,
+                    "malformed"
+                        | "bad_signature"
+                        | "signed_for_simulation"
+                        | "wrong_chain"
+                        | "too_large"
+                        | "insufficient_fee"
+                        | "gas_limit"
+                ) =>
+            {
+                Verdict::Reject
+            }
+            // Known already, full, or not valid on this node's state (yet).
+            Err(_) => Verdict::Ignore,
+        },
+    );
+    TxGossip::start(listen, peers.to_vec(), &chain_id, inbound)
+        .await
+        .map_err(NodeError::Runtime)
 }

@@ -32,7 +32,8 @@ pub struct RpcState {
     pub events: broadcast::Sender<Arc<str>>,
     pub network_key: (Hash, u32),
     /// Where transactions clients submit here are passed on.
-    pub relay: Arc<crate::relay::Relay>,
+    /// Transaction gossip (none: submitted transactions stay in this node's mempool).
+    pub gossip: Option<Arc<crate::gossip::TxGossip>>,
     /// How this node takes part in the chain.
     pub view: Arc<Mutex<crate::node::ChainView>>,
 }
@@ -193,7 +194,10 @@ async fn status(State(state): State<RpcState>) -> ApiResult {
         // The state after the latest block (its header carries the state before it).
         "app_hash": hex::encode(state_root),
         "consensus": state.view.lock().unwrap_or_else(|p| p.into_inner()).clone(),
-        "relays_to": state.relay.peers().collect::<Vec<_>>(),
+        "gossip": state.gossip.as_ref().map(|g| json!({
+            "listen": g.listen_addr().to_string(),
+            "peers": g.peer_count(),
+        })),
         "validators": genesis.validators.iter().map(|v| json!({
             "name": v.name,
             "address": veil_types::consensus::ValidatorAddress::from_public_key(&v.public_key).to_string(),
@@ -329,22 +333,17 @@ struct TxRequest {
     tx: String,
 }
 
-async fn submit_tx(
-    State(state): State<RpcState>,
-    headers: axum::http::HeaderMap,
-    body: Body,
-) -> ApiResult {
+async fn submit_tx(State(state): State<RpcState>, body: Body) -> ApiResult {
     let request: TxRequest = read_json(body).await?;
     let bytes = base64_field(&request.tx, "tx")?;
     let mempool = state.mempool.clone();
     let checker = state.checker.clone();
-    let relayed = headers.contains_key(crate::relay::RELAYED_HEADER);
     // Signature checks and code validation are CPU work: keep them off the IO workers.
     let hash = tokio::task::spawn_blocking(move || {
-        let copy = (!relayed && !state.relay.is_empty()).then(|| bytes.clone());
+        let copy = state.gossip.as_ref().map(|_| bytes.clone());
         let hash = mempool.submit(bytes, &checker)?;
-        if let Some(bytes) = copy {
-            state.relay.relay(bytes);
+        if let (Some(gossip), Some(bytes)) = (&state.gossip, copy) {
+            gossip.publish(bytes);
         }
         Ok::<_, Rejection>(hash)
     })
