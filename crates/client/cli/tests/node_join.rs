@@ -178,7 +178,7 @@ fn a_node_joins_and_follows(extra: &[&str]) {
     let (count, height) = count_as_alice(&follower, &counter);
     assert_eq!(count, 4);
     assert!(height >= target);
-    // A transaction sent to the follower is relayed to its peer and committed; the
+    // A transaction sent to the follower is gossiped to its peer and committed; the
     // follower sees it in the blocks it replays.
     let alice = dev_key("alice");
     let through_follower = Wallet::connect(&follower, &alice).unwrap();
