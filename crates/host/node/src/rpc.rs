@@ -248,7 +248,24 @@ struct RegistrationsParams {
     /// A registration key (hex): list the ones after it.
     after: Option<String>,
     /// At most this many (1 to 100, default 100).
-    limit: Option<usize>,
+    limit: Option<String>,
+}
+
+/// A list endpoint's `limit`: 1 to `max`, `max` when absent.
+fn page_limit(text: Option<&str>, max: usize) -> Result<usize, ApiError> {
+    match text {
+        Some(text) => text
+            .parse::<usize>()
+            .ok()
+            .filter(|n| (1..=max).contains(n))
+            .ok_or_else(|| {
+                ApiError::bad_request(
+                    "malformed",
+                    format!("limit must be 1 to {max}, got {text:?}"),
+                )
+            }),
+        None => Ok(max),
+    }
 }
 
 async fn list_registrations(
@@ -259,16 +276,10 @@ async fn list_registrations(
         Some(text) => Some(parse_hash(text)?),
         None => None,
     };
-    let limit = params.limit.unwrap_or(crate::store::MAX_REGISTRATIONS_PAGE);
-    if limit == 0 || limit > crate::store::MAX_REGISTRATIONS_PAGE {
-        return Err(ApiError::bad_request(
-            "malformed",
-            format!(
-                "limit must be 1 to {}, got {limit}",
-                crate::store::MAX_REGISTRATIONS_PAGE
-            ),
-        ));
-    }
+    let limit = page_limit(
+        params.limit.as_deref(),
+        crate::store::MAX_REGISTRATIONS_PAGE,
+    )?;
     ok(state.store.registrations(after.as_ref(), limit)?)
 }
 
@@ -296,19 +307,7 @@ async fn list_evidence(
         })?),
         None => None,
     };
-    let limit = match &params.limit {
-        Some(text) => text
-            .parse::<usize>()
-            .ok()
-            .filter(|n| (1..=max).contains(n))
-            .ok_or_else(|| {
-                ApiError::bad_request(
-                    "malformed",
-                    format!("limit must be 1 to {max}, got {text:?}"),
-                )
-            })?,
-        None => max,
-    };
+    let limit = page_limit(params.limit.as_deref(), max)?;
     ok(state.store.evidence(after, limit)?)
 }
 
