@@ -135,148 +135,6 @@ pub fn equivocations(
     out
 }
 
-/// Consensus round timeouts (Tendermint's; each grows by its delta per round).
-#[derive(Clone, Copy, Debug)]
-pub struct Timeouts {
-    pub propose: Duration,
-    pub propose_delta: Duration,
-    pub prevote: Duration,
-    pub prevote_delta: Duration,
-    pub precommit: Duration,
-    pub precommit_delta: Duration,
-    /// Re-gossip of the latest votes when a round makes no progress.
-    pub rebroadcast: Duration,
-}
-
-impl Default for Timeouts {
-    fn default() -> Self {
-        Timeouts {
-            propose: Duration::from_millis(1500),
-            propose_delta: Duration::from_millis(500),
-            prevote: Duration::from_millis(500),
-            prevote_delta: Duration::from_millis(250),
-            precommit: Duration::from_millis(500),
-            precommit_delta: Duration::from_millis(250),
-            rebroadcast: Duration::from_secs(2),
-        }
-    }
-}
-
-impl Timeouts {
-    fn to_linear(self) -> LinearTimeouts {
-        LinearTimeouts {
-            propose: self.propose,
-            propose_delta: self.propose_delta,
-            prevote: self.prevote,
-            prevote_delta: self.prevote_delta,
-            precommit: self.precommit,
-            precommit_delta: self.precommit_delta,
-            rebroadcast: self.rebroadcast,
-            max_timeout: Duration::from_secs(30),
-        }
-    }
-}
-
-/// One validator's consensus configuration.
-#[derive(Clone, Debug)]
-pub struct Config {
-    /// Name in logs and metrics.
-    pub moniker: String,
-    pub chain_id: String,
-    /// The validator set (fixed by genesis for now).
-    pub validators: shared::ValidatorSet,
-    /// This validator's ed25519 consensus key (the host's, never an enclave key).
-    pub private_key: [u8; 32],
-    /// TCP address libp2p listens on.
-    pub listen_addr: SocketAddr,
-    /// Peers to keep connected to (every other validator, typically).
-    pub persistent_peers: Vec<SocketAddr>,
-    /// Directory of the write-ahead log.
-    pub wal_dir: PathBuf,
-    /// Minimum time of a height, from its start to its commit (Malachite's target time);
-    /// `None` finalizes as soon as a height is decided.
-    pub block_time: Option<Duration>,
-    pub timeouts: Timeouts,
-    /// Largest block this node proposes or accepts.
-    pub max_block_bytes: usize,
-    /// Size of the chunks a block is streamed in.
-    pub part_bytes: usize,
-    /// libp2p's limit of connections from one IP (all peers share 127.0.0.1 in tests).
-    pub max_connections_per_ip: usize,
-    pub value_sync: bool,
-    /// How often peers tell each other their tip (drives how soon a lagging node syncs).
-    pub sync_status_interval: Duration,
-    pub sync_request_timeout: Duration,
-    /// At start, how long to wait for connections to the other validators before the
-    /// first height (a proposal gossiped to no peer costs a round).
-    pub peer_wait: Duration,
-}
-
-impl Config {
-    /// A validator with Veil's defaults: 2 MiB blocks in 64 KiB parts, value sync on.
-    pub fn new(
-        moniker: impl Into<String>,
-        chain_id: impl Into<String>,
-        validators: shared::ValidatorSet,
-        private_key: [u8; 32],
-        listen_addr: SocketAddr,
-        wal_dir: PathBuf,
-    ) -> Self {
-        Config {
-            moniker: moniker.into(),
-            chain_id: chain_id.into(),
-            validators,
-            private_key,
-            listen_addr,
-            persistent_peers: Vec::new(),
-            wal_dir,
-            block_time: Some(Duration::from_millis(200)),
-            timeouts: Timeouts::default(),
-            max_block_bytes: 2 * 1024 * 1024,
-            part_bytes: 64 * 1024,
-            max_connections_per_ip: 16,
-            value_sync: true,
-            sync_status_interval: Duration::from_secs(1),
-            sync_request_timeout: Duration::from_secs(5),
-            peer_wait: Duration::from_secs(3),
-        }
-    }
-}
-
-fn multiaddr(addr: SocketAddr) -> anyhow::Result<Multiaddr> {
-    let text = match addr {
-        SocketAddr::V4(a) => format!("/ip4/{}/tcp/{}", a.ip(), a.port()),
-        SocketAddr::V6(a) => format!("/ip6/{}/tcp/{}", a.ip(), a.port()),
-    };
-    text.parse()
-        .with_context(|| format!("{addr} is not a libp2p address"))
-}
-
-#[derive(Clone, Debug)]
-struct EngineConfig {
-    moniker: String,
-    consensus: ConsensusConfig,
-    value_sync: ValueSyncConfig,
-}
-
-impl MalachiteNodeConfig for EngineConfig {
-    fn moniker(&self) -> &str {
-        &self.moniker
-    }
-    fn consensus(&self) -> &ConsensusConfig {
-        &self.consensus
-    }
-    fn consensus_mut(&mut self) -> &mut ConsensusConfig {
-        &mut self.consensus
-    }
-    fn value_sync(&self) -> &ValueSyncConfig {
-        &self.value_sync
-    }
-    fn value_sync_mut(&mut self) -> &mut ValueSyncConfig {
-        &mut self.value_sync
-    }
-}
-
 /// Progress a running node reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Status {
@@ -1108,45 +966,13 @@ impl<A: Application> Driver<A> {
     }
 }
 
-/// Malachite's certificate as the shared one (what the enclave verifies).
-pub fn to_shared_certificate(cert: &MCommitCertificate<VeilContext>) -> CommitCertificate {
-    CommitCertificate {
-        height: cert.height.0,
-        // Decisions are always in a defined round.
-        round: cert.round.as_u32().unwrap_or(u32::MAX),
-        block_hash: cert.value_id.0,
-        signatures: cert
-            .commit_signatures
-            .iter()
-            .map(|s| shared::CommitSignature {
-                validator: s.address.0,
-                signature: s.signature.to_bytes(),
-            })
-            .collect(),
-    }
-}
-
-/// The shared certificate as Malachite's (to serve value sync).
-pub fn to_malachite_certificate(
-    cert: &CommitCertificate,
-) -> ExtendedCommitCertificate<VeilContext> {
-    let commit = MCommitCertificate {
-        height: Height(cert.height),
-        round: Round::new(cert.round),
-        value_id: BlockHash(cert.block_hash),
-        commit_signatures: cert
-            .signatures
-            .iter()
-            .map(|s| {
-                MCommitSignature::new(Address(s.validator), Signature::from_bytes(s.signature))
-            })
-            .collect(),
-    };
-    ExtendedCommitCertificate::from_commit_certificate_and_extensions(commit, Default::default())
-}
-
+mod certificates;
+mod config;
 mod peers;
 mod streams;
+pub use certificates::{to_malachite_certificate, to_shared_certificate};
+use config::{multiaddr, EngineConfig};
+pub use config::{Config, Timeouts};
 pub use peers::Peer;
 use peers::{spawn_peer_watch, wait_for_peers};
 use streams::*;
