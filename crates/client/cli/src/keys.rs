@@ -207,15 +207,7 @@ impl KeyringArgs {
                 BackendArg::Test => Backend::Test,
             });
         }
-        match std::env::var(BACKEND_ENV) {
-            Ok(value) if !value.is_empty() => value
-                .parse()
-                .map_err(|e| usage(format!("{BACKEND_ENV}: {e}"))),
-            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(Backend::File),
-            Err(std::env::VarError::NotUnicode(_)) => {
-                Err(usage(format!("{BACKEND_ENV} is not valid UTF-8")))
-            }
-        }
+        backend_from_env()
     }
 
     fn open(&self) -> Result<Keyring, Failure> {
@@ -481,4 +473,17 @@ fn delete(args: DeleteArgs) -> Result<(), Failure> {
         println!("deleted key {:?} ({})", info.name, info.address);
     }
     Ok(())
+}
+
+/// The keyring backend `VEIL_KEYRING_BACKEND` names (the file keyring when unset).
+pub(crate) fn backend_from_env() -> Result<Backend, Failure> {
+    match std::env::var(BACKEND_ENV) {
+        Ok(value) if !value.is_empty() => value
+            .parse()
+            .map_err(|e| usage(format!("{BACKEND_ENV}: {e}"))),
+        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(Backend::File),
+        Err(std::env::VarError::NotUnicode(_)) => {
+            Err(usage(format!("{BACKEND_ENV} is not valid UTF-8")))
+        }
+    }
 }

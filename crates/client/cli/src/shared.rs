@@ -91,15 +91,7 @@ impl KeyringOpts {
         if let Some(backend) = self.keyring_backend {
             return Ok(backend);
         }
-        match std::env::var(BACKEND_ENV) {
-            Ok(value) if !value.is_empty() => value
-                .parse()
-                .map_err(|e| usage(format!("{BACKEND_ENV}: {e}"))),
-            Ok(_) | Err(std::env::VarError::NotPresent) => Ok(Backend::File),
-            Err(std::env::VarError::NotUnicode(_)) => {
-                Err(usage(format!("{BACKEND_ENV} is not valid UTF-8")))
-            }
-        }
+        crate::keys::backend_from_env()
     }
 
     fn keyring(&self, backend: Backend) -> Result<Keyring, Failure> {

@@ -80,61 +80,6 @@ pub trait Application: Send + 'static {
     }
 }
 
-/// Proof that a validator signed two conflicting messages for one height and round.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Equivocation {
-    pub height: u64,
-    pub validator: ValidatorAddress,
-    pub kind: EquivocationKind,
-    /// The two signed messages, each in the consensus wire encoding ([`VeilCodec`]), so
-    /// anyone can re-verify the signatures.
-    pub first: Vec<u8>,
-    pub second: Vec<u8>,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum EquivocationKind {
-    Proposal,
-    Vote,
-}
-
-/// The equivocations in Malachite's evidence of a height.
-pub fn equivocations(
-    height: u64,
-    evidence: &MisbehaviorEvidence<VeilContext>,
-) -> Vec<Equivocation> {
-    let encode = |msg: SignedConsensusMsg<VeilContext>| {
-        VeilCodec
-            .encode(&msg)
-            .map(|b| b.to_vec())
-            .unwrap_or_default()
-    };
-    let mut out = Vec::new();
-    for (address, pairs) in evidence.proposals.iter() {
-        for (a, b) in pairs {
-            out.push(Equivocation {
-                height,
-                validator: address.0,
-                kind: EquivocationKind::Proposal,
-                first: encode(SignedConsensusMsg::Proposal(a.clone())),
-                second: encode(SignedConsensusMsg::Proposal(b.clone())),
-            });
-        }
-    }
-    for (address, pairs) in evidence.votes.iter() {
-        for (a, b) in pairs {
-            out.push(Equivocation {
-                height,
-                validator: address.0,
-                kind: EquivocationKind::Vote,
-                first: encode(SignedConsensusMsg::Vote(a.clone())),
-                second: encode(SignedConsensusMsg::Vote(b.clone())),
-            });
-        }
-    }
-    out
-}
-
 /// Progress a running node reports.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Status {
@@ -317,33 +262,22 @@ pub async fn start<A: Application>(config: Config, app: A) -> anyhow::Result<Nod
     });
     let peer_watch =
         spawn_peer_watch(channels.net_requests.clone(), status_tx.clone()).abort_handle();
-    let mut driver = Driver {
+    let mut driver = Driver::new(
         app,
         ctx,
         validator_set,
         address,
-        params: Params {
+        Params {
             block_time: config.block_time,
             timeouts: config.timeouts.to_linear(),
             max_block_bytes: config.max_block_bytes,
             part_bytes: config.part_bytes.max(1),
             peer_wait: config.peer_wait,
         },
-        height: 0,
-        round: Round::Nil,
-        key: key.clone(),
-        fin_signatures: HashMap::new(),
-        blocks: HashMap::new(),
-        proposed: HashMap::new(),
-        undecided: HashMap::new(),
-        pending: Vec::new(),
-        streams: Streams::default(),
-        committed_in_decided: None,
-        stream_nonce: 0,
-        synced: 0,
-        status: status_tx,
+        key.clone(),
+        status_tx,
         cache,
-    };
+    );
     for (height, hash, bytes) in loaded.blocks {
         driver
             .blocks
@@ -435,6 +369,41 @@ struct Driver<A> {
 }
 
 impl<A: Application> Driver<A> {
+    /// A driver before its first height: nothing received, nothing proposed.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        app: A,
+        ctx: VeilContext,
+        validator_set: ValidatorSet,
+        address: Address,
+        params: Params,
+        key: PrivateKey,
+        status: watch::Sender<Status>,
+        cache: BlockCache,
+    ) -> Self {
+        Self {
+            app,
+            ctx,
+            validator_set,
+            address,
+            params,
+            height: 0,
+            round: Round::Nil,
+            key,
+            fin_signatures: HashMap::new(),
+            blocks: HashMap::new(),
+            proposed: HashMap::new(),
+            undecided: HashMap::new(),
+            pending: Vec::new(),
+            streams: Streams::default(),
+            committed_in_decided: None,
+            stream_nonce: 0,
+            synced: 0,
+            status,
+            cache,
+        }
+    }
+
     fn height_params(&self) -> HeightParams<VeilContext> {
         HeightParams::new(
             self.validator_set.clone(),
@@ -968,6 +937,8 @@ impl<A: Application> Driver<A> {
 
 mod certificates;
 mod config;
+mod equivocation;
+pub use equivocation::{equivocations, Equivocation, EquivocationKind};
 mod peers;
 mod streams;
 pub use certificates::{to_malachite_certificate, to_shared_certificate};

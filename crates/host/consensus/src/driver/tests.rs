@@ -171,30 +171,22 @@ fn test_driver(dir: &std::path::Path) -> Driver<NullApp> {
     let keys = keys();
     let set =
         shared::ValidatorSet::new(keys.iter().map(|k| (*k.public_key().as_bytes(), 1))).unwrap();
-    Driver {
-        app: NullApp,
-        ctx: VeilContext::new("c"),
-        validator_set: ValidatorSet::new(set),
-        address: address_of(&keys[0].public_key()),
-        params: Params {
+    let mut driver = Driver::new(
+        NullApp,
+        VeilContext::new("c"),
+        ValidatorSet::new(set),
+        address_of(&keys[0].public_key()),
+        Params {
             max_block_bytes: 1000,
             ..params()
         },
-        height: 1,
-        round: Round::new(0),
-        key: keys[0].clone(),
-        fin_signatures: HashMap::new(),
-        blocks: HashMap::new(),
-        proposed: HashMap::new(),
-        undecided: HashMap::new(),
-        pending: Vec::new(),
-        streams: Streams::default(),
-        committed_in_decided: None,
-        stream_nonce: 0,
-        synced: 0,
-        status: watch::channel(Status::default()).0,
-        cache: BlockCache::open(dir).unwrap(),
-    }
+        keys[0].clone(),
+        watch::channel(Status::default()).0,
+        BlockCache::open(dir).unwrap(),
+    );
+    driver.height = 1;
+    driver.round = Round::new(0);
+    driver
 }
 
 /// A complete stream of `block` for (height 1, `round`), signed by `signer`.
