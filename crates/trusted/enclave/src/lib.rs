@@ -24,6 +24,7 @@ mod governance;
 mod keys;
 mod left_out;
 mod querier;
+mod signatures;
 
 use admission::check_query;
 pub use keys::{
@@ -33,6 +34,8 @@ use keys::{Identity, Keys};
 pub(crate) use querier::contract_balance;
 use querier::{ensure_loaded, ContractQuerier};
 pub use querier::{OcallNodeSource, MAX_QUERY_DEPTH};
+pub use signatures::TxChecker;
+use signatures::VerifiedSignatures;
 
 use dispatch::{Dispatch, Ledger, Stop};
 pub use dispatch::{BANK_SEND_GAS, MAX_DISPATCH_DEPTH};
@@ -107,6 +110,8 @@ pub struct Enclave {
     chain: blocks::ChainCursor,
     /// The attestation policy in force and the registered (or revoked) enclaves.
     governance: Governance,
+    /// Transactions whose signature this enclave verified at admission (`CheckTx`).
+    signatures: Arc<VerifiedSignatures>,
 }
 
 /// Senders whose shared secret the enclave remembers.
@@ -134,7 +139,13 @@ impl Enclave {
             codes: Vec::new(),
             chain: blocks::ChainCursor::default(),
             governance: Governance::default(),
+            signatures: Arc::default(),
         }
+    }
+
+    /// Answers `CheckTx` beside this enclave's other ecalls, sharing what it verifies.
+    pub fn tx_checker(&self) -> TxChecker {
+        TxChecker(self.signatures.clone())
     }
 
     /// Handles one encoded [`Ecall`] and returns the encoded [`EcallResponse`].
@@ -194,6 +205,7 @@ impl Enclave {
                 self.govern(&tx, &chain_id)
                     .map(|()| EcallResponse::Governed)
             }
+            Ecall::CheckTx { tx } => Ok(EcallResponse::TxChecked(self.signatures.check(&tx))),
         }
     }
 
