@@ -16,6 +16,10 @@ import {
   Wallet,
   CodeHashMismatchError,
   type NodeEvent,
+  type SignRequest,
+  type Signer,
+  KeyPair,
+  QUERY_POLICY_PRESETS,
 } from '../src/index.js';
 import { cw20Wasm, DevNode } from './devnode.js';
 
@@ -54,6 +58,8 @@ test('a confidential cw20 token, end to end', async () => {
   assert.ok(stored.codeId !== null && stored.codeId > 0, 'a code id');
   assert.ok(stored.gasWanted >= stored.gasUsed && stored.gasUsed > 0);
   const codeHash = await asAlice.query.compute.codeHashByCodeId(stored.codeId);
+  // The policy this client encoded is the one the node decoded.
+  assert.deepEqual((await anonymous.query.compute.codeInfo(stored.codeId)).default_query_policy, QUERY_POLICY_PRESETS.cw20);
 
   const initMsg = {
     name: 'Veil Token',
@@ -178,6 +184,31 @@ test('a confidential cw20 token, end to end', async () => {
     asBob.tx.compute.migrateContract({ contract_address: token, code_id: stored.codeId, msg: {} }),
     (e: unknown) => e instanceof UnauthorizedError,
   );
+
+  // A signer of one's own (what a browser wallet would implement) sees what it signs.
+  const requests: SignRequest['domain'][] = [];
+  const key = KeyPair.dev('carol');
+  const recording: Signer = {
+    address: key.address,
+    publicKey: key.publicKey,
+    encryptionPublicKey: key.encryptionPublicKey,
+    async sign(request) {
+      requests.push(request.domain);
+      if (request.domain !== 'query_permit') assert.equal(request.document.chainId, CHAIN_ID);
+      const { sha256 } = await import('@noble/hashes/sha2.js');
+      return key.signDigest(sha256(request.signBytes));
+    },
+    async sharedSecret(peer) {
+      return key.sharedSecret(peer);
+    },
+  };
+  const viaSigner = new VeilClient({ url: node.url, chainId: CHAIN_ID, wallet: recording });
+  await viaSigner.tx.compute.executeContract({ contract_address: token, msg: { transfer: { recipient: bob.address, amount: '4' } } });
+  assert.deepEqual(await viaSigner.query.compute.queryContract({ contract_address: token, query: { balance: { address: carol.address } } }), {
+    balance: '1230',
+  });
+  await viaSigner.query.compute.queryContract({ contract_address: token, query: { balance: { address: carol.address } } });
+  assert.deepEqual(requests, ['simulate', 'tx', 'query_permit'], 'one permit per contract, reused');
 
   // The subscription saw our transactions' receipts.
   await new Promise((r) => setTimeout(r, 500));
