@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+mod config;
 mod contract;
 mod governance;
 mod join;
@@ -24,6 +25,8 @@ mod vm;
     about = "Veil: confidential CosmWasm smart contracts"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: shared::GlobalOpts,
     #[command(subcommand)]
     command: Command,
 }
@@ -73,6 +76,12 @@ enum Command {
     },
     /// Show the node's status: chain id, height, network encryption key.
     Status(query::StatusArgs),
+    /// Read or change the home's client settings (`<home>/config/client.toml`).
+    #[command(long_about = config::CONFIG_LONG_ABOUT)]
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -83,6 +92,10 @@ enum ContractCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = shared::Settings::install(cli.global) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Dev(args) => node::dev(args),
         Command::Testnet { command } => testnet::testnet(command),
@@ -95,6 +108,7 @@ fn main() -> ExitCode {
         Command::Tx { command } => tx::run(command),
         Command::Query { command } => query::run(command),
         Command::Status(args) => query::status(args),
+        Command::Config { command } => config::run(command),
     };
     match result {
         Ok(code) => code,
