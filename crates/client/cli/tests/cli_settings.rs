@@ -219,6 +219,8 @@ fn dev_writes_its_client_config_and_query_tx_decrypts_the_message() {
             "instantiate",
             &code_id,
             r#"{"count":5}"#,
+            "--query-policy",
+            "public",
             "--label",
             "c",
             "--from",
