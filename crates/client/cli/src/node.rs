@@ -250,6 +250,12 @@ pub(crate) fn dev_accounts(home: &Path, announce: bool) -> anyhow::Result<Vec<Ge
 }
 
 pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
+    if let Some(other) = crate::shared::settings()
+        .explicit_chain_id()
+        .filter(|id| *id != DEV_CHAIN_ID)
+    {
+        bail!("`veil dev` runs the chain {DEV_CHAIN_ID}, not {other:?} (--chain-id or $VEIL_CHAIN_ID)");
+    }
     let home = home_of()?;
     let node_dir = home.join("node");
     if args.reset && node_dir.exists() {

@@ -207,6 +207,8 @@ pub(crate) struct Settings {
     output: OutputFormat,
     keyring_backend: Backend,
     chain_id: Option<String>,
+    /// The chain id of the flag or the environment (not of the home's client config).
+    explicit_chain_id: Option<String>,
 }
 
 static SETTINGS: OnceLock<Settings> = OnceLock::new();
@@ -240,7 +242,8 @@ impl Settings {
             .or(env(NODE_ENV)?)
             .or(config.node)
             .unwrap_or_else(|| DEFAULT_NODE_URL.to_string());
-        let chain_id = opts.chain_id.or(env(CHAIN_ID_ENV)?).or(config.chain_id);
+        let explicit_chain_id = opts.chain_id.or(env(CHAIN_ID_ENV)?);
+        let chain_id = explicit_chain_id.clone().or(config.chain_id);
         Ok(Self {
             home,
             home_error,
@@ -248,6 +251,7 @@ impl Settings {
             output,
             keyring_backend,
             chain_id,
+            explicit_chain_id,
         })
     }
 
@@ -284,6 +288,13 @@ impl Settings {
     /// The keyring of the home.
     pub(crate) fn keyring(&self) -> KeyringOpts {
         KeyringOpts::at(self.home.clone(), Some(self.keyring_backend))
+    }
+
+    /// The chain id named by `--chain-id` or `$VEIL_CHAIN_ID`, for commands that create a
+    /// chain (`veil testnet init`, `veil dev`): a client config names the chain a client
+    /// talks to, not the one to create.
+    pub(crate) fn explicit_chain_id(&self) -> Option<&str> {
+        self.explicit_chain_id.as_deref()
     }
 
     /// Refuses a node that serves another chain than the one expected.
