@@ -20,7 +20,7 @@ recovering) giving the secp256k1 account key at the Cosmos path m/44'/118'/0'/0/
 words give the same account as in other Cosmos wallets), its veil1... address, and the
 X25519 key that encrypts the account's contract messages and decrypts their results.
 
-Keyring backends (--keyring-backend, or $VEIL_KEYRING_BACKEND; default: file):
+Keyring backends (--keyring-backend, $VEIL_KEYRING_BACKEND or the home's client.toml; default: file):
   file  <home>/keyring-file/<name>.json: the mnemonic encrypted with a passphrase
         (Argon2id + AES-256-GCM-SIV). Names, addresses and public keys are readable
         without it.

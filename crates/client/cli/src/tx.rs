@@ -30,8 +30,8 @@ encrypted for the sender; `veil tx` decrypts and prints it. Amounts, addresses, 
 gas are public.
 
 --from KEY names the signing key (see `veil keys`; `veil dev` puts the funded dev accounts
-alice, bob and carol into the test keyring: use --keyring-backend test or set
-VEIL_KEYRING_BACKEND=test). Wherever an address is expected (the recipient, --admin), a key
+alice, bob and carol into its home's test keyring and says so in that home's client.toml,
+so with that home nothing more is needed; elsewhere use --keyring-backend test). Wherever an address is expected (the recipient, --admin), a key
 name from the keyring works too.
 
 Gas: --gas auto (the default) runs the transaction in simulation first and sets the limit

@@ -175,6 +175,17 @@ fn global_flags_are_accepted_by_every_command() {
         &[],
     );
     assert_eq!(code(&out), 2);
+    // A command that creates a chain takes --chain-id as the chain to create.
+    let out = veil(&["dev", "--home", h, "--chain-id", "other"], &[]);
+    assert_eq!(code(&out), 2, "{:?}", text(&out));
+    assert!(
+        text(&out)
+            .1
+            .contains("runs the chain veil-dev, not \"other\""),
+        "{:?}",
+        text(&out)
+    );
+    assert!(!home.path().join("node").exists(), "nothing was created");
 }
 
 fn dev_home_json(home: &Path, args: &[&str]) -> Value {
