@@ -8,3 +8,12 @@ cargo test --workspace --locked "$@"
 # says why); they share the target directory.
 CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" \
     cargo test --manifest-path crates/tools/conformance/Cargo.toml --locked "$@"
+# The TypeScript client (unit, docs/protocol.md vectors, end to end against `veil dev`)
+# and the example dApp in headless Chromium; both run the `veil` built above.
+# (`cargo test --workspace` built it; this selection resolves features the same way.)
+CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}" cargo build --workspace --bins --tests --locked --quiet
+export VEIL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/veil"
+./scripts/setup-node.sh
+./scripts/setup-browser.sh
+(cd clients/ts && npm test --silent)
+(cd examples/cw20-dapp && npm test --silent)

@@ -10,7 +10,7 @@ use serde_json::json;
 use veil_types::veil_attestation::Policy;
 use veil_types::{Msg, RegistrationInfo};
 
-use crate::shared::{failed, hex_encode, print_fields, print_json, usage, Failure, NodeOpts};
+use crate::shared::{failed, hex_encode, print_fields, print_json, settings, usage, Failure};
 use crate::tx::{broadcast, report, Signer, TxOpts};
 
 pub(crate) const SET_ATTESTATION_POLICY_ABOUT: &str = "\
@@ -64,15 +64,10 @@ pub struct RegistrationsArgs {
     /// At most this many (1 to 100).
     #[arg(long, default_value_t = 100)]
     limit: usize,
-    #[command(flatten)]
-    pub(crate) node: NodeOpts,
 }
 
 #[derive(clap::Args)]
-pub struct AttestationPolicyArgs {
-    #[command(flatten)]
-    pub(crate) node: NodeOpts,
-}
+pub struct AttestationPolicyArgs {}
 
 /// Refuses (before anything is signed) a signer that is not the genesis authority.
 fn check_authority(signer: &Signer, what: &str) -> Result<(), Failure> {
@@ -107,11 +102,7 @@ pub(crate) fn set_attestation_policy(args: SetAttestationPolicyArgs) -> Result<(
             policy: policy.clone(),
         },
     )?;
-    report(
-        &args.tx,
-        &outcome,
-        vec![("attestation_policy", json!(policy))],
-    );
+    report(&outcome, vec![("attestation_policy", json!(policy))]);
     Ok(())
 }
 
@@ -152,7 +143,6 @@ pub(crate) fn revoke_node(args: RevokeNodeArgs) -> Result<(), Failure> {
         },
     )?;
     report(
-        &args.tx,
         &outcome,
         vec![
             ("registration_key", json!(hex_encode(&key))),
@@ -176,11 +166,10 @@ pub(crate) fn registrations(args: RegistrationsArgs) -> Result<(), Failure> {
         ),
         None => None,
     };
-    let page = args
-        .node
+    let page = settings()
         .client()
         .registrations(after.as_ref(), Some(args.limit))?;
-    if args.node.json() {
+    if settings().json() {
         print_json(&serde_json::to_value(&page).expect("registrations serialize"));
         return Ok(());
     }
@@ -217,9 +206,9 @@ fn print_registration(r: &RegistrationInfo) {
     print_fields(&fields);
 }
 
-pub(crate) fn attestation_policy(args: AttestationPolicyArgs) -> Result<(), Failure> {
-    let record = args.node.client().attestation_policy()?;
-    if args.node.json() {
+pub(crate) fn attestation_policy(_: AttestationPolicyArgs) -> Result<(), Failure> {
+    let record = settings().client().attestation_policy()?;
+    if settings().json() {
         print_json(&serde_json::to_value(&record).expect("the policy serializes"));
         return Ok(());
     }

@@ -15,7 +15,7 @@ use veil_types::Msg;
 use crate::node::{home_of, node_config, JoinArgs};
 
 pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
-    let home = home_of(&args.node)?;
+    let home = home_of()?;
     let mut config = node_config(&args.node, &home)?;
     let peer = Client::new(&args.peer);
     let genesis = pinned_genesis(&args, &peer)?;
@@ -116,8 +116,7 @@ fn register(
     let registration = match peer.registration(&key)? {
         Some(registration) => registration,
         None => {
-            let keyring =
-                crate::shared::KeyringOpts::at(args.keyring_home.clone(), args.keyring_backend);
+            let keyring = crate::shared::KeyringOpts::at(args.keyring_home.clone(), None);
             let operator = keyring
                 .load(&args.from)
                 .map_err(|e| anyhow!("the operator key {:?}: {}", args.from, failure_text(e)))?;

@@ -1,7 +1,6 @@
 //! `veil keys`: the local keyring (create, recover, list, show, export, import, delete).
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
@@ -11,14 +10,7 @@ use veil_client::keyring::{
 use veil_client::keys::{KeyError, Mnemonic};
 use zeroize::Zeroizing;
 
-use crate::shared::{failed, finish, usage, Failure};
-
-/// Environment variable: the Veil home directory.
-pub(crate) const HOME_ENV: &str = "VEIL_HOME";
-/// Environment variable: the default keyring backend.
-pub(crate) const BACKEND_ENV: &str = "VEIL_KEYRING_BACKEND";
-/// Environment variable: the file backend's passphrase (for scripts).
-pub(crate) const PASSPHRASE_ENV: &str = "VEIL_KEYRING_PASSPHRASE";
+use crate::shared::{failed, finish, settings, usage, Failure, PASSPHRASE_ENV};
 
 pub(crate) const KEYS_LONG_ABOUT: &str = "\
 Manage the keys in the local keyring.
@@ -28,7 +20,7 @@ recovering) giving the secp256k1 account key at the Cosmos path m/44'/118'/0'/0/
 words give the same account as in other Cosmos wallets), its veil1... address, and the
 X25519 key that encrypts the account's contract messages and decrypts their results.
 
-Keyring backends (--keyring-backend, or $VEIL_KEYRING_BACKEND; default: file):
+Keyring backends (--keyring-backend, $VEIL_KEYRING_BACKEND or the home's client.toml; default: file):
   file  <home>/keyring-file/<name>.json: the mnemonic encrypted with a passphrase
         (Argon2id + AES-256-GCM-SIV). Names, addresses and public keys are readable
         without it.
@@ -72,33 +64,6 @@ when stdin is not a terminal, refuses unless --yes is given.")]
     Delete(DeleteArgs),
 }
 
-/// Where the keyring is and how to print.
-#[derive(clap::Args)]
-pub struct KeyringArgs {
-    /// Veil home directory [default: $VEIL_HOME, else ~/.veil].
-    #[arg(long, value_name = "DIR")]
-    home: Option<PathBuf>,
-    /// Keyring backend: file (passphrase-encrypted) or test (plaintext)
-    /// [default: $VEIL_KEYRING_BACKEND, else file].
-    #[arg(long, value_name = "BACKEND", value_enum)]
-    keyring_backend: Option<BackendArg>,
-    /// Output format.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
-    output: OutputFormat,
-}
-
-#[derive(Clone, Copy, clap::ValueEnum)]
-enum BackendArg {
-    File,
-    Test,
-}
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum OutputFormat {
-    Text,
-    Json,
-}
-
 #[derive(clap::Args)]
 pub struct AddArgs {
     /// Key name.
@@ -109,15 +74,10 @@ pub struct AddArgs {
     /// Replace an existing key of the same name.
     #[arg(long)]
     overwrite: bool,
-    #[command(flatten)]
-    keyring: KeyringArgs,
 }
 
 #[derive(clap::Args)]
-pub struct ListArgs {
-    #[command(flatten)]
-    keyring: KeyringArgs,
-}
+pub struct ListArgs {}
 
 #[derive(clap::Args)]
 pub struct ShowArgs {
@@ -126,16 +86,12 @@ pub struct ShowArgs {
     /// Print only the address (text output).
     #[arg(long, short = 'a')]
     address: bool,
-    #[command(flatten)]
-    keyring: KeyringArgs,
 }
 
 #[derive(clap::Args)]
 pub struct ExportArgs {
     /// Key name.
     name: String,
-    #[command(flatten)]
-    keyring: KeyringArgs,
 }
 
 #[derive(clap::Args)]
@@ -145,8 +101,6 @@ pub struct ImportArgs {
     /// Replace an existing key of the same name.
     #[arg(long)]
     overwrite: bool,
-    #[command(flatten)]
-    keyring: KeyringArgs,
 }
 
 #[derive(clap::Args)]
@@ -156,21 +110,6 @@ pub struct DeleteArgs {
     /// Delete without asking.
     #[arg(long, short = 'y')]
     yes: bool,
-    #[command(flatten)]
-    keyring: KeyringArgs,
-}
-
-/// The Veil home directory when `--home` is not given: `$VEIL_HOME`, else `~/.veil`.
-pub(crate) fn default_home() -> anyhow::Result<PathBuf> {
-    if let Some(home) = std::env::var_os(HOME_ENV).filter(|h| !h.is_empty()) {
-        return Ok(PathBuf::from(home));
-    }
-    match std::env::home_dir() {
-        Some(dir) if !dir.as_os_str().is_empty() => Ok(dir.join(".veil")),
-        _ => Err(anyhow::anyhow!(
-            "cannot find the home directory: set {HOME_ENV} or pass --home"
-        )),
-    }
 }
 
 impl From<KeyError> for Failure {
@@ -180,14 +119,7 @@ impl From<KeyError> for Failure {
 }
 
 pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
-    let json = match &command {
-        KeysCommand::Add(args) => args.keyring.json(),
-        KeysCommand::List(args) => args.keyring.json(),
-        KeysCommand::Show(args) => args.keyring.json(),
-        KeysCommand::Export(args) => args.keyring.json(),
-        KeysCommand::Import(args) => args.keyring.json(),
-        KeysCommand::Delete(args) => args.keyring.json(),
-    };
+    let json = settings().json();
     let result = match command {
         KeysCommand::Add(args) => add(args),
         KeysCommand::List(args) => list(args),
@@ -197,30 +129,6 @@ pub fn run(command: KeysCommand) -> anyhow::Result<ExitCode> {
         KeysCommand::Delete(args) => delete(args),
     };
     finish(result, json)
-}
-
-impl KeyringArgs {
-    fn backend(&self) -> Result<Backend, Failure> {
-        if let Some(arg) = self.keyring_backend {
-            return Ok(match arg {
-                BackendArg::File => Backend::File,
-                BackendArg::Test => Backend::Test,
-            });
-        }
-        backend_from_env()
-    }
-
-    fn open(&self) -> Result<Keyring, Failure> {
-        let home = match &self.home {
-            Some(home) => home.clone(),
-            None => default_home().map_err(Failure::Usage)?,
-        };
-        Ok(Keyring::open(&home, self.backend()?)?)
-    }
-
-    fn json(&self) -> bool {
-        self.output == OutputFormat::Json
-    }
 }
 
 fn stdin_is_terminal() -> bool {
@@ -321,7 +229,7 @@ fn print_info(info: &KeyInfo) {
 }
 
 fn add(args: AddArgs) -> Result<(), Failure> {
-    let keyring = args.keyring.open()?;
+    let keyring = settings().keyring().open()?;
     check_new_name(&keyring, &args.name, args.overwrite)?;
     let mnemonic = if args.recover {
         Some(read_mnemonic()?)
@@ -335,7 +243,7 @@ fn add(args: AddArgs) -> Result<(), Failure> {
         pass.as_ref().map(|p| p.as_str()),
         args.overwrite,
     )?;
-    if args.keyring.json() {
+    if settings().json() {
         let mut value = info_json(&new.info);
         if !args.recover {
             value["mnemonic"] = Value::String(new.mnemonic.phrase().to_string());
@@ -358,7 +266,7 @@ fn add(args: AddArgs) -> Result<(), Failure> {
 }
 
 fn import(args: ImportArgs) -> Result<(), Failure> {
-    let keyring = args.keyring.open()?;
+    let keyring = settings().keyring().open()?;
     check_new_name(&keyring, &args.name, args.overwrite)?;
     let mnemonic = read_mnemonic()?;
     let pass = passphrase(&keyring, true)?;
@@ -368,7 +276,7 @@ fn import(args: ImportArgs) -> Result<(), Failure> {
         pass.as_ref().map(|p| p.as_str()),
         args.overwrite,
     )?;
-    if args.keyring.json() {
+    if settings().json() {
         print_json(&info_json(&info));
     } else {
         print_info(&info);
@@ -376,10 +284,10 @@ fn import(args: ImportArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-fn list(args: ListArgs) -> Result<(), Failure> {
-    let keyring = args.keyring.open()?;
+fn list(_: ListArgs) -> Result<(), Failure> {
+    let keyring = settings().keyring().open()?;
     let keys = keyring.list()?;
-    if args.keyring.json() {
+    if settings().json() {
         print_json(&Value::Array(keys.iter().map(info_json).collect()));
     } else if keys.is_empty() {
         eprintln!(
@@ -397,9 +305,9 @@ fn list(args: ListArgs) -> Result<(), Failure> {
 }
 
 fn show(args: ShowArgs) -> Result<(), Failure> {
-    let keyring = args.keyring.open()?;
+    let keyring = settings().keyring().open()?;
     let info = keyring.show(&args.name)?;
-    if args.keyring.json() {
+    if settings().json() {
         print_json(&info_json(&info));
     } else if args.address {
         println!("{}", info.address);
@@ -410,7 +318,7 @@ fn show(args: ShowArgs) -> Result<(), Failure> {
 }
 
 fn export(args: ExportArgs) -> Result<(), Failure> {
-    let keyring = args.keyring.open()?;
+    let keyring = settings().keyring().open()?;
     let info = keyring.show(&args.name)?; // unknown key: fail before asking for a passphrase
     let pass = passphrase(&keyring, false)?;
     let secret = keyring.export(&args.name, pass.as_ref().map(|p| p.as_str()))?;
@@ -424,7 +332,7 @@ fn export(args: ExportArgs) -> Result<(), Failure> {
             ("secret_key", hex)
         }
     };
-    if args.keyring.json() {
+    if settings().json() {
         print_json(&json!({
             "name": info.name,
             "address": info.address,
@@ -443,7 +351,7 @@ fn export(args: ExportArgs) -> Result<(), Failure> {
 }
 
 fn delete(args: DeleteArgs) -> Result<(), Failure> {
-    let keyring = args.keyring.open()?;
+    let keyring = settings().keyring().open()?;
     let info = keyring.show(&args.name)?;
     if !args.yes {
         if !stdin_is_terminal() {
@@ -467,23 +375,10 @@ fn delete(args: DeleteArgs) -> Result<(), Failure> {
         }
     }
     keyring.delete(&args.name)?;
-    if args.keyring.json() {
+    if settings().json() {
         print_json(&json!({ "deleted": info.name, "address": info.address }));
     } else {
         println!("deleted key {:?} ({})", info.name, info.address);
     }
     Ok(())
-}
-
-/// The keyring backend `VEIL_KEYRING_BACKEND` names (the file keyring when unset).
-pub(crate) fn backend_from_env() -> Result<Backend, Failure> {
-    match std::env::var(BACKEND_ENV) {
-        Ok(value) if !value.is_empty() => value
-            .parse()
-            .map_err(|e| usage(format!("{BACKEND_ENV}: {e}"))),
-        Ok(_) | Err(std::env::VarError::NotPresent) => Ok(Backend::File),
-        Err(std::env::VarError::NotUnicode(_)) => {
-            Err(usage(format!("{BACKEND_ENV} is not valid UTF-8")))
-        }
-    }
 }

@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
+mod config;
 mod contract;
 mod governance;
 mod join;
@@ -29,6 +30,8 @@ mod vm;
     about = "Veil: confidential CosmWasm smart contracts"
 )]
 struct Cli {
+    #[command(flatten)]
+    global: shared::GlobalOpts,
     #[command(subcommand)]
     command: Command,
 }
@@ -78,6 +81,12 @@ enum Command {
     },
     /// Show the node's status: chain id, height, network encryption key.
     Status(query::StatusArgs),
+    /// Read or change the home's client settings (`<home>/config/client.toml`).
+    #[command(long_about = config::CONFIG_LONG_ABOUT)]
+    Config {
+        #[command(subcommand)]
+        command: config::ConfigCommand,
+    },
 }
 
 #[derive(Subcommand)]
@@ -88,6 +97,10 @@ enum ContractCommand {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if let Err(e) = shared::Settings::install(cli.global) {
+        eprintln!("error: {e:#}");
+        return ExitCode::from(2);
+    }
     let result = match cli.command {
         Command::Dev(args) => node::dev(args),
         Command::Testnet { command } => testnet::testnet(command),
@@ -100,6 +113,7 @@ fn main() -> ExitCode {
         Command::Tx { command } => tx::run(command),
         Command::Query { command } => query::run(command),
         Command::Status(args) => query::status(args),
+        Command::Config { command } => config::run(command),
     };
     match result {
         Ok(code) => code,
@@ -113,4 +127,15 @@ fn main() -> ExitCode {
 /// Resolves `path` relative to the current directory, for clearer messages.
 pub(crate) fn absolute(path: &std::path::Path) -> PathBuf {
     std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory;
+
+    /// Every subcommand's flags are checked against the global ones (no duplicate names).
+    #[test]
+    fn the_command_tree_is_consistent() {
+        super::Cli::command().debug_assert();
+    }
 }

@@ -12,6 +12,8 @@ use veil_host::EnclaveMode;
 use veil_node::node::{run, NodeConfig, DEFAULT_P2P_PORT, DEFAULT_RPC_PORT};
 use veil_node::{Genesis, GenesisAccount, Params};
 
+use crate::shared::parse_duration;
+
 /// The dev chain's id.
 pub const DEV_CHAIN_ID: &str = "veil-dev";
 /// The funded development accounts (their keys are public).
@@ -21,9 +23,6 @@ pub const DEV_BALANCE: u128 = 1_000_000_000_000;
 
 #[derive(Args)]
 pub struct NodeArgs {
-    /// Home directory (default: $VEIL_HOME, else ~/.veil). The chain lives in <home>/node.
-    #[arg(long)]
-    pub home: Option<PathBuf>,
     /// Where the RPC server listens (default: the home's node.json, else 127.0.0.1:26657).
     #[arg(long)]
     pub rpc_addr: Option<SocketAddr>,
@@ -120,30 +119,6 @@ pub struct JoinArgs {
     /// Where the operator's keyring is [default: $VEIL_HOME, else ~/.veil].
     #[arg(long, value_name = "DIR")]
     pub keyring_home: Option<PathBuf>,
-    /// Keyring backend: `file` or `test` [default: $VEIL_KEYRING_BACKEND, else file].
-    #[arg(long, value_name = "BACKEND")]
-    pub keyring_backend: Option<veil_client::Backend>,
-}
-
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let (number, unit) = match text.find(|c: char| !(c.is_ascii_digit() || c == '.')) {
-        Some(i) => text.split_at(i),
-        None => (text, "s"),
-    };
-    let value: f64 = number
-        .parse()
-        .map_err(|_| format!("{text:?} is not a duration like 1s or 200ms"))?;
-    let seconds = match unit {
-        "ms" => value / 1000.0,
-        "s" => value,
-        "m" => value * 60.0,
-        _ => return Err(format!("{text:?}: unknown unit {unit:?} (use ms, s or m)")),
-    };
-    if !(0.001..=3600.0).contains(&seconds) {
-        return Err(format!("{text:?} must be between 1ms and 1h"));
-    }
-    Ok(Duration::from_secs_f64(seconds))
 }
 
 pub(crate) fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeConfig> {
@@ -224,11 +199,10 @@ impl NodeFile {
     }
 }
 
-pub(crate) fn home_of(args: &NodeArgs) -> anyhow::Result<PathBuf> {
-    match &args.home {
-        Some(home) => Ok(crate::absolute(home)),
-        None => crate::keys::default_home(),
-    }
+/// The node's home: the global `--home` (else $VEIL_HOME, else ~/.veil); the chain lives
+/// in <home>/node.
+pub(crate) fn home_of() -> anyhow::Result<PathBuf> {
+    crate::shared::settings().home()
 }
 
 /// The development accounts alice, bob and carol, imported into the test keyring of
@@ -276,7 +250,13 @@ pub(crate) fn dev_accounts(home: &Path, announce: bool) -> anyhow::Result<Vec<Ge
 }
 
 pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
-    let home = home_of(&args.node)?;
+    if let Some(other) = crate::shared::settings()
+        .explicit_chain_id()
+        .filter(|id| *id != DEV_CHAIN_ID)
+    {
+        bail!("`veil dev` runs the chain {DEV_CHAIN_ID}, not {other:?} (--chain-id or $VEIL_CHAIN_ID)");
+    }
+    let home = home_of()?;
     let node_dir = home.join("node");
     if args.reset && node_dir.exists() {
         // Never delete a chain from under a running node (redb holds a lock on its file).
@@ -336,14 +316,39 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
         config.genesis = Some(genesis);
         config.validator_key = Some(validator);
     }
+    write_dev_client_config(&home, config.rpc_addr)?;
     run(config)?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// Records how to reach this dev chain in its home's client config, so that `veil tx ...
+/// --from alice` (with this home) needs no more flags.
+fn write_dev_client_config(home: &Path, rpc_addr: SocketAddr) -> anyhow::Result<()> {
+    let mut reachable = rpc_addr;
+    if reachable.ip().is_unspecified() {
+        reachable.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let node = format!("http://{reachable}");
+    crate::shared::set_config_values(
+        home,
+        &[
+            ("node", &node),
+            ("chain-id", DEV_CHAIN_ID),
+            ("keyring-backend", "test"),
+        ],
+    )
+    .context("writing the dev chain's client config")?;
+    eprintln!(
+        "veil: client config in {}: node {node}, chain-id {DEV_CHAIN_ID}, keyring-backend test",
+        home.join(crate::shared::CLIENT_CONFIG).display()
+    );
+    Ok(())
 }
 
 pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
     match command {
         NodeCommand::Start { node, genesis } => {
-            let home = home_of(&node)?;
+            let home = home_of()?;
             let mut config = node_config(&node, &home)?;
             if let Some(path) = genesis {
                 let text =

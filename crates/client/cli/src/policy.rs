@@ -3,7 +3,7 @@
 use serde_json::json;
 use veil_types::{Msg, QueryPolicy};
 
-use crate::shared::{failed, usage, Failure};
+use crate::shared::{failed, settings, usage, Failure};
 use crate::tx::{broadcast, report, Signer, TxOpts};
 
 pub(crate) const POLICY_HELP: &str = "\
@@ -67,7 +67,7 @@ pub struct SetQueryPolicyArgs {
 pub(crate) fn set_query_policy(args: SetQueryPolicyArgs) -> Result<(), Failure> {
     let policy = parse_policy(&args.policy)?;
     let signer = Signer::open(&args.tx)?;
-    let (contract, _) = args.tx.keyring.resolve_address(&args.contract)?;
+    let (contract, _) = settings().keyring().resolve_address(&args.contract)?;
     let wallet = signer.wallet()?;
     let info = wallet.client().contract(&contract)?;
     if info.admin.as_deref() != Some(wallet.key().address()) {
@@ -90,7 +90,6 @@ pub(crate) fn set_query_policy(args: SetQueryPolicyArgs) -> Result<(), Failure> 
         },
     )?;
     report(
-        &args.tx,
         &outcome,
         vec![
             ("contract", json!(contract)),

@@ -5,12 +5,12 @@ use std::process::ExitCode;
 use serde_json::{json, Map, Value};
 use veil_client::keys::{KeyPair, Mnemonic};
 use veil_client::rpc::{CommittedTx, TxStatus};
-use veil_client::tx::{decrypt_result, envelope_of, Wallet};
+use veil_client::tx::{decrypt_own_message, decrypt_result, envelope_of, Wallet};
 use veil_types::{Msg, DENOM};
 
 use crate::shared::{
     failed, finish, hex_encode, parse_msg, print_fields, print_json, print_receipt, print_result,
-    readable_result, receipt_fields, usage, Failure, KeyringOpts, NodeOpts,
+    readable_result, receipt_fields, settings, usage, Failure,
 };
 use crate::tx::b64;
 
@@ -77,10 +77,6 @@ pub struct ContractArgs {
     from: Option<String>,
     #[command(flatten)]
     pin: crate::tx::CodePin,
-    #[command(flatten)]
-    keyring: KeyringOpts,
-    #[command(flatten)]
-    node: NodeOpts,
 }
 
 #[derive(clap::Args)]
@@ -91,10 +87,6 @@ pub struct TxArgs {
     /// Decrypt the result with this key (works only for the transaction's sender).
     #[arg(long, value_name = "KEY")]
     from: Option<String>,
-    #[command(flatten)]
-    keyring: KeyringOpts,
-    #[command(flatten)]
-    node: NodeOpts,
 }
 
 #[derive(clap::Args)]
@@ -102,8 +94,6 @@ pub struct BlockArgs {
     /// Block height [default: the latest block].
     #[arg(value_name = "HEIGHT")]
     height: Option<u64>,
-    #[command(flatten)]
-    node: NodeOpts,
 }
 
 #[derive(clap::Args)]
@@ -111,10 +101,6 @@ pub struct AccountArgs {
     /// A veil1... address or a key name from the keyring.
     #[arg(value_name = "ADDR|KEY")]
     account: String,
-    #[command(flatten)]
-    keyring: KeyringOpts,
-    #[command(flatten)]
-    node: NodeOpts,
 }
 
 #[derive(clap::Args)]
@@ -122,8 +108,6 @@ pub struct CodeArgs {
     /// The code id (from `veil tx store`).
     #[arg(value_name = "ID")]
     code_id: u64,
-    #[command(flatten)]
-    node: NodeOpts,
 }
 
 #[derive(clap::Args)]
@@ -131,28 +115,14 @@ pub struct ContractInfoArgs {
     /// The contract's address.
     #[arg(value_name = "ADDR")]
     contract: String,
-    #[command(flatten)]
-    node: NodeOpts,
 }
 
 /// `veil status`.
 #[derive(clap::Args)]
-pub struct StatusArgs {
-    #[command(flatten)]
-    node: NodeOpts,
-}
+pub struct StatusArgs {}
 
 pub fn run(command: QueryCommand) -> anyhow::Result<ExitCode> {
-    let json = match &command {
-        QueryCommand::Contract(a) => a.node.json(),
-        QueryCommand::Tx(a) => a.node.json(),
-        QueryCommand::Block(a) => a.node.json(),
-        QueryCommand::Account(a) => a.node.json(),
-        QueryCommand::Code(a) => a.node.json(),
-        QueryCommand::ContractInfo(a) => a.node.json(),
-        QueryCommand::Registrations(a) => a.node.json(),
-        QueryCommand::AttestationPolicy(a) => a.node.json(),
-    };
+    let json = settings().json();
     let result = match command {
         QueryCommand::Contract(args) => contract(args),
         QueryCommand::Tx(args) => tx(args),
@@ -167,14 +137,15 @@ pub fn run(command: QueryCommand) -> anyhow::Result<ExitCode> {
 }
 
 pub fn status(args: StatusArgs) -> anyhow::Result<ExitCode> {
-    let json = args.node.json();
+    let json = settings().json();
     finish(status_inner(args), json)
 }
 
-fn status_inner(args: StatusArgs) -> Result<(), Failure> {
-    let client = args.node.client();
+fn status_inner(_: StatusArgs) -> Result<(), Failure> {
+    let client = settings().client();
     let status = client.status()?;
-    if args.node.json() {
+    settings().check_chain(&status.chain_id)?;
+    if settings().json() {
         let mut value = serde_json::to_value(&status).expect("status serializes");
         value["node"] = json!(client.url());
         print_json(&value);
@@ -290,13 +261,14 @@ fn peers_line(consensus: &serde_json::Value) -> String {
 fn contract(args: ContractArgs) -> Result<(), Failure> {
     let msg = parse_msg(&args.msg)?;
     let key = match &args.from {
-        Some(name) => args.keyring.load(name)?,
+        Some(name) => settings().keyring().load(name)?,
         None => KeyPair::from_mnemonic(&Mnemonic::generate())
             .map_err(|e| failed("crypto", e.to_string()))?,
     };
-    let (address, _) = args.keyring.resolve_address(&args.contract)?;
-    let client = args.node.client();
+    let (address, _) = settings().keyring().resolve_address(&args.contract)?;
+    let client = settings().client();
     let wallet = Wallet::connect(&client, &key)?;
+    settings().check_chain(wallet.chain_id())?;
     // One permit per invocation, short-lived (a dApp signs one per session instead).
     let permit = match &args.from {
         Some(_) => Some(wallet.sign_permit(vec![address.clone()], CLI_PERMIT_LIFETIME)?),
@@ -388,49 +360,68 @@ fn public_msg(msg: &Msg) -> Value {
 
 /// What `--from` makes of a committed transaction's encrypted result: the decrypted result,
 /// or why there is none.
+/// What `veil query tx --from KEY` could decrypt: the sender's own message and result.
+#[derive(Default)]
+struct Decrypted {
+    message: Option<Value>,
+    result: Option<Value>,
+    /// Why nothing was decrypted.
+    note: Option<String>,
+}
+
 fn decrypt_for(
     committed: &CommittedTx,
     args: &TxArgs,
     client: &veil_client::rpc::Client,
-) -> Result<(Option<Value>, Option<String>), Failure> {
+) -> Result<Decrypted, Failure> {
     let receipt = &committed.receipt;
-    let Some(encrypted) = &receipt.encrypted_result else {
-        return Ok((None, None));
-    };
     let envelope = committed.tx.as_ref().and_then(envelope_of);
+    if envelope.is_none() && receipt.encrypted_result.is_none() {
+        return Ok(Decrypted::default());
+    }
+    let note = |text: String| {
+        Ok(Decrypted {
+            note: Some(text),
+            ..Decrypted::default()
+        })
+    };
     let sender = &receipt.sender;
     let Some(name) = &args.from else {
-        return Ok((
-            None,
-            Some(format!(
-                "encrypted for the sender {sender}; pass --from with the sender's key to decrypt it"
-            )),
+        return note(format!(
+            "encrypted for the sender {sender}; pass --from with the sender's key to decrypt it"
         ));
     };
-    let key = args.keyring.load(name)?;
+    let key = settings().keyring().load(name)?;
     if key.address() != sender {
-        return Ok((
-            None,
-            Some(format!(
-                "encrypted for the sender {sender}; {name} ({}) cannot decrypt it",
-                key.address()
-            )),
+        return note(format!(
+            "encrypted for the sender {sender}; {name} ({}) cannot decrypt it",
+            key.address()
         ));
     }
     let Some(envelope) = envelope else {
-        return Ok((
-            None,
-            Some("the transaction carries no contract message".into()),
-        ));
+        return note("the transaction carries no contract message".into());
     };
     let (network_key, _) = client.network_key()?;
-    let body = decrypt_result(&key, &network_key, &envelope, encrypted)?;
-    Ok((Some(readable_result(&body)), None))
+    let message = decrypt_own_message(&key, &network_key, &envelope)?;
+    let result = match &receipt.encrypted_result {
+        Some(encrypted) => Some(readable_result(&decrypt_result(
+            &key,
+            &network_key,
+            &envelope,
+            encrypted,
+        )?)),
+        None => None,
+    };
+    Ok(Decrypted {
+        message: Some(message),
+        result,
+        note: None,
+    })
 }
 
 fn tx(args: TxArgs) -> Result<(), Failure> {
     let hash = parse_tx_hash(&args.hash)?;
-    let client = args.node.client();
+    let client = settings().client();
     let committed = match client.tx(&hash)? {
         None => {
             return Err(failed(
@@ -442,7 +433,7 @@ fn tx(args: TxArgs) -> Result<(), Failure> {
             ))
         }
         Some(TxStatus::Pending) => {
-            if args.node.json() {
+            if settings().json() {
                 print_json(&json!({"tx_hash": hex_encode(&hash), "status": "pending"}));
             } else {
                 print_fields(&[
@@ -457,10 +448,14 @@ fn tx(args: TxArgs) -> Result<(), Failure> {
         }
         Some(TxStatus::Committed(committed)) => *committed,
     };
-    let (result, note) = decrypt_for(&committed, &args, &client)?;
+    let Decrypted {
+        message,
+        result,
+        note,
+    } = decrypt_for(&committed, &args, &client)?;
     let receipt = &committed.receipt;
     let msg = committed.tx.as_ref().map(|tx| public_msg(&tx.body.msg));
-    if args.node.json() {
+    if settings().json() {
         let mut map = Map::new();
         map.insert("status".into(), json!("committed"));
         map.extend(receipt_fields(receipt));
@@ -473,7 +468,14 @@ fn tx(args: TxArgs) -> Result<(), Failure> {
             "encrypted_result".into(),
             json!(receipt.encrypted_result.as_deref().map(b64)),
         );
-        map.insert("decrypted".into(), json!(result.is_some()));
+        map.insert(
+            "decrypted".into(),
+            json!(message.is_some() || result.is_some()),
+        );
+        map.insert(
+            "decrypted_msg".into(),
+            message.clone().unwrap_or(Value::Null),
+        );
         map.insert("result".into(), result.unwrap_or(Value::Null));
         if let Some(note) = note {
             map.insert("result_note".into(), json!(note));
@@ -525,6 +527,9 @@ fn tx(args: TxArgs) -> Result<(), Failure> {
             .collect();
         println!("event: {} {}", event.kind, attributes.join(" "));
     }
+    if let Some(message) = &message {
+        println!("decrypted msg: {message}");
+    }
     match (&result, &note) {
         (Some(result), _) => print_result(result),
         (None, Some(note)) => println!("result: {note}"),
@@ -534,7 +539,7 @@ fn tx(args: TxArgs) -> Result<(), Failure> {
 }
 
 fn block(args: BlockArgs) -> Result<(), Failure> {
-    let client = args.node.client();
+    let client = settings().client();
     let block = client.block(args.height)?;
     let receipts = if block.tx_hashes.is_empty() {
         Vec::new()
@@ -553,7 +558,7 @@ fn block(args: BlockArgs) -> Result<(), Failure> {
         })
         .collect();
     let header = &block.header;
-    if args.node.json() {
+    if settings().json() {
         print_json(&json!({
             "height": header.height,
             "hash": block.hash,
@@ -591,10 +596,10 @@ fn block(args: BlockArgs) -> Result<(), Failure> {
 }
 
 fn account(args: AccountArgs) -> Result<(), Failure> {
-    let (address, name) = args.keyring.resolve_address(&args.account)?;
-    let client = args.node.client();
+    let (address, name) = settings().keyring().resolve_address(&args.account)?;
+    let client = settings().client();
     let account = client.account(&address)?;
-    if args.node.json() {
+    if settings().json() {
         let mut value = serde_json::to_value(&account).expect("account serializes");
         value["name"] = json!(name);
         print_json(&value);
@@ -619,9 +624,9 @@ fn account(args: AccountArgs) -> Result<(), Failure> {
 }
 
 fn code(args: CodeArgs) -> Result<(), Failure> {
-    let client = args.node.client();
+    let client = settings().client();
     let code = client.code(args.code_id)?;
-    if args.node.json() {
+    if settings().json() {
         print_json(&serde_json::to_value(&code).expect("code serializes"));
     } else {
         print_fields(&[
@@ -635,9 +640,9 @@ fn code(args: CodeArgs) -> Result<(), Failure> {
 }
 
 fn contract_info(args: ContractInfoArgs) -> Result<(), Failure> {
-    let client = args.node.client();
+    let client = settings().client();
     let info = client.contract(&args.contract)?;
-    if args.node.json() {
+    if settings().json() {
         print_json(&serde_json::to_value(&info).expect("contract info serializes"));
     } else {
         print_fields(&[

@@ -35,6 +35,14 @@ pub enum TestnetCommand {
     Start(StartArgs),
 }
 
+/// The new network's chain id: the global `--chain-id` (or `$VEIL_CHAIN_ID`), else
+/// `veil-testnet`.
+fn chain_id() -> &'static str {
+    crate::shared::settings()
+        .explicit_chain_id()
+        .unwrap_or("veil-testnet")
+}
+
 #[derive(Args)]
 pub struct InitArgs {
     /// How many validators (each with voting power 1; more than 2/3 must be up).
@@ -43,8 +51,6 @@ pub struct InitArgs {
     /// Where the homes go (`DIR/node0` …); must not hold a network yet.
     #[arg(long)]
     pub dir: PathBuf,
-    #[arg(long, default_value = "veil-testnet")]
-    pub chain_id: String,
     /// Node i serves RPC on BASE+2i, consensus on BASE+2i+1 and transaction gossip on
     /// BASE+2N+i (loopback).
     #[arg(long, default_value_t = 26700)]
@@ -102,7 +108,7 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     }
     eprintln!(
         "veil: a {n}-validator network {} in {}",
-        args.chain_id,
+        chain_id(),
         dir.display()
     );
     let mut keys: Vec<ValidatorKey> = Vec::with_capacity(n);
@@ -116,7 +122,7 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
     }
     let operator = dev_key("alice");
     let genesis = Genesis {
-        chain_id: args.chain_id.clone(),
+        chain_id: chain_id().to_string(),
         genesis_time_nanos: now_nanos(),
         accounts,
         params: Params::default(),

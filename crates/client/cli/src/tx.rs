@@ -15,8 +15,8 @@ use veil_types::{Msg, DENOM};
 
 use crate::shared::{
     failed, finish, hex_encode, parse_amount, parse_gas_adjustment, parse_msg, print_json,
-    print_receipt, print_result, progress, readable_result, receipt_fields, usage, Failure,
-    KeyringOpts, NodeOpts,
+    print_receipt, print_result, progress, readable_result, receipt_fields, settings, usage,
+    Failure,
 };
 
 pub(crate) const TX_LONG_ABOUT: &str = "\
@@ -30,8 +30,8 @@ encrypted for the sender; `veil tx` decrypts and prints it. Amounts, addresses, 
 gas are public.
 
 --from KEY names the signing key (see `veil keys`; `veil dev` puts the funded dev accounts
-alice, bob and carol into the test keyring: use --keyring-backend test or set
-VEIL_KEYRING_BACKEND=test). Wherever an address is expected (the recipient, --admin), a key
+alice, bob and carol into its home's test keyring and says so in that home's client.toml,
+so with that home nothing more is needed; elsewhere use --keyring-backend test). Wherever an address is expected (the recipient, --admin), a key
 name from the keyring works too.
 
 Gas: --gas auto (the default) runs the transaction in simulation first and sets the limit
@@ -73,12 +73,8 @@ pub struct TxOpts {
     #[arg(long, default_value = "")]
     memo: String,
     /// How long to wait for the transaction to be included in a block, e.g. 30s, 2m.
-    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::node::parse_duration)]
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = crate::shared::parse_duration)]
     timeout: Duration,
-    #[command(flatten)]
-    pub(crate) keyring: KeyringOpts,
-    #[command(flatten)]
-    pub(crate) node: NodeOpts,
 }
 
 #[derive(clap::Subcommand)]
@@ -236,16 +232,7 @@ pub struct MigrateArgs {
 }
 
 pub fn run(command: TxCommand) -> anyhow::Result<ExitCode> {
-    let json = match &command {
-        TxCommand::Send(a) => a.tx.node.json(),
-        TxCommand::Store(a) => a.tx.node.json(),
-        TxCommand::Instantiate(a) => a.tx.node.json(),
-        TxCommand::Execute(a) => a.tx.node.json(),
-        TxCommand::Migrate(a) => a.tx.node.json(),
-        TxCommand::SetQueryPolicy(a) => a.tx.node.json(),
-        TxCommand::SetAttestationPolicy(a) => a.tx.node.json(),
-        TxCommand::RevokeNode(a) => a.tx.node.json(),
-    };
+    let json = settings().json();
     let result = match command {
         TxCommand::Send(args) => send(args),
         TxCommand::Store(args) => store(args),
@@ -274,15 +261,17 @@ impl Signer {
                 opts.memo.len()
             )));
         }
-        let key = opts.keyring.load(&opts.from)?;
+        let key = settings().keyring().load(&opts.from)?;
         Ok(Self {
             key,
-            client: opts.node.client(),
+            client: settings().client(),
         })
     }
 
     pub(crate) fn wallet(&self) -> Result<Wallet<'_>, Failure> {
-        Ok(Wallet::connect(&self.client, &self.key)?)
+        let wallet = Wallet::connect(&self.client, &self.key)?;
+        settings().check_chain(wallet.chain_id())?;
+        Ok(wallet)
     }
 }
 
@@ -332,10 +321,10 @@ fn human_size(bytes: usize) -> String {
 }
 
 /// Prints a successful transaction: `fields` first (text), then the receipt and result.
-pub(crate) fn report(opts: &TxOpts, outcome: &Outcome, fields: Vec<(&str, Value)>) {
+pub(crate) fn report(outcome: &Outcome, fields: Vec<(&str, Value)>) {
     let receipt = &outcome.committed.receipt;
     let result = outcome.result.as_ref().map(readable_result);
-    if opts.node.json() {
+    if settings().json() {
         let mut map = receipt_fields(receipt);
         for (key, value) in fields {
             map.insert(key.to_string(), value);
@@ -358,7 +347,7 @@ pub(crate) fn report(opts: &TxOpts, outcome: &Outcome, fields: Vec<(&str, Value)
 
 fn send(args: SendArgs) -> Result<(), Failure> {
     let signer = Signer::open(&args.tx)?;
-    let (to, _) = args.tx.keyring.resolve_address(&args.to)?;
+    let (to, _) = settings().keyring().resolve_address(&args.to)?;
     let wallet = signer.wallet()?;
     let outcome = broadcast(
         &wallet,
@@ -369,7 +358,6 @@ fn send(args: SendArgs) -> Result<(), Failure> {
         },
     )?;
     report(
-        &args.tx,
         &outcome,
         vec![
             ("from", json!(signer.key.address())),
@@ -431,7 +419,6 @@ fn store(args: StoreArgs) -> Result<(), Failure> {
         ));
     }
     report(
-        &args.tx,
         &outcome,
         vec![("code_id", json!(code_id)), ("code_hash", json!(code_hash))],
     );
@@ -450,7 +437,7 @@ fn instantiate(args: InstantiateArgs) -> Result<(), Failure> {
     let query_policy = args.policy.required("instantiating a contract")?;
     let signer = Signer::open(&args.tx)?;
     let admin = match &args.admin {
-        Some(admin) => Some(args.tx.keyring.resolve_address(admin)?.0),
+        Some(admin) => Some(settings().keyring().resolve_address(admin)?.0),
         None => None,
     };
     let wallet = signer.wallet()?;
@@ -474,7 +461,6 @@ fn instantiate(args: InstantiateArgs) -> Result<(), Failure> {
         .clone()
         .ok_or_else(|| failed("bad_answer", "the receipt names no contract address"))?;
     report(
-        &args.tx,
         &outcome,
         vec![
             ("contract_address", json!(address)),
@@ -489,7 +475,7 @@ fn instantiate(args: InstantiateArgs) -> Result<(), Failure> {
 fn execute(args: ExecuteArgs) -> Result<(), Failure> {
     let msg = parse_msg(&args.msg)?;
     let signer = Signer::open(&args.tx)?;
-    let (contract, _) = args.tx.keyring.resolve_address(&args.contract)?;
+    let (contract, _) = settings().keyring().resolve_address(&args.contract)?;
     let wallet = signer.wallet()?;
     let code_hash = wallet.contract_code_hash(&contract, args.pin.code_hash.as_ref())?;
     let (envelope, _) = wallet.encrypt(&code_hash, &msg)?;
@@ -502,14 +488,14 @@ fn execute(args: ExecuteArgs) -> Result<(), Failure> {
             funds: args.amount,
         },
     )?;
-    report(&args.tx, &outcome, vec![("contract", json!(contract))]);
+    report(&outcome, vec![("contract", json!(contract))]);
     Ok(())
 }
 
 fn migrate(args: MigrateArgs) -> Result<(), Failure> {
     let msg = parse_msg(&args.msg)?;
     let signer = Signer::open(&args.tx)?;
-    let (contract, _) = args.tx.keyring.resolve_address(&args.contract)?;
+    let (contract, _) = settings().keyring().resolve_address(&args.contract)?;
     let wallet = signer.wallet()?;
     // Make sure the contract exists (a clear error), then encrypt for the new code.
     wallet.contract_code_hash(&contract, None)?;
@@ -524,7 +510,6 @@ fn migrate(args: MigrateArgs) -> Result<(), Failure> {
         },
     )?;
     report(
-        &args.tx,
         &outcome,
         vec![
             ("contract", json!(contract)),

@@ -57,8 +57,6 @@ pub struct RunArgs {
     /// Block time in nanoseconds since the Unix epoch.
     #[arg(long, default_value_t = 1_700_000_000_000_000_000)]
     time: u64,
-    #[arg(long, default_value = "veil-vm")]
-    chain_id: String,
     /// Gas limit in CosmWasm gas units (10^12 ≈ 1 s of CosmWasm execution).
     #[arg(long, default_value_t = 1_000_000_000_000)]
     gas_limit: u64,
@@ -218,7 +216,11 @@ fn run_call(args: RunArgs) -> anyhow::Result<ExitCode> {
     let block = BlockContext {
         height: args.height,
         time_nanos: args.time,
-        chain_id: args.chain_id.clone(),
+        // The global --chain-id (or $VEIL_CHAIN_ID), else veil-vm.
+        chain_id: crate::shared::settings()
+            .explicit_chain_id()
+            .unwrap_or("veil-vm")
+            .to_string(),
         tx_index: (args.entry != Entry::Query).then_some(0),
     };
     let env = build_env(&block, &contract);

@@ -438,6 +438,62 @@ pub fn decrypt_result(
         .map_err(|e| WalletError::Crypto(format!("decrypted result: {e}")))
 }
 
+/// Opens an envelope sent from the X25519 key `user_secret` (the sender reading back its own
+/// message): `tx_key` from the envelope's header as in `docs/protocol.md`, then the input
+/// AEAD (IV zero, the 69-byte header as associated data). Returns the code hash the message
+/// is bound to and the message.
+pub fn open_own_envelope(
+    user_secret: &veil_crypto::x25519_dalek::StaticSecret,
+    network_key: &[u8; 32],
+    envelope: &[u8],
+) -> Result<(Hash, Vec<u8>), WalletError> {
+    if envelope.len() < veil_crypto::ENVELOPE_MIN_LEN
+        || envelope[0] != veil_crypto::ENVELOPE_VERSION
+    {
+        return Err(WalletError::Crypto("not a version-1 envelope".into()));
+    }
+    let own_public = veil_crypto::x25519_dalek::PublicKey::from(user_secret);
+    if envelope[5..37] != own_public.as_bytes()[..] {
+        return Err(WalletError::Crypto(
+            "this message is encrypted from another key: only its sender can decrypt it".into(),
+        ));
+    }
+    let shared =
+        user_secret.diffie_hellman(&veil_crypto::x25519_dalek::PublicKey::from(*network_key));
+    if !shared.was_contributory() {
+        return Err(WalletError::Crypto(
+            "the network key is a low-order point".into(),
+        ));
+    }
+    let mut tx_key = veil_crypto::Zeroizing::new([0u8; 32]);
+    hkdf::Hkdf::<sha2::Sha256>::new(Some(&envelope[37..69]), shared.as_bytes())
+        .expand_multi_info(
+            &[veil_crypto::TX_KEY_INFO, &envelope[1..5]],
+            &mut tx_key[..],
+        )
+        .expect("32 bytes is a valid HKDF-SHA256 output length");
+    let plain = veil_crypto::aead_decrypt(
+        &tx_key,
+        &[0; 12],
+        &envelope[..ENVELOPE_HEADER_LEN],
+        &envelope[ENVELOPE_HEADER_LEN..],
+    )
+    .map_err(|e| WalletError::Crypto(format!("the message does not decrypt: {e}")))?;
+    let code_hash: Hash = plain[..32].try_into().expect("at least 32 bytes");
+    Ok((code_hash, plain[32..].to_vec()))
+}
+
+/// The contract message `key` sent in `envelope`, decrypted (JSON).
+pub fn decrypt_own_message(
+    key: &KeyPair,
+    network_key: &[u8; 32],
+    envelope: &[u8],
+) -> Result<Value, WalletError> {
+    let (_, message) = open_own_envelope(key.encryption_secret(), network_key, envelope)?;
+    serde_json::from_slice(&message)
+        .map_err(|e| WalletError::Crypto(format!("decrypted message: {e}")))
+}
+
 /// The `data` of a decrypted result, as JSON when it is JSON, else as base64 text.
 pub fn decode_data(body: &Value) -> Option<Value> {
     let data = body["data"].as_str()?;

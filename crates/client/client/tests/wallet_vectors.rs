@@ -76,3 +76,42 @@ fn docs_wallet_vectors_match_the_code() {
         "docs/protocol.md wallet vectors differ from the code; the code computes:\n{block}"
     );
 }
+
+/// The `name: value` lines of the envelope block (`veil-test-vectors`), quotes removed.
+fn envelope_vectors() -> std::collections::HashMap<String, String> {
+    let mut lines = PROTOCOL_MD.lines();
+    assert!(lines.any(|l| l.trim_end() == "```veil-test-vectors"));
+    lines
+        .take_while(|l| l.trim() != "```")
+        .filter(|l| !l.trim().is_empty() && !l.trim().starts_with('#'))
+        .map(|l| {
+            let (name, value) = l.split_once(':').expect("name: value");
+            let value = value.trim();
+            let value = value
+                .strip_prefix('"')
+                .and_then(|v| v.strip_suffix('"'))
+                .unwrap_or(value);
+            (name.trim().to_string(), value.to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn a_sender_opens_its_own_envelope_of_the_protocol_vectors() {
+    use veil_client::tx::open_own_envelope;
+    use veil_crypto::x25519_dalek::StaticSecret;
+    let v = envelope_vectors();
+    let bytes = |name: &str| hex::decode(&v[name]).unwrap();
+    let secret = StaticSecret::from(<[u8; 32]>::try_from(bytes("user_secret")).unwrap());
+    let network: [u8; 32] = bytes("io_public").try_into().unwrap();
+    let envelope = bytes("envelope");
+    let (code_hash, message) = open_own_envelope(&secret, &network, &envelope).unwrap();
+    assert_eq!(hex::encode(code_hash), v["code_hash"]);
+    assert_eq!(String::from_utf8(message).unwrap(), v["message"]);
+    // Another key, or one modified byte, opens nothing.
+    let other = StaticSecret::from([7u8; 32]);
+    assert!(open_own_envelope(&other, &network, &envelope).is_err());
+    let mut tampered = envelope.clone();
+    *tampered.last_mut().unwrap() ^= 1;
+    assert!(open_own_envelope(&secret, &network, &tampered).is_err());
+}

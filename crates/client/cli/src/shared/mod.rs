@@ -1,5 +1,5 @@
-//! What `veil tx`, `veil query` and `veil status` share: the node flag, the keyring
-//! flags, failures, output, progress, parsing and result formatting.
+//! What the commands share: the global settings (flags, environment, client config), the
+//! keyring, failures, output, progress, parsing and result formatting.
 
 use std::io::{self, BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -9,72 +9,25 @@ use anyhow::anyhow;
 use serde_json::{json, Map, Value};
 use veil_client::keyring::{validate_name, Backend, Keyring, KeyringError};
 use veil_client::keys::KeyPair;
-use veil_client::rpc::{Client, ClientError, DEFAULT_NODE_URL};
+use veil_client::rpc::ClientError;
 use veil_client::tx::{decode_data, WalletError};
 use veil_types::{Receipt, DENOM};
 use zeroize::Zeroizing;
 
-use crate::keys::{default_home, BACKEND_ENV, PASSPHRASE_ENV};
+mod settings;
+
+pub(crate) use settings::{
+    check_config_value, default_home, parse_duration, set_config_values, settings, ClientConfig,
+    GlobalOpts, Settings, BACKEND_ENV, CLIENT_CONFIG, CONFIG_KEYS, PASSPHRASE_ENV,
+};
 
 // ---------------------------------------------------------------------------------------
-// Shared flags
+// Keyring
 // ---------------------------------------------------------------------------------------
 
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub(crate) enum OutputFormat {
-    Text,
-    Json,
-}
-
-/// Environment variable: the node's RPC URL.
-pub(crate) const NODE_ENV: &str = "VEIL_NODE";
-
-/// Which node to talk to and how to print.
-#[derive(clap::Args)]
-pub struct NodeOpts {
-    /// The node's RPC URL [default: $VEIL_NODE, else http://127.0.0.1:26657].
-    #[arg(long, value_name = "URL")]
-    node: Option<String>,
-    /// Output format: `text` for people; `json` for scripts (exactly one JSON value on
-    /// stdout, also when the command fails).
-    #[arg(long, value_name = "FORMAT", value_enum, default_value_t = OutputFormat::Text)]
-    pub(crate) output: OutputFormat,
-}
-
-impl NodeOpts {
-    pub(crate) fn url(&self) -> String {
-        let url = self
-            .node
-            .clone()
-            .or_else(|| std::env::var(NODE_ENV).ok().filter(|v| !v.is_empty()))
-            .unwrap_or_else(|| DEFAULT_NODE_URL.to_string());
-        if url.contains("://") {
-            url
-        } else {
-            format!("http://{url}")
-        }
-    }
-
-    pub(crate) fn client(&self) -> Client {
-        Client::new(&self.url())
-    }
-
-    pub(crate) fn json(&self) -> bool {
-        self.output == OutputFormat::Json
-    }
-}
-
-/// Where the keyring is.
-#[derive(clap::Args)]
-pub struct KeyringOpts {
-    /// Veil home directory, where the keyring is [default: $VEIL_HOME, else ~/.veil].
-    #[arg(long, value_name = "DIR")]
+/// Where a keyring is: a home and a backend (`settings().keyring()` for the home's).
+pub(crate) struct KeyringOpts {
     home: Option<PathBuf>,
-    /// Keyring backend: `file` (passphrase-encrypted) or `test` (plaintext; where `veil
-    /// dev` puts alice, bob and carol) [default: $VEIL_KEYRING_BACKEND, else file]. The
-    /// file backend's passphrase comes from $VEIL_KEYRING_PASSPHRASE, else the terminal,
-    /// else one line of stdin.
-    #[arg(long, value_name = "BACKEND")]
     keyring_backend: Option<Backend>,
 }
 
@@ -88,10 +41,12 @@ impl KeyringOpts {
     }
 
     fn backend(&self) -> Result<Backend, Failure> {
-        if let Some(backend) = self.keyring_backend {
-            return Ok(backend);
-        }
-        crate::keys::backend_from_env()
+        Ok(self.keyring_backend.unwrap_or(settings().keyring_backend()))
+    }
+
+    /// The keyring itself, for `veil keys`.
+    pub(crate) fn open(&self) -> Result<Keyring, Failure> {
+        self.keyring(self.backend()?)
     }
 
     fn keyring(&self, backend: Backend) -> Result<Keyring, Failure> {
