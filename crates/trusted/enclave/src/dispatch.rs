@@ -725,6 +725,7 @@ mod tests {
     fn ledger(balances: &[(&str, u128)]) -> Ledger {
         Ledger {
             balances: balances.iter().map(|(a, b)| (a.to_string(), *b)).collect(),
+            burned: 0,
         }
     }
 
