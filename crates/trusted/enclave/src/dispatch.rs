@@ -508,25 +508,22 @@ impl Dispatch {
     /// Where to go back to when a sub-message that asked for a reply on error fails: the
     /// writes, balances, transfers and executions so far (gas stays spent).
     fn snapshot(&self) -> Snapshot {
+        let (balances, burned) = {
+            let ledger = self
+                .context
+                .ledger
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            (ledger.balances.clone(), ledger.burned)
+        };
         Snapshot {
             writes: self
                 .states
                 .iter()
                 .map(|(address, state)| (address.clone(), state.pending_writes()))
                 .collect(),
-            balances: self
-                .context
-                .ledger
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .balances
-                .clone(),
-            burned: self
-                .context
-                .ledger
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .burned,
+            balances,
+            burned,
             transfers: self.transfers.len(),
             burns: self.burns.len(),
             executed: self.executed.len(),
@@ -764,6 +761,30 @@ mod tests {
             "invalid_message"
         );
         assert_eq!(full.known("a"), Some(1));
+    }
+
+    /// Messages contracts built with cosmwasm-std's `stargate` feature may return (no
+    /// example contract can: that feature requires a capability Veil does not offer).
+    #[test]
+    #[allow(deprecated)]
+    fn unsupported_messages_are_named() {
+        let parse = |json: &str| serde_json::from_str::<CosmosMsg>(json).unwrap();
+        for (json, kind) in [
+            (r#"{"stargate":{"type_url":"/x.Msg","value":""}}"#, "stargate"),
+            (r#"{"any":{"type_url":"/x.Msg","value":""}}"#, "any"),
+            (r#"{"gov":{"vote":{"proposal_id":1,"option":"yes"}}}"#, "gov vote"),
+            (
+                r#"{"ibc":{"close_channel":{"channel_id":"channel-0"}}}"#,
+                "ibc close channel",
+            ),
+            (
+                r#"{"staking":{"delegate":{"validator":"v","amount":{"denom":"uveil","amount":"1"}}}}"#,
+                "staking delegate",
+            ),
+            (r#"{"custom":{}}"#, "custom"),
+        ] {
+            assert_eq!(message_kind(&parse(json)), kind, "{json}");
+        }
     }
 
     #[test]
