@@ -4,8 +4,8 @@
 
 use cosmwasm_std::{
     entry_point, instantiate2_address, to_json_binary, to_json_vec, Addr, Binary, ContractResult,
-    CosmosMsg, Deps, DepsMut, Env, MessageInfo, QueryRequest, Reply, Response, StdError,
-    StdResult, SubMsg, SystemResult, WasmMsg,
+    CosmosMsg, Deps, DepsMut, Env, MessageInfo, QueryRequest, Reply, Response, StdError, StdResult,
+    SubMsg, SystemResult, WasmMsg,
 };
 use cw_storage_plus::{Item, Map};
 use serde::{Deserialize, Serialize};
@@ -43,7 +43,9 @@ pub enum ExecuteMsg {
         contract: String,
     },
     /// Returns `msgs` as they are.
-    Dispatch { msgs: Vec<CosmosMsg> },
+    Dispatch {
+        msgs: Vec<CosmosMsg>,
+    },
 }
 
 #[derive(Serialize, Deserialize)]
@@ -116,7 +118,12 @@ fn predict(deps: Deps, env: &Env, code_id: u64, salt: &[u8]) -> StdResult<Addr> 
 }
 
 #[cfg_attr(not(feature = "library"), entry_point)]
-pub fn execute(deps: DepsMut, env: Env, _info: MessageInfo, msg: ExecuteMsg) -> StdResult<Response> {
+pub fn execute(
+    deps: DepsMut,
+    env: Env,
+    _info: MessageInfo,
+    msg: ExecuteMsg,
+) -> StdResult<Response> {
     let admin = Some(env.contract.address.to_string());
     match msg {
         ExecuteMsg::CreateChild {
@@ -199,10 +206,7 @@ pub fn reply(deps: DepsMut, _env: Env, reply: Reply) -> StdResult<Response> {
     }
     let pending = PENDING.load(deps.storage)?;
     PENDING.remove(deps.storage);
-    let response = reply
-        .result
-        .into_result()
-        .map_err(StdError::generic_err)?;
+    let response = reply.result.into_result().map_err(StdError::generic_err)?;
     let first = response
         .msg_responses
         .first()

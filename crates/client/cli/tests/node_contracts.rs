@@ -204,9 +204,17 @@ fn chain_query(wallet: &Wallet, factory: &str, request: Value) -> Result<Value, 
 }
 
 fn supply(wallet: &Wallet, factory: &str) -> u128 {
-    let answer = chain_query(wallet, factory, json!({"bank": {"supply": {"denom": "uveil"}}}))
-        .unwrap();
-    answer["amount"]["amount"].as_str().unwrap().parse().unwrap()
+    let answer = chain_query(
+        wallet,
+        factory,
+        json!({"bank": {"supply": {"denom": "uveil"}}}),
+    )
+    .unwrap();
+    answer["amount"]["amount"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap()
 }
 
 #[test]
@@ -291,11 +299,18 @@ fn multisig_proposals_instantiate_and_migrate_a_token() {
 
     let info = client.contract(token).unwrap();
     assert_eq!(info.code_id, token_code.0);
-    assert_eq!(info.creator, multisig, "the instantiating contract is the creator");
+    assert_eq!(
+        info.creator, multisig,
+        "the instantiating contract is the creator"
+    );
     assert_eq!(info.admin.as_deref(), Some(multisig.as_str()));
     assert_eq!(info.label, "dao token");
     let balance = wallet
-        .query(token, &json!({"balance": {"address": carol.address()}}), None)
+        .query(
+            token,
+            &json!({"balance": {"address": carol.address()}}),
+            None,
+        )
         .unwrap();
     assert_eq!(balance, json!({"balance": "500"}));
     // The multisig is the minter of the token it created.
@@ -319,7 +334,11 @@ fn multisig_proposals_instantiate_and_migrate_a_token() {
     assert_eq!(client.contract(token).unwrap().code_id, token_code_v2.0);
     // Its state came along.
     let balance = wallet
-        .query(token, &json!({"balance": {"address": carol.address()}}), None)
+        .query(
+            token,
+            &json!({"balance": {"address": carol.address()}}),
+            None,
+        )
         .unwrap();
     assert_eq!(balance, json!({"balance": "500"}));
     drop(node);
@@ -365,7 +384,11 @@ fn a_factory_creates_migrates_and_administers_children() {
     assert_eq!(String::from_utf8(data).unwrap(), expected);
     let child = client.contract(&expected).unwrap();
     assert_eq!(
-        (child.code_id, child.creator.as_str(), child.admin.as_deref()),
+        (
+            child.code_id,
+            child.creator.as_str(),
+            child.admin.as_deref()
+        ),
         (counter_code.0, factory.as_str(), Some(factory.as_str()))
     );
     let count = wallet
@@ -396,7 +419,11 @@ fn a_factory_creates_migrates_and_administers_children() {
     let children = wallet
         .query(&factory, &json!({"children": {}}), None)
         .unwrap();
-    assert_eq!(children["children"].as_array().unwrap().len(), 2, "{children}");
+    assert_eq!(
+        children["children"].as_array().unwrap().len(),
+        2,
+        "{children}"
+    );
 
     // Migrate child one to the kitchen sink; its admin is the factory.
     execute(
@@ -465,7 +492,10 @@ fn a_factory_creates_migrates_and_administers_children() {
     );
     assert_eq!(kind, "unauthorized", "{message}");
     assert!(message.contains("has no admin"), "{message}");
-    assert_eq!(client.contract(&classic[0]).unwrap().code_id, counter_code.0);
+    assert_eq!(
+        client.contract(&classic[0]).unwrap().code_id,
+        counter_code.0
+    );
     drop(node);
 }
 
@@ -520,8 +550,12 @@ fn burns_staking_queries_and_unsupported_messages() {
     // Staking queries: the validator set, nobody delegated.
     let bonded = chain_query(&wallet, &factory, json!({"staking": {"bonded_denom": {}}}));
     assert_eq!(bonded, Ok(json!({"denom": "uveil"})));
-    let validators = chain_query(&wallet, &factory, json!({"staking": {"all_validators": {}}}))
-        .unwrap();
+    let validators = chain_query(
+        &wallet,
+        &factory,
+        json!({"staking": {"all_validators": {}}}),
+    )
+    .unwrap();
     let validators = validators["validators"].as_array().unwrap().clone();
     assert_eq!(validators.len(), 1, "veil dev has one validator");
     let operator = validators[0]["address"].as_str().unwrap().to_string();
@@ -568,8 +602,14 @@ fn burns_staking_queries_and_unsupported_messages() {
             json!({"distribution": {"delegator_withdraw_address": {"delegator_address": alice.address()}}}),
             "distribution",
         ),
-        (json!({"grpc": {"path": "/cosmos.bank.v1beta1.Query/Params", "data": ""}}), "grpc"),
-        (json!({"bank": {"denom_metadata": {"denom": "uveil"}}}), "bank denom metadata"),
+        (
+            json!({"grpc": {"path": "/cosmos.bank.v1beta1.Query/Params", "data": ""}}),
+            "grpc",
+        ),
+        (
+            json!({"bank": {"denom_metadata": {"denom": "uveil"}}}),
+            "bank denom metadata",
+        ),
     ] {
         let error = chain_query(&wallet, &factory, request.clone()).unwrap_err();
         assert!(
@@ -626,7 +666,11 @@ fn burns_staking_queries_and_unsupported_messages() {
             "{kind}: {message}"
         );
         assert_eq!(balance(&factory), before, "{kind}");
-        assert_eq!(client.contract(&factory).unwrap().state_root, root, "{kind}");
+        assert_eq!(
+            client.contract(&factory).unwrap().state_root,
+            root,
+            "{kind}"
+        );
     }
     drop(node);
 }

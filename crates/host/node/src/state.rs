@@ -152,9 +152,9 @@ impl ChainState {
 
     /// The native token in circulation: every balance (genesis mints, burns take out).
     pub fn supply(&self) -> u128 {
-        self.accounts
-            .values()
-            .fold(0u128, |total, account| total.saturating_add(account.balance))
+        self.accounts.values().fold(0u128, |total, account| {
+            total.saturating_add(account.balance)
+        })
     }
 }
 

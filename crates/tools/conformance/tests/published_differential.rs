@@ -169,7 +169,11 @@ fn cw1_whitelist() {
     let out = ls.ok(Entry::Execute, &bob, json!({"execute": {"msgs": [send]}}));
     assert_eq!(messages(&out), 1);
     ls.refused(&carol, json!({"execute": {"msgs": [send]}}));
-    ls.ok(Entry::Execute, &alice, json!({"update_admins": {"admins": [alice, carol]}}));
+    ls.ok(
+        Entry::Execute,
+        &alice,
+        json!({"update_admins": {"admins": [alice, carol]}}),
+    );
     ls.refused(&bob, json!({"update_admins": {"admins": [bob]}}));
     let can = ls.query(json!({"can_execute": {"sender": carol, "msg": send}}));
     assert_eq!(can, json!({"can_execute": true}));
@@ -202,7 +206,11 @@ fn cw1_subkeys() {
         json!({"decrease_allowance": {"spender": carol, "amount": {"denom": "uveil", "amount": "15"}, "expires": null}}),
     );
     let send = |amount: &str| json!({"bank": {"send": {"to_address": carol, "amount": [{"denom": "uveil", "amount": amount}]}}});
-    let out = ls.ok(Entry::Execute, &bob, json!({"execute": {"msgs": [send("60")]}}));
+    let out = ls.ok(
+        Entry::Execute,
+        &bob,
+        json!({"execute": {"msgs": [send("60")]}}),
+    );
     assert_eq!(messages(&out), 1);
     // 40 left: 41 is more than bob may spend.
     ls.refused(&bob, json!({"execute": {"msgs": [send("41")]}}));
@@ -248,7 +256,11 @@ fn cw4_group() {
         &members[1],
         json!({"update_members": {"add": [], "remove": [members[2]]}}),
     );
-    ls.ok(Entry::Execute, &admin, json!({"add_hook": {"addr": members[11]}}));
+    ls.ok(
+        Entry::Execute,
+        &admin,
+        json!({"add_hook": {"addr": members[11]}}),
+    );
     ls.ok(
         Entry::Execute,
         &admin,
@@ -272,15 +284,25 @@ fn cw4_group() {
     assert_eq!(seen.len(), 10);
     ls.query(json!({"member": {"addr": members[0], "at_height": null}}));
     ls.query(json!({"hooks": {}}));
-    ls.ok(Entry::Execute, &admin, json!({"update_admin": {"admin": null}}));
+    ls.ok(
+        Entry::Execute,
+        &admin,
+        json!({"update_admin": {"admin": null}}),
+    );
     ls.refused(&admin, json!({"add_hook": {"addr": members[5]}}));
     ls.finish();
 }
 
 #[test]
 fn cw3_fixed_multisig() {
-    let voters: Vec<String> = ["ann", "ben", "cat", "dan"].iter().map(|n| account(n)).collect();
-    let mut ls = Lockstep::new("cw3-fixed-multisig", published("cw3-fixed-multisig", "2.0.0"));
+    let voters: Vec<String> = ["ann", "ben", "cat", "dan"]
+        .iter()
+        .map(|n| account(n))
+        .collect();
+    let mut ls = Lockstep::new(
+        "cw3-fixed-multisig",
+        published("cw3-fixed-multisig", "2.0.0"),
+    );
     let list: Vec<Value> = voters
         .iter()
         .enumerate()
@@ -304,10 +326,25 @@ fn cw3_fixed_multisig() {
         json!({"propose": {"title": "x", "description": "d", "msgs": [], "latest": null}}),
     );
     ls.refused(&voters[0], json!({"execute": {"proposal_id": 1}}));
-    ls.ok(Entry::Execute, &voters[3], json!({"vote": {"proposal_id": 1, "vote": "yes"}}));
-    ls.refused(&voters[3], json!({"vote": {"proposal_id": 1, "vote": "no"}}));
-    ls.ok(Entry::Execute, &voters[2], json!({"vote": {"proposal_id": 2, "vote": "no"}}));
-    let out = ls.ok(Entry::Execute, &voters[0], json!({"execute": {"proposal_id": 1}}));
+    ls.ok(
+        Entry::Execute,
+        &voters[3],
+        json!({"vote": {"proposal_id": 1, "vote": "yes"}}),
+    );
+    ls.refused(
+        &voters[3],
+        json!({"vote": {"proposal_id": 1, "vote": "no"}}),
+    );
+    ls.ok(
+        Entry::Execute,
+        &voters[2],
+        json!({"vote": {"proposal_id": 2, "vote": "no"}}),
+    );
+    let out = ls.ok(
+        Entry::Execute,
+        &voters[0],
+        json!({"execute": {"proposal_id": 1}}),
+    );
     assert_eq!(messages(&out), 1);
     let proposal = ls.query(json!({"proposal": {"proposal_id": 1}}));
     assert_eq!(proposal["status"], "executed", "{proposal}");
@@ -346,7 +383,10 @@ fn cw721_base() {
         &alice,
         json!({"transfer_nft": {"recipient": bob, "token_id": "t01"}}),
     );
-    ls.refused(&alice, json!({"transfer_nft": {"recipient": alice, "token_id": "t00"}}));
+    ls.refused(
+        &alice,
+        json!({"transfer_nft": {"recipient": alice, "token_id": "t00"}}),
+    );
     ls.ok(
         Entry::Execute,
         &bob,

@@ -400,8 +400,14 @@ impl Dispatch {
                     funds: funds.clone(),
                 };
                 let first = Event::new("execute").add_attribute("_contract_address", contract_addr);
-                let (events, data) =
-                    self.run_and_dispatch(contract_addr, Entry::Execute, msg, Some(info), first, depth)?;
+                let (events, data) = self.run_and_dispatch(
+                    contract_addr,
+                    Entry::Execute,
+                    msg,
+                    Some(info),
+                    first,
+                    depth,
+                )?;
                 // MsgExecuteContractResponse { bytes data = 1 }, protobuf: what wasmd
                 // gives a reply as its data too.
                 let value = data
@@ -655,7 +661,9 @@ impl Dispatch {
     pub fn public_events(&self) -> Vec<(String, EntryPoint, Vec<(String, String)>)> {
         self.executed
             .iter()
-            .map(|(address, entry, response)| (address.clone(), *entry, public_attributes(response)))
+            .map(|(address, entry, response)| {
+                (address.clone(), *entry, public_attributes(response))
+            })
             .collect()
     }
 }
@@ -770,9 +778,15 @@ mod tests {
     fn unsupported_messages_are_named() {
         let parse = |json: &str| serde_json::from_str::<CosmosMsg>(json).unwrap();
         for (json, kind) in [
-            (r#"{"stargate":{"type_url":"/x.Msg","value":""}}"#, "stargate"),
+            (
+                r#"{"stargate":{"type_url":"/x.Msg","value":""}}"#,
+                "stargate",
+            ),
             (r#"{"any":{"type_url":"/x.Msg","value":""}}"#, "any"),
-            (r#"{"gov":{"vote":{"proposal_id":1,"option":"yes"}}}"#, "gov vote"),
+            (
+                r#"{"gov":{"vote":{"proposal_id":1,"option":"yes"}}}"#,
+                "gov vote",
+            ),
             (
                 r#"{"ibc":{"close_channel":{"channel_id":"channel-0"}}}"#,
                 "ibc close channel",

@@ -194,9 +194,12 @@ impl Dispatch {
         address: &str,
         what: &str,
     ) -> Result<TrustedContract, Stop> {
-        let record = self
-            .record(address)
-            .ok_or_else(|| refused("invalid_message", format!("{what}: no contract at {address}")))?;
+        let record = self.record(address).ok_or_else(|| {
+            refused(
+                "invalid_message",
+                format!("{what}: no contract at {address}"),
+            )
+        })?;
         if record.admin.as_deref() != Some(sender) {
             return Err(refused(
                 "unauthorized",
@@ -316,9 +319,10 @@ mod tests {
     /// example"): checksum, creator and salt as there, the address it expects.
     #[test]
     fn instantiate2_gives_wasmd_addresses() {
-        let checksum: Hash = unhex("13a1fc994cc6d1c81b746ee0c0ff6f90043875e0bf1d9be6b7d779fc978dc2a5")
-            .try_into()
-            .unwrap();
+        let checksum: Hash =
+            unhex("13a1fc994cc6d1c81b746ee0c0ff6f90043875e0bf1d9be6b7d779fc978dc2a5")
+                .try_into()
+                .unwrap();
         let creator = unhex("9999999999aaaaaaaaaabbbbbbbbbbcccccccccc");
         let address = predictable_contract_address(&checksum, &creator, &unhex("61")).unwrap();
         assert_eq!(

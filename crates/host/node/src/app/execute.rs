@@ -552,7 +552,10 @@ fn apply_contract_change(state: &mut ChainState, change: &ContractChange, receip
                 kind: "update_contract_admin".into(),
                 attributes: vec![
                     ("contract_address".into(), address.clone()),
-                    ("new_admin_address".into(), admin.clone().unwrap_or_default()),
+                    (
+                        "new_admin_address".into(),
+                        admin.clone().unwrap_or_default(),
+                    ),
                 ],
             });
         }
