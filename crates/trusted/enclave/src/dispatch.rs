@@ -771,6 +771,23 @@ mod tests {
         assert_eq!(full.known("a"), Some(1));
     }
 
+    #[test]
+    fn burns_take_from_the_balance_and_count_against_the_supply() {
+        let host: Arc<dyn OcallChannel> = Arc::new(NoHost);
+        let mut l = ledger(&[("a", 100)]);
+        let burn = |amount| Burn {
+            from: "a".into(),
+            amount,
+        };
+        l.burn(&host, &burn(30)).unwrap();
+        assert_eq!((l.known("a"), l.burned()), (Some(70), 30));
+        assert_eq!(
+            kind(l.burn(&host, &burn(71)).unwrap_err()),
+            "insufficient_funds"
+        );
+        assert_eq!((l.known("a"), l.burned()), (Some(70), 30));
+    }
+
     /// Messages contracts built with cosmwasm-std's `stargate` feature may return (no
     /// example contract can: that feature requires a capability Veil does not offer).
     #[test]
