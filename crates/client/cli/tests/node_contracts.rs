@@ -445,7 +445,7 @@ fn a_factory_creates_migrates_and_administers_children() {
     );
     assert_eq!(
         client.contract(&expected).unwrap().admin.as_deref(),
-        Some(alice.address().as_ref())
+        Some(alice.address())
     );
     let (kind, message) = execute_fails(
         &wallet,
@@ -455,7 +455,7 @@ fn a_factory_creates_migrates_and_administers_children() {
     assert_eq!(kind, "unauthorized", "{message}");
     assert_eq!(
         client.contract(&expected).unwrap().admin.as_deref(),
-        Some(alice.address().as_ref())
+        Some(alice.address())
     );
     // alice, the new admin, migrates it back herself.
     let (envelope, _) = wallet.encrypt(&counter_code.1, &json!({})).unwrap();

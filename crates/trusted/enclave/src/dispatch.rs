@@ -11,7 +11,9 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use veil_enclave_abi::{Burn, ContractChange, EnclaveError, EntryPoint, ErrorKind, Transfer};
+use veil_enclave_abi::{
+    Burn, ContractChange, EnclaveError, EntryPoint, ErrorKind, SubCall, Transfer,
+};
 use veil_engine::cosmwasm_std::{
     Addr, BankMsg, Binary, Coin, CosmosMsg, Event, MessageInfo, MsgResponse, Reply, ReplyOn,
     Response, SubMsg, SubMsgResponse, SubMsgResult, Uint128, WasmMsg,
@@ -657,12 +659,14 @@ impl Dispatch {
         }
     }
 
-    /// Public attributes of every executed contract, in order.
-    pub fn public_events(&self) -> Vec<(String, EntryPoint, Vec<(String, String)>)> {
+    /// Every contract run by a message or a reply, in order, with its public attributes.
+    pub fn sub_calls(&self) -> Vec<SubCall> {
         self.executed
             .iter()
-            .map(|(address, entry, response)| {
-                (address.clone(), *entry, public_attributes(response))
+            .map(|(address, entry, response)| SubCall {
+                contract: address.clone(),
+                entry: *entry,
+                public_attributes: public_attributes(response),
             })
             .collect()
     }

@@ -42,7 +42,7 @@ pub use lifecycle::{classic_contract_address, predictable_contract_address, MAX_
 use veil_enclave_abi::{
     decode, encode, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash, InitRequest,
     InitResponse, LeftOut, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint,
-    StateUpdate, SubCall,
+    StateUpdate,
 };
 use veil_engine::cosmwasm_std::{
     Addr, BalanceResponse, BankQuery, Binary, Coin, ContractResult, Empty, MessageInfo,
@@ -501,15 +501,7 @@ impl Enclave {
                 })
                 .collect();
         }
-        let sub_calls = dispatch
-            .public_events()
-            .into_iter()
-            .map(|(contract, entry, public_attributes)| SubCall {
-                contract,
-                entry,
-                public_attributes,
-            })
-            .collect();
+        let sub_calls = dispatch.sub_calls();
         let Dispatch {
             mut states,
             gas_used,
@@ -529,7 +521,7 @@ impl Enclave {
             // As the call's messages left it (a new admin, a migration), else as admitted.
             record = records
                 .remove(&contract.address)
-                .unwrap_or_else(|| TrustedContract {
+                .unwrap_or(TrustedContract {
                     code_hash: contract.code_hash,
                     ..record
                 });
