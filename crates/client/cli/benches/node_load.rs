@@ -13,8 +13,8 @@
 //!   `VEIL_LOAD_TESTNET_RATE`, default 500) — the time from submission to inclusion at that
 //!   rate.
 //!
-//! On the testnet the senders are spread over the validators' RPC (there is no mempool
-//! gossip yet: each validator proposes the transactions sent to it).
+//! On the testnet the senders are spread over the validators' RPC; each validator gossips
+//! what it admits to the others, so any proposer may include it.
 //!
 //! Transactions are signed and encrypted before the clock starts; the clock measures the
 //! node (and the HTTP submissions). The report is also written to

@@ -10,10 +10,11 @@ use std::collections::{HashMap, VecDeque};
 use std::io::{BufReader, BufWriter};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, TryLockError, Weak};
 
 pub use veil_enclave::{simulated_attestation_policy, simulated_measurements};
-use veil_enclave::{Enclave, OcallChannel};
+use veil_enclave::{Enclave, OcallChannel, TxChecker};
+pub use veil_enclave_abi::TxCheck;
 use veil_enclave_abi::{
     decode, encode, read_frame, write_frame, BlockRef, ContractRef, Ecall, EcallResponse,
     EnclaveError, EntryPoint, FrameKind, Hash, InitRequest, InitResponse, LeftOut, Ocall,
@@ -217,7 +218,9 @@ impl HostServices {
         if self.print {
             eprintln!("veil-host: {crossing}");
         }
-        self.tap("log", crossing.to_string().as_bytes());
+        if self.tap.is_some() {
+            self.tap("log", crossing.to_string().as_bytes());
+        }
         let mut log = self.log.lock().unwrap_or_else(|p| p.into_inner());
         if log.len() == CROSSING_LOG_LEN {
             log.pop_front();
@@ -292,16 +295,24 @@ impl Drop for ProcessLink {
 }
 
 enum Link {
-    InProcess(Box<Mutex<Enclave>>),
+    InProcess {
+        enclave: Mutex<Enclave>,
+        /// Answers `CheckTx` without waiting for `enclave` (as a TEE's second thread would).
+        checker: TxChecker,
+    },
     Process(Mutex<ProcessLink>),
 }
 
 impl Link {
     fn open(mode: &EnclaveMode, services: &Arc<HostServices>) -> Result<Self, HostError> {
         Ok(match mode {
-            EnclaveMode::InProcess => Link::InProcess(Box::new(Mutex::new(Enclave::new(
-                Arc::new(ServicesChannel(services.clone())),
-            )))),
+            EnclaveMode::InProcess => {
+                let enclave = Enclave::new(Arc::new(ServicesChannel(services.clone())));
+                Link::InProcess {
+                    checker: enclave.tx_checker(),
+                    enclave: Mutex::new(enclave),
+                }
+            }
             EnclaveMode::Process(path) => {
                 let mut child = Command::new(path)
                     .stdin(Stdio::piped())
@@ -325,33 +336,54 @@ impl Link {
 
     fn ecall(&self, request: &[u8], services: &HostServices) -> Result<Vec<u8>, HostError> {
         match self {
-            Link::InProcess(enclave) => Ok(enclave
+            Link::InProcess { enclave, .. } => Ok(enclave
                 .lock()
                 .unwrap_or_else(|p| p.into_inner())
                 .handle(request)),
             Link::Process(link) => {
                 let mut link = link.lock().unwrap_or_else(|p| p.into_inner());
-                let link = &mut *link;
-                let lost = |e: veil_enclave_abi::AbiError| {
-                    HostError::Link(format!("enclave process: {e}"))
-                };
-                write_frame(&mut link.input, FrameKind::Ecall, request).map_err(lost)?;
-                loop {
-                    match read_frame(&mut link.output).map_err(lost)? {
-                        Some((FrameKind::Ocall, payload)) => {
-                            let answer = services.handle_ocall(&payload);
-                            write_frame(&mut link.input, FrameKind::OcallResponse, &answer)
-                                .map_err(lost)?;
-                        }
-                        Some((FrameKind::EcallResponse, payload)) => return Ok(payload),
-                        Some((kind, _)) => {
-                            return Err(HostError::Link(format!(
-                                "unexpected {kind:?} frame from enclave"
-                            )))
-                        }
-                        None => return Err(HostError::Link("enclave process exited".into())),
-                    }
+                link.ecall(request, services)
+            }
+        }
+    }
+
+    /// A `CheckTx` ecall if the enclave can take it now: always in process; over the
+    /// enclave process's one pipe only when no other ecall holds it (`None` then).
+    fn check_tx(
+        &self,
+        request: &[u8],
+        services: &HostServices,
+    ) -> Option<Result<Vec<u8>, HostError>> {
+        match self {
+            Link::InProcess { checker, .. } => Some(Ok(checker.handle(request))),
+            Link::Process(link) => match link.try_lock() {
+                Ok(mut link) => Some(link.ecall(request, services)),
+                Err(TryLockError::Poisoned(p)) => Some(p.into_inner().ecall(request, services)),
+                Err(TryLockError::WouldBlock) => None,
+            },
+        }
+    }
+}
+
+impl ProcessLink {
+    /// One ecall over the pipes, answering the enclave's ocalls until its response.
+    fn ecall(&mut self, request: &[u8], services: &HostServices) -> Result<Vec<u8>, HostError> {
+        let lost = |e: veil_enclave_abi::AbiError| HostError::Link(format!("enclave process: {e}"));
+        write_frame(&mut self.input, FrameKind::Ecall, request).map_err(lost)?;
+        loop {
+            match read_frame(&mut self.output).map_err(lost)? {
+                Some((FrameKind::Ocall, payload)) => {
+                    let answer = services.handle_ocall(&payload);
+                    write_frame(&mut self.input, FrameKind::OcallResponse, &answer)
+                        .map_err(lost)?;
                 }
+                Some((FrameKind::EcallResponse, payload)) => return Ok(payload),
+                Some((kind, _)) => {
+                    return Err(HostError::Link(format!(
+                        "unexpected {kind:?} frame from enclave"
+                    )))
+                }
+                None => return Err(HostError::Link("enclave process exited".into())),
             }
         }
     }
@@ -361,12 +393,77 @@ impl Link {
 pub struct EnclaveClient {
     mode: EnclaveMode,
     services: Arc<HostServices>,
-    link: Link,
+    link: Arc<Link>,
+}
+
+/// Sends `CheckTx` to the enclave from any thread, beside the ecalls of the
+/// [`EnclaveClient`] it came from ([`EnclaveClient::tx_checker`]).
+#[derive(Clone)]
+pub struct TxCheckLink {
+    /// Gone once the enclave is restarted (checks then answer `None`).
+    link: Weak<Link>,
+    services: Arc<HostServices>,
+}
+
+impl TxCheckLink {
+    /// The enclave's check of a transaction's signature (it then need not verify it again
+    /// when the transaction runs), or `None` when the enclave cannot take the call now
+    /// (the process enclave is busy with a block) and the caller checks it itself.
+    pub fn check(&self, tx: &[u8]) -> Option<Result<TxCheck, HostError>> {
+        let link = self.link.upgrade()?;
+        let call = Ecall::CheckTx { tx: tx.to_vec() };
+        let request = encode(&call);
+        let mut busy = false;
+        let response = crossed(&self.services, &call, &request, || {
+            link.check_tx(&request, &self.services).unwrap_or_else(|| {
+                busy = true;
+                Err(HostError::Link("busy".into()))
+            })
+        });
+        if busy {
+            return None;
+        }
+        Some(response.and_then(|r| match r {
+            EcallResponse::TxChecked(check) => Ok(check),
+            _ => Err(HostError::Protocol("check_tx")),
+        }))
+    }
+}
+
+/// Decodes and logs the answer to an ecall that crossed.
+fn crossed(
+    services: &HostServices,
+    call: &Ecall,
+    request: &[u8],
+    cross: impl FnOnce() -> Result<Vec<u8>, HostError>,
+) -> Result<EcallResponse, HostError> {
+    services.tap("ecall", request);
+    let response_bytes = cross()?;
+    services.tap("ecall_response", &response_bytes);
+    let response: EcallResponse =
+        decode(&response_bytes).map_err(|e| HostError::Link(format!("enclave response: {e}")))?;
+    let (gas_used, error_kind) = match &response {
+        EcallResponse::Ran(r) => (Some(r.gas_used), r.error_kind.clone()),
+        EcallResponse::Error(e) => (None, Some(format!("{:?}", e.kind))),
+        _ => (None, None),
+    };
+    services.record(Crossing {
+        direction: "ecall",
+        name: call.name(),
+        request_bytes: request.len(),
+        response_bytes: response_bytes.len(),
+        gas_used,
+        error_kind,
+    });
+    match response {
+        EcallResponse::Error(e) => Err(e.into()),
+        other => Ok(other),
+    }
 }
 
 impl EnclaveClient {
     pub fn open(mode: &EnclaveMode, services: Arc<HostServices>) -> Result<Self, HostError> {
-        let link = Link::open(mode, &services)?;
+        let link = Arc::new(Link::open(mode, &services)?);
         Ok(Self {
             mode: mode.clone(),
             services,
@@ -376,7 +473,7 @@ impl EnclaveClient {
 
     /// Replaces the enclave by a fresh one (it must be initialized again).
     pub fn restart(&mut self) -> Result<(), HostError> {
-        self.link = Link::open(&self.mode, &self.services)?;
+        self.link = Arc::new(Link::open(&self.mode, &self.services)?);
         Ok(())
     }
 
@@ -384,30 +481,19 @@ impl EnclaveClient {
         &self.services
     }
 
+    /// A handle for `CheckTx` from other threads (a node's mempool admission).
+    pub fn tx_checker(&self) -> TxCheckLink {
+        TxCheckLink {
+            link: Arc::downgrade(&self.link),
+            services: self.services.clone(),
+        }
+    }
+
     pub fn ecall(&self, call: &Ecall) -> Result<EcallResponse, HostError> {
         let request = encode(call);
-        self.services.tap("ecall", &request);
-        let response_bytes = self.link.ecall(&request, &self.services)?;
-        self.services.tap("ecall_response", &response_bytes);
-        let response: EcallResponse = decode(&response_bytes)
-            .map_err(|e| HostError::Link(format!("enclave response: {e}")))?;
-        let (gas_used, error_kind) = match &response {
-            EcallResponse::Ran(r) => (Some(r.gas_used), r.error_kind.clone()),
-            EcallResponse::Error(e) => (None, Some(format!("{:?}", e.kind))),
-            _ => (None, None),
-        };
-        self.services.record(Crossing {
-            direction: "ecall",
-            name: call.name(),
-            request_bytes: request.len(),
-            response_bytes: response_bytes.len(),
-            gas_used,
-            error_kind,
-        });
-        match response {
-            EcallResponse::Error(e) => Err(e.into()),
-            other => Ok(other),
-        }
+        crossed(&self.services, call, &request, || {
+            self.link.ecall(&request, &self.services)
+        })
     }
 
     pub fn init(&self, request: InitRequest) -> Result<InitResponse, HostError> {

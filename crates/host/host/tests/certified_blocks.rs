@@ -405,3 +405,69 @@ fn a_call_of_a_certified_block_cannot_be_dropped_only_left_out_for_a_true_reason
         );
     }
 }
+
+#[test]
+fn a_signature_checked_at_admission_vouches_only_for_those_exact_bytes() {
+    use veil_host::TxCheck;
+    for mode in modes() {
+        let (host, _dir) = four_validator_host(&mode);
+        let enclave = host.enclave();
+        let checker = enclave.tx_checker();
+        let check = |tx: &[u8]| checker.check(tx).expect("the enclave is idle").unwrap();
+
+        let nowhere = veil_types::contract_address(&[9; 32], &account("carol"), "none");
+        let call = || Msg::Execute {
+            contract: nowhere.clone(),
+            msg: Vec::new(),
+            funds: 0,
+        };
+        let checked = signed_tx("carol", 1, 100_000_000, call());
+        assert_eq!(
+            check(&checked),
+            TxCheck::Signed {
+                signer: account("carol")
+            }
+        );
+        let for_simulation = TxBody {
+            chain_id: CHAIN_ID.into(),
+            sequence: 1,
+            gas_limit: 100_000_000,
+            fee: 0,
+            memo: String::new(),
+            msg: call(),
+        }
+        .sign_for(&signer(&account("carol")), veil_types::SignDomain::Simulate)
+        .to_bytes();
+        assert_eq!(check(&for_simulation), TxCheck::SignedForSimulation);
+        assert!(matches!(check(b"no transaction"), TxCheck::Refused { .. }));
+
+        // The same transaction with its signature altered: checked at admission it is
+        // refused, and presented in a block beside the genuine one that was checked, the
+        // enclave verifies it — and refuses it — rather than trusting the earlier check.
+        let mut forged = checked.clone();
+        let at = forged.len() - 10;
+        forged[at] ^= 1;
+        assert!(matches!(check(&forged), TxCheck::Refused { .. }), "forged");
+        let block_txs: [&[u8]; 2] = [&checked, &forged];
+        let block = header(1, [0; 32], &block_txs);
+        enclave
+            .begin_block(
+                &block,
+                &hashes(&block_txs),
+                &certificate(&block, &[0, 1, 2]),
+            )
+            .expect("the block is certified");
+        // The genuine one, checked at admission, is taken as verified.
+        enclave
+            .leave_out(0, LeftOut::UnknownContract)
+            .expect("no contract is at that address");
+        refused(
+            enclave.leave_out(1, LeftOut::UnknownContract),
+            "its signature does not verify",
+        );
+        eprintln!(
+            "{}: a signature checked at admission vouches only for its bytes",
+            mode_name(&mode)
+        );
+    }
+}

@@ -322,6 +322,7 @@ impl App {
             chain_id: self.genesis.chain_id.clone(),
             params: self.genesis.params.clone(),
             signatures: self.signatures.clone(),
+            enclave: Some(self.enclave.tx_checker()),
         }
     }
 

@@ -79,6 +79,22 @@ pub enum Ecall {
     /// revoked registrations it keeps (sealed) and checks every later registration
     /// against.
     Govern { tx: Vec<u8>, chain_id: String },
+    /// Check a signed transaction's signature (to run, `veil/tx-v1`) as the node admits it
+    /// to its mempool, and answer its signer. The enclave remembers the transaction's hash
+    /// as verified, so when the transaction runs in a block it need not verify the
+    /// signature again. The one ecall that may run beside others (see `TxChecker`).
+    CheckTx { tx: Vec<u8> },
+}
+
+/// The answer to [`Ecall::CheckTx`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum TxCheck {
+    /// The signature verifies; the signer's account address.
+    Signed { signer: String },
+    /// It is signed for simulation (`veil/simulate-v1`), not to run.
+    SignedForSimulation,
+    /// It does not decode, or its signature or public key is invalid.
+    Refused { reason: String },
 }
 
 /// Why a transaction of a certified block never reached the enclave: each is a check the
@@ -226,6 +242,7 @@ pub enum EcallResponse {
     SeedInstalled(InitResponse),
     /// The governance transaction took effect in the enclave.
     Governed,
+    TxChecked(TxCheck),
     Error(EnclaveError),
 }
 
@@ -441,6 +458,7 @@ impl Ecall {
             Ecall::RegisterNode { .. } => "register_node",
             Ecall::InstallSeed { .. } => "install_seed",
             Ecall::Govern { .. } => "govern",
+            Ecall::CheckTx { .. } => "check_tx",
             Ecall::Run(r) => match r.entry {
                 EntryPoint::Instantiate => "instantiate",
                 EntryPoint::Execute => "execute",

@@ -24,7 +24,7 @@ impl Enclave {
                 ))
             }
             (Some(bytes), _) => {
-                let tx = verify_tx(bytes, request)?;
+                let tx = verify_tx(bytes, request, &self.signatures)?;
                 self.check_sequence(&request.sender, &tx)?;
                 Some(tx)
             }
@@ -241,18 +241,23 @@ pub(crate) fn check_query(
 /// for this chain, and asking for exactly this call (entry point, contract, envelope,
 /// funds). A simulation must be signed for simulation (`veil/simulate-v1`) and a real
 /// call to run (`veil/tx-v1`): a host can neither rerun a user's real transaction as a
-/// simulation nor run a simulation for real.
-pub(crate) fn verify_tx(bytes: &[u8], request: &RunRequest) -> EnclaveResult<veil_types::Tx> {
+/// simulation nor run a simulation for real. A transaction to run whose signature this
+/// enclave verified at admission (`verified`) is not verified again.
+pub(crate) fn verify_tx(
+    bytes: &[u8],
+    request: &RunRequest,
+    verified: &VerifiedSignatures,
+) -> EnclaveResult<veil_types::Tx> {
     let bad = |message: String| fail(ErrorKind::BadRequest, message);
     let tx = veil_types::Tx::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
-    let domain = if request.simulate {
-        veil_types::SignDomain::Simulate
-    } else {
-        veil_types::SignDomain::Tx
-    };
-    let signer = tx
-        .verify_for(domain)
-        .map_err(|e| bad(format!("transaction: {e}")))?;
+    let signer = match request.simulate {
+        false => match verified.take(&veil_types::tx_hash(bytes)) {
+            Some(signer) => Ok(signer),
+            None => tx.verify_for(veil_types::SignDomain::Tx),
+        },
+        true => tx.verify_for(veil_types::SignDomain::Simulate),
+    }
+    .map_err(|e| bad(format!("transaction: {e}")))?;
     if signer != request.sender {
         return Err(bad("transaction is not signed by the sender".into()));
     }

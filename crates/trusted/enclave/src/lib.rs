@@ -25,6 +25,7 @@ mod keys;
 mod left_out;
 mod lifecycle;
 mod querier;
+mod signatures;
 
 use admission::check_query;
 pub use keys::{
@@ -34,6 +35,8 @@ use keys::{Identity, Keys};
 pub(crate) use querier::contract_balance;
 use querier::{ensure_loaded, ContractQuerier};
 pub use querier::{OcallNodeSource, MAX_QUERY_DEPTH};
+pub use signatures::TxChecker;
+use signatures::VerifiedSignatures;
 
 use dispatch::{Dispatch, Ledger, Stop};
 pub use dispatch::{BANK_SEND_GAS, MAX_DISPATCH_DEPTH};
@@ -111,6 +114,8 @@ pub struct Enclave {
     chain: blocks::ChainCursor,
     /// The attestation policy in force and the registered (or revoked) enclaves.
     governance: Governance,
+    /// Transactions whose signature this enclave verified at admission (`CheckTx`).
+    signatures: Arc<VerifiedSignatures>,
 }
 
 /// Senders whose shared secret the enclave remembers.
@@ -138,7 +143,13 @@ impl Enclave {
             codes: Arc::new(Vec::new()),
             chain: blocks::ChainCursor::default(),
             governance: Governance::default(),
+            signatures: Arc::default(),
         }
+    }
+
+    /// Answers `CheckTx` beside this enclave's other ecalls, sharing what it verifies.
+    pub fn tx_checker(&self) -> TxChecker {
+        TxChecker(self.signatures.clone())
     }
 
     /// Handles one encoded [`Ecall`] and returns the encoded [`EcallResponse`].
@@ -198,6 +209,7 @@ impl Enclave {
                 self.govern(&tx, &chain_id)
                     .map(|()| EcallResponse::Governed)
             }
+            Ecall::CheckTx { tx } => Ok(EcallResponse::TxChecked(self.signatures.check(&tx))),
         }
     }
 

@@ -2,6 +2,7 @@
 //! transaction enters a block.
 
 use super::*;
+use veil_host::TxCheck;
 
 /// Remembers who signed transactions the mempool already verified, so a block does not
 /// verify the same signature twice.
@@ -82,6 +83,9 @@ pub struct Checker {
     pub chain_id: String,
     pub params: crate::genesis::Params,
     pub(crate) signatures: Arc<SignatureCache>,
+    /// The enclave's signature check: what it verifies at admission it need not verify
+    /// again when the transaction runs (`None`, or the enclave busy: checked here).
+    pub(crate) enclave: Option<veil_host::TxCheckLink>,
 }
 
 /// A transaction that passed [`Checker::check`].
@@ -117,12 +121,23 @@ impl Checker {
             ));
         }
         let tx = Tx::from_bytes(bytes).map_err(|e| reject("malformed", e.to_string()))?;
-        let sender = tx.verify().map_err(|e| match e {
-            veil_types::TxError::SignedForSimulation => {
-                reject("signed_for_simulation", e.to_string())
+        let sender = match self.enclave.as_ref().and_then(|e| e.check(bytes)) {
+            Some(Ok(TxCheck::Signed { signer })) => signer,
+            Some(Ok(TxCheck::SignedForSimulation)) => {
+                return Err(reject(
+                    "signed_for_simulation",
+                    veil_types::TxError::SignedForSimulation.to_string(),
+                ))
             }
-            other => reject("bad_signature", other.to_string()),
-        })?;
+            Some(Ok(TxCheck::Refused { reason })) => return Err(reject("bad_signature", reason)),
+            Some(Err(e)) => return Err(reject("enclave", e.to_string())),
+            None => tx.verify().map_err(|e| match e {
+                veil_types::TxError::SignedForSimulation => {
+                    reject("signed_for_simulation", e.to_string())
+                }
+                other => reject("bad_signature", other.to_string()),
+            })?,
+        };
         check_static(&tx, &self.chain_id, &self.params)?;
         self.check_msg(&tx)?;
         Ok(CheckedTx {
@@ -369,6 +384,7 @@ mod tests {
             chain_id: "test".into(),
             params: Default::default(),
             signatures: Default::default(),
+            enclave: None,
         };
         (checker, dir)
     }
