@@ -696,10 +696,10 @@ fn a_contract_pays_out_with_bank_sends() {
                 "never",
                 None,
                 json!({"wasm": {"instantiate": {
-                    "admin": null, "code_id": code_id, "msg": "e30=", "funds": [], "label": "x"}}}),
+                    "admin": null, "code_id": code_id + 100, "msg": "e30=", "funds": [], "label": "x"}}}),
             ),
-            "unsupported",
-            "wasm instantiate message",
+            "invalid_message",
+            "no code with id",
         ),
     ];
     for (msg, kind, words) in cases {

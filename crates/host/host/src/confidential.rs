@@ -575,6 +575,34 @@ impl ConfidentialHost {
                 self.nodes.remove(id);
             }
             let mut contracts = self.contracts.lock().unwrap_or_else(|p| p.into_inner());
+            for change in &response.contract_changes {
+                match change {
+                    veil_enclave_abi::ContractChange::Instantiated {
+                        address,
+                        code_hash,
+                        creator,
+                        ..
+                    } => {
+                        contracts.insert(
+                            address.clone(),
+                            ContractRecord {
+                                code_hash: *code_hash,
+                                creator: creator.clone(),
+                                root: None,
+                            },
+                        );
+                    }
+                    veil_enclave_abi::ContractChange::Migrated {
+                        address, code_hash, ..
+                    } => {
+                        if let Some(record) = contracts.get_mut(address) {
+                            record.code_hash = *code_hash;
+                        }
+                    }
+                    // This host keeps no admins: the enclave checks them.
+                    veil_enclave_abi::ContractChange::AdminChanged { .. } => {}
+                }
+            }
             for (other, update) in &response.other_states {
                 for (id, blob) in &update.new_nodes {
                     self.services().tap("stored_node", blob);

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use veil_enclave_abi::{
-    BlockRef, ContractRef, EnclaveError, EntryPoint, ErrorKind, InitRequest, RunRequest,
-    RunResponse, SealedCheckpoint, StateUpdate,
+    BlockRef, ContractChange, ContractRef, EnclaveError, EntryPoint, ErrorKind, InitRequest,
+    RunRequest, RunResponse, SealedCheckpoint, StateUpdate,
 };
 use veil_engine::cosmwasm_std::{
     BankQuery, Binary, ContractResult, QueryRequest, SystemError, SystemResult, WasmQuery,

@@ -136,6 +136,28 @@ impl ChainState {
     }
 }
 
+impl ChainState {
+    /// Takes `amount` out of `from`'s balance and out of circulation.
+    pub fn burn(&mut self, dirty: &mut Dirty, from: &str, amount: u128) -> Result<(), String> {
+        let have = self.balance(from);
+        if have < amount {
+            return Err(insufficient(from, have, amount));
+        }
+        if let Some(account) = self.accounts.get_mut(from) {
+            account.balance = have - amount;
+            dirty.accounts.insert(from.to_string());
+        }
+        Ok(())
+    }
+
+    /// The native token in circulation: every balance (genesis mints, burns take out).
+    pub fn supply(&self) -> u128 {
+        self.accounts.values().fold(0u128, |total, account| {
+            total.saturating_add(account.balance)
+        })
+    }
+}
+
 fn insufficient(address: &str, have: u128, need: u128) -> String {
     format!("insufficient funds: {address} has {have}uveil, needs {need}uveil")
 }

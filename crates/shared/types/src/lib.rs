@@ -358,6 +358,17 @@ pub fn contract_address(code_hash: &Hash, creator: &str, label: &str) -> String 
     bech32_address(&hasher.finalize())
 }
 
+/// Bech32 prefix of validator operator addresses (as in the Cosmos SDK: `<prefix>valoper`).
+pub const VALIDATOR_OPERATOR_PREFIX: &str = "veilvaloper";
+
+/// The operator address staking queries give a validator: its consensus address (the
+/// first 20 bytes of SHA-256 of its ed25519 key) in bech32 with `veilvaloper`.
+pub fn validator_operator_address(public_key: &Hash) -> String {
+    let address = consensus::ValidatorAddress::from_public_key(public_key);
+    let hrp = bech32::Hrp::parse(VALIDATOR_OPERATOR_PREFIX).expect("valid prefix");
+    bech32::encode::<bech32::Bech32>(hrp, &address.0).expect("short data encodes")
+}
+
 fn bech32_address(bytes: &[u8]) -> String {
     let hrp = bech32::Hrp::parse(ADDRESS_PREFIX).expect("valid prefix");
     bech32::encode::<bech32::Bech32>(hrp, bytes).expect("short data encodes")

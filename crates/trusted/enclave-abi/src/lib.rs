@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the messages below.
-pub const ABI_VERSION: u16 = 8;
+pub const ABI_VERSION: u16 = 9;
 
 /// Largest frame either side accepts (code uploads are the biggest messages).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
@@ -295,6 +295,56 @@ pub struct RunResponse {
     pub sub_calls: Vec<SubCall>,
     /// The new state of every other contract those executions changed.
     pub other_states: Vec<(String, StateUpdate)>,
+    /// Contracts the call's messages instantiated, migrated or gave a new admin, in order
+    /// (public records, as wasmd's are): the host applies them with the call, before
+    /// `other_states` (which holds the new contracts' first state).
+    pub contract_changes: Vec<ContractChange>,
+    /// Native tokens the call's messages burned (`BankMsg::Burn`): the host takes them
+    /// from the balances and the supply after `transfers` (the enclave checked them in
+    /// the order they happened, so they fit).
+    pub burns: Vec<Burn>,
+}
+
+/// A change of a contract's public record made by a contract's message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ContractChange {
+    /// `WasmMsg::Instantiate` / `Instantiate2`: `creator` is the instantiating contract.
+    Instantiated {
+        address: String,
+        code_id: u64,
+        code_hash: Hash,
+        creator: String,
+        admin: Option<String>,
+        label: String,
+    },
+    /// `WasmMsg::Migrate`: the contract runs `code_id` now.
+    Migrated {
+        address: String,
+        code_id: u64,
+        code_hash: Hash,
+    },
+    /// `WasmMsg::UpdateAdmin` (`Some`) or `ClearAdmin` (`None`).
+    AdminChanged {
+        address: String,
+        admin: Option<String>,
+    },
+}
+
+impl ContractChange {
+    pub fn address(&self) -> &str {
+        match self {
+            ContractChange::Instantiated { address, .. }
+            | ContractChange::Migrated { address, .. }
+            | ContractChange::AdminChanged { address, .. } => address,
+        }
+    }
+}
+
+/// Native tokens taken out of circulation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Burn {
+    pub from: String,
+    pub amount: u128,
 }
 
 /// A movement of the chain's native token.
@@ -309,6 +359,8 @@ pub struct Transfer {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SubCall {
     pub contract: String,
+    /// The entry point the message ran (execute, instantiate or migrate).
+    pub entry: EntryPoint,
     /// Attributes it chose to publish (`public.` key prefix, stripped).
     pub public_attributes: Vec<(String, String)>,
 }

@@ -1,14 +1,19 @@
 //! Dispatching the messages a contract's response returns, inside the enclave: bank sends
-//! become public transfers the host applies; executions of other contracts run here, on
-//! their verified state under their own keys, with their messages dispatched in turn —
-//! depth first and in order, as wasmd does. Any failure fails the whole call, so nothing
+//! and burns become public transfers and burns the host applies; executions,
+//! instantiations and migrations of contracts run here, on their verified state under
+//! their own keys, with their messages dispatched in turn — depth first and in order, as
+//! wasmd does (instantiate, migrate and admin changes are in `lifecycle.rs`). Messages for
+//! modules Veil does not have (staking, distribution, IBC, gov, stargate/any, custom) are
+//! refused as `unsupported`, naming the message. Any failure fails the whole call, so nothing
 //! is committed unless everything succeeded — but for a message that asked for a reply on
 //! error: its effects are undone and the sender's `reply` entry point is told.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use veil_enclave_abi::{EnclaveError, ErrorKind, Transfer};
+use veil_enclave_abi::{
+    Burn, ContractChange, EnclaveError, EntryPoint, ErrorKind, SubCall, Transfer,
+};
 use veil_engine::cosmwasm_std::{
     Addr, BankMsg, Binary, Coin, CosmosMsg, Event, MessageInfo, MsgResponse, Reply, ReplyOn,
     Response, SubMsg, SubMsgResponse, SubMsgResult, Uint128, WasmMsg,
@@ -19,8 +24,8 @@ use veil_engine::{
 use veil_state::{PendingWrites, VerifiedState};
 
 use crate::{
-    contract_balance, ensure_loaded, fail, public_attributes, ContractQuerier, OcallChannel,
-    OcallNodeSource, TrustedContract,
+    contract_balance, ensure_loaded, fail, public_attributes, CodeRecord, ContractQuerier,
+    OcallChannel, OcallNodeSource, TrustedContract,
 };
 
 /// Engine gas charged per bank send a contract dispatches (10,000 chain gas).
@@ -37,7 +42,7 @@ pub(crate) enum Stop {
     Enclave(EnclaveError),
 }
 
-fn refused(kind: &'static str, message: impl Into<String>) -> Stop {
+pub(crate) fn refused(kind: &'static str, message: impl Into<String>) -> Stop {
     Stop::Refused {
         kind,
         message: message.into(),
@@ -50,11 +55,36 @@ fn refused(kind: &'static str, message: impl Into<String>) -> Stop {
 #[derive(Default)]
 pub(crate) struct Ledger {
     balances: BTreeMap<String, u128>,
+    /// What this call's burns took out of the supply the host reports.
+    burned: u128,
 }
 
 impl Ledger {
     pub fn known(&self, address: &str) -> Option<u128> {
         self.balances.get(address).copied()
+    }
+
+    pub fn burned(&self) -> u128 {
+        self.burned
+    }
+
+    fn burn(&mut self, channel: &Arc<dyn OcallChannel>, burn: &Burn) -> Result<(), Stop> {
+        let have = self.balance(channel, &burn.from)?;
+        if have < burn.amount {
+            return Err(refused(
+                "insufficient_funds",
+                format!(
+                    "{} burns {}{} but holds {have}{}",
+                    burn.from,
+                    burn.amount,
+                    veil_types::DENOM,
+                    veil_types::DENOM
+                ),
+            ));
+        }
+        self.balances.insert(burn.from.clone(), have - burn.amount);
+        self.burned = self.burned.saturating_add(burn.amount);
+        Ok(())
     }
 
     fn balance(&mut self, channel: &Arc<dyn OcallChannel>, address: &str) -> Result<u128, Stop> {
@@ -99,7 +129,7 @@ impl Ledger {
 }
 
 /// The total of `coins`, which must all be positive amounts of the chain's denomination.
-fn uveil_total(coins: &[Coin], what: &str) -> Result<u128, Stop> {
+pub(crate) fn uveil_total(coins: &[Coin], what: &str) -> Result<u128, Stop> {
     let mut total: u128 = 0;
     for coin in coins {
         if coin.denom != veil_types::DENOM {
@@ -141,24 +171,36 @@ pub(crate) struct Dispatch {
     pub gas_limit: u64,
     /// Public transfers, in the order they happened.
     pub transfers: Vec<Transfer>,
-    /// Each contract run by a message or a reply, with its response (private: for the
-    /// sender).
-    pub executed: Vec<(String, Response)>,
-    /// The called contract and its record as this call has it.
-    pub called: (String, TrustedContract),
+    /// Burns, in the order they happened.
+    pub burns: Vec<Burn>,
+    /// Each contract run by a message or a reply, with the entry point and its response
+    /// (private: for the sender).
+    pub executed: Vec<(String, EntryPoint, Response)>,
+    /// The records this call created or changed, the called contract's among them (it
+    /// may be new, or migrating): they replace the enclave's when the call commits.
+    pub records: BTreeMap<String, TrustedContract>,
+    /// Instantiations, migrations and admin changes, in order (public, for the host).
+    pub contract_changes: Vec<ContractChange>,
+    /// The code ids the enclave recorded (what instantiate and migrate messages name).
+    pub codes: Arc<Vec<CodeRecord>>,
 }
 
 /// See [`Dispatch::snapshot`].
 struct Snapshot {
     writes: BTreeMap<String, PendingWrites>,
     balances: BTreeMap<String, u128>,
+    burned: u128,
     transfers: usize,
+    burns: usize,
     executed: usize,
+    records: BTreeMap<String, TrustedContract>,
+    contract_changes: usize,
 }
 
-/// The events wasmd reports for a contract execution.
-fn wasm_events(address: &str, response: &Response) -> Vec<Event> {
-    let mut events = vec![Event::new("execute").add_attribute("_contract_address", address)];
+/// The events wasmd reports for a contract run: `first` (`execute`, `instantiate`,
+/// `migrate`, with its own attributes), then the contract's attributes and events.
+pub(crate) fn wasm_events(first: Event, address: &str, response: &Response) -> Vec<Event> {
+    let mut events = vec![first];
     if !response.attributes.is_empty() {
         events.push(
             Event::new("wasm")
@@ -177,7 +219,7 @@ fn wasm_events(address: &str, response: &Response) -> Vec<Event> {
 }
 
 #[allow(deprecated)]
-fn sub_msg_response(
+pub(crate) fn sub_msg_response(
     events: Vec<Event>,
     data: Option<Binary>,
     type_url: &str,
@@ -193,8 +235,8 @@ fn sub_msg_response(
     }
 }
 
-/// A protobuf `bytes` field: tag, varint length, bytes.
-fn protobuf_bytes_field(field: u32, bytes: &[u8]) -> Vec<u8> {
+/// A protobuf length-delimited field (`bytes` or `string`): tag, varint length, bytes.
+pub(crate) fn protobuf_bytes_field(field: u32, bytes: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(bytes.len() + 6);
     let varint = |mut n: u64, out: &mut Vec<u8>| loop {
         let byte = (n & 0x7f) as u8;
@@ -212,7 +254,7 @@ fn protobuf_bytes_field(field: u32, bytes: &[u8]) -> Vec<u8> {
 }
 
 impl Dispatch {
-    fn charge(&mut self, gas: u64) -> Result<u64, Stop> {
+    pub(crate) fn charge(&mut self, gas: u64) -> Result<u64, Stop> {
         self.gas_used = self.gas_used.saturating_add(gas);
         if self.gas_used > self.gas_limit {
             self.gas_used = self.gas_limit;
@@ -221,7 +263,7 @@ impl Dispatch {
         Ok(self.gas_limit - self.gas_used)
     }
 
-    fn move_funds(&mut self, from: &str, to: &str, amount: u128) -> Result<(), Stop> {
+    pub(crate) fn move_funds(&mut self, from: &str, to: &str, amount: u128) -> Result<(), Stop> {
         let transfer = Transfer {
             from: from.to_string(),
             to: to.to_string(),
@@ -284,7 +326,8 @@ impl Dispatch {
             let response = self.call(sender, Entry::Reply, &reply, None)?;
             let mut data = response.data.clone();
             let next = response.messages.clone();
-            self.executed.push((sender.to_string(), response));
+            self.executed
+                .push((sender.to_string(), EntryPoint::Execute, response));
             if let Some(replaced) = self.messages(sender, &next, depth + 1)? {
                 data = Some(replaced);
             }
@@ -317,17 +360,35 @@ impl Dispatch {
                     Vec::new(),
                 ))
             }
+            CosmosMsg::Bank(BankMsg::Burn { amount }) => {
+                let total = uveil_total(amount, "bank burn")?;
+                self.charge(BANK_SEND_GAS)?;
+                let burn = Burn {
+                    from: sender.to_string(),
+                    amount: total,
+                };
+                self.context
+                    .ledger
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .burn(&self.context.channel, &burn)?;
+                self.burns.push(burn);
+                let event = Event::new("burn")
+                    .add_attribute("burner", sender)
+                    .add_attribute("amount", format!("{total}{}", veil_types::DENOM));
+                Ok(sub_msg_response(
+                    vec![event],
+                    None,
+                    "/cosmos.bank.v1beta1.MsgBurnResponse",
+                    Vec::new(),
+                ))
+            }
             CosmosMsg::Wasm(WasmMsg::Execute {
                 contract_addr,
                 msg,
                 funds,
             }) => {
-                if depth >= MAX_DISPATCH_DEPTH {
-                    return Err(refused(
-                        "invalid_message",
-                        format!("contract calls nest deeper than {MAX_DISPATCH_DEPTH}"),
-                    ));
-                }
+                check_depth(depth)?;
                 let total = if funds.is_empty() {
                     0
                 } else {
@@ -340,56 +401,142 @@ impl Dispatch {
                     sender: Addr::unchecked(sender),
                     funds: funds.clone(),
                 };
-                let response =
-                    self.call(contract_addr, Entry::Execute, msg.as_slice(), Some(info))?;
-                let events = wasm_events(contract_addr, &response);
-                let mut data = response.data.clone();
-                let next = response.messages.clone();
-                self.executed.push((contract_addr.clone(), response));
-                if let Some(replaced) = self.messages(contract_addr, &next, depth + 1)? {
-                    data = Some(replaced);
-                }
-                // MsgExecuteContractResponse { bytes data = 1 }, protobuf.
+                let first = Event::new("execute").add_attribute("_contract_address", contract_addr);
+                let (events, data) = self.run_and_dispatch(
+                    contract_addr,
+                    Entry::Execute,
+                    msg,
+                    Some(info),
+                    first,
+                    depth,
+                )?;
+                // MsgExecuteContractResponse { bytes data = 1 }, protobuf: what wasmd
+                // gives a reply as its data too.
                 let value = data
                     .as_ref()
                     .map(|d| protobuf_bytes_field(1, d.as_slice()))
                     .unwrap_or_default();
                 Ok(sub_msg_response(
                     events,
-                    data,
+                    data.map(|_| Binary::from(value.clone())),
                     "/cosmwasm.wasm.v1.MsgExecuteContractResponse",
                     value,
                 ))
             }
-            other => Err(refused(
-                "unsupported",
-                format!(
-                    "the contract returned a {} message; only bank sends and contract \
-                     executions are dispatched yet, so the call was reverted",
-                    message_kind(other)
-                ),
-            )),
+            CosmosMsg::Wasm(WasmMsg::Instantiate {
+                admin,
+                code_id,
+                msg,
+                funds,
+                label,
+            }) => self.instantiate(
+                sender,
+                super::lifecycle::Instantiation {
+                    admin: admin.as_deref(),
+                    code_id: *code_id,
+                    label,
+                    msg,
+                    funds,
+                    salt: None,
+                },
+                depth,
+            ),
+            CosmosMsg::Wasm(WasmMsg::Instantiate2 {
+                admin,
+                code_id,
+                label,
+                msg,
+                funds,
+                salt,
+            }) => self.instantiate(
+                sender,
+                super::lifecycle::Instantiation {
+                    admin: admin.as_deref(),
+                    code_id: *code_id,
+                    label,
+                    msg,
+                    funds,
+                    salt: Some(salt.as_slice()),
+                },
+                depth,
+            ),
+            CosmosMsg::Wasm(WasmMsg::Migrate {
+                contract_addr,
+                new_code_id,
+                msg,
+            }) => self.migrate(sender, contract_addr, *new_code_id, msg, depth),
+            CosmosMsg::Wasm(WasmMsg::UpdateAdmin {
+                contract_addr,
+                admin,
+            }) => self.set_admin(sender, contract_addr, Some(admin)),
+            CosmosMsg::Wasm(WasmMsg::ClearAdmin { contract_addr }) => {
+                self.set_admin(sender, contract_addr, None)
+            }
+            other => {
+                let kind = message_kind(other);
+                Err(refused(
+                    "unsupported",
+                    format!(
+                        "unsupported: {kind}: Veil has no module for this message, so the \
+                         call was reverted"
+                    ),
+                ))
+            }
         }
+    }
+
+    /// Runs `entry` of `address` and dispatches the messages it returns: the events wasmd
+    /// reports (starting with `first`) and the data (a reply's, if one set it).
+    pub(crate) fn run_and_dispatch(
+        &mut self,
+        address: &str,
+        entry: Entry,
+        msg: &[u8],
+        info: Option<MessageInfo>,
+        first: Event,
+        depth: u32,
+    ) -> Result<(Vec<Event>, Option<Binary>), Stop> {
+        let response = self.call(address, entry, msg, info)?;
+        let events = wasm_events(first, address, &response);
+        let mut data = response.data.clone();
+        let next = response.messages.clone();
+        let entry_point = match entry {
+            Entry::Instantiate => EntryPoint::Instantiate,
+            Entry::Migrate => EntryPoint::Migrate,
+            _ => EntryPoint::Execute,
+        };
+        self.executed
+            .push((address.to_string(), entry_point, response));
+        if let Some(replaced) = self.messages(address, &next, depth + 1)? {
+            data = Some(replaced);
+        }
+        Ok((events, data))
     }
 
     /// Where to go back to when a sub-message that asked for a reply on error fails: the
     /// writes, balances, transfers and executions so far (gas stays spent).
     fn snapshot(&self) -> Snapshot {
+        let (balances, burned) = {
+            let ledger = self
+                .context
+                .ledger
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            (ledger.balances.clone(), ledger.burned)
+        };
         Snapshot {
             writes: self
                 .states
                 .iter()
                 .map(|(address, state)| (address.clone(), state.pending_writes()))
                 .collect(),
-            balances: self
-                .context
-                .ledger
-                .lock()
-                .unwrap_or_else(|p| p.into_inner())
-                .balances
-                .clone(),
+            balances,
+            burned,
             transfers: self.transfers.len(),
+            burns: self.burns.len(),
             executed: self.executed.len(),
+            records: self.records.clone(),
+            contract_changes: self.contract_changes.len(),
         }
     }
 
@@ -402,22 +549,29 @@ impl Dispatch {
                 state.restore_writes(writes);
             }
         }
-        self.context
-            .ledger
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .balances = snapshot.balances;
+        {
+            let mut ledger = self
+                .context
+                .ledger
+                .lock()
+                .unwrap_or_else(|p| p.into_inner());
+            ledger.balances = snapshot.balances;
+            ledger.burned = snapshot.burned;
+        }
         self.transfers.truncate(snapshot.transfers);
+        self.burns.truncate(snapshot.burns);
         self.executed.truncate(snapshot.executed);
+        self.records = snapshot.records;
+        self.contract_changes.truncate(snapshot.contract_changes);
     }
 
-    /// The record of a contract this call may run: the called contract's own (it may be
-    /// new, or migrating), else the enclave's.
-    fn record(&self, address: &str) -> Option<TrustedContract> {
-        match &self.called {
-            (called, record) if called == address => Some(record.clone()),
-            _ => self.context.contracts.get(address).cloned(),
-        }
+    /// The record of a contract this call may run: as this call left it (new, migrated,
+    /// with a new admin), else the enclave's.
+    pub(crate) fn record(&self, address: &str) -> Option<TrustedContract> {
+        self.records
+            .get(address)
+            .or_else(|| self.context.contracts.get(address))
+            .cloned()
     }
 
     /// Runs `entry` of the contract at `address` (`info` for execute).
@@ -505,25 +659,59 @@ impl Dispatch {
         }
     }
 
-    /// Public attributes of every executed contract, in order.
-    pub fn public_events(&self) -> Vec<(String, Vec<(String, String)>)> {
+    /// Every contract run by a message or a reply, in order, with its public attributes.
+    pub fn sub_calls(&self) -> Vec<SubCall> {
         self.executed
             .iter()
-            .map(|(address, response)| (address.clone(), public_attributes(response)))
+            .map(|(address, entry, response)| SubCall {
+                contract: address.clone(),
+                entry: *entry,
+                public_attributes: public_attributes(response),
+            })
             .collect()
     }
 }
 
+pub(crate) fn check_depth(depth: u32) -> Result<(), Stop> {
+    if depth >= MAX_DISPATCH_DEPTH {
+        return Err(refused(
+            "invalid_message",
+            format!("contract calls nest deeper than {MAX_DISPATCH_DEPTH}"),
+        ));
+    }
+    Ok(())
+}
+
+/// The name an `unsupported` refusal gives a message.
+#[allow(deprecated)]
 fn message_kind(msg: &CosmosMsg) -> &'static str {
+    use veil_engine::cosmwasm_std::{DistributionMsg, GovMsg, IbcMsg, StakingMsg};
     match msg {
-        CosmosMsg::Bank(BankMsg::Burn { .. }) => "bank burn",
         CosmosMsg::Bank(_) => "bank",
-        CosmosMsg::Wasm(WasmMsg::Instantiate { .. }) => "wasm instantiate",
-        CosmosMsg::Wasm(WasmMsg::Migrate { .. }) => "wasm migrate",
         CosmosMsg::Wasm(_) => "wasm",
         CosmosMsg::Custom(_) => "custom",
+        CosmosMsg::Staking(StakingMsg::Delegate { .. }) => "staking delegate",
+        CosmosMsg::Staking(StakingMsg::Undelegate { .. }) => "staking undelegate",
+        CosmosMsg::Staking(StakingMsg::Redelegate { .. }) => "staking redelegate",
         CosmosMsg::Staking(_) => "staking",
+        CosmosMsg::Distribution(DistributionMsg::SetWithdrawAddress { .. }) => {
+            "distribution set withdraw address"
+        }
+        CosmosMsg::Distribution(DistributionMsg::WithdrawDelegatorReward { .. }) => {
+            "distribution withdraw delegator reward"
+        }
+        CosmosMsg::Distribution(DistributionMsg::FundCommunityPool { .. }) => {
+            "distribution fund community pool"
+        }
         CosmosMsg::Distribution(_) => "distribution",
+        CosmosMsg::Stargate { .. } => "stargate",
+        CosmosMsg::Any(_) => "any",
+        CosmosMsg::Ibc(IbcMsg::Transfer { .. }) => "ibc transfer",
+        CosmosMsg::Ibc(IbcMsg::SendPacket { .. }) => "ibc send packet",
+        CosmosMsg::Ibc(IbcMsg::CloseChannel { .. }) => "ibc close channel",
+        CosmosMsg::Ibc(_) => "ibc",
+        CosmosMsg::Gov(GovMsg::Vote { .. }) => "gov vote",
+        CosmosMsg::Gov(_) => "gov",
         _ => "other",
     }
 }
@@ -546,6 +734,7 @@ mod tests {
     fn ledger(balances: &[(&str, u128)]) -> Ledger {
         Ledger {
             balances: balances.iter().map(|(a, b)| (a.to_string(), *b)).collect(),
+            burned: 0,
         }
     }
 
@@ -584,6 +773,53 @@ mod tests {
             "invalid_message"
         );
         assert_eq!(full.known("a"), Some(1));
+    }
+
+    #[test]
+    fn burns_take_from_the_balance_and_count_against_the_supply() {
+        let host: Arc<dyn OcallChannel> = Arc::new(NoHost);
+        let mut l = ledger(&[("a", 100)]);
+        let burn = |amount| Burn {
+            from: "a".into(),
+            amount,
+        };
+        l.burn(&host, &burn(30)).unwrap();
+        assert_eq!((l.known("a"), l.burned()), (Some(70), 30));
+        assert_eq!(
+            kind(l.burn(&host, &burn(71)).unwrap_err()),
+            "insufficient_funds"
+        );
+        assert_eq!((l.known("a"), l.burned()), (Some(70), 30));
+    }
+
+    /// Messages contracts built with cosmwasm-std's `stargate` feature may return (no
+    /// example contract can: that feature requires a capability Veil does not offer).
+    #[test]
+    #[allow(deprecated)]
+    fn unsupported_messages_are_named() {
+        let parse = |json: &str| serde_json::from_str::<CosmosMsg>(json).unwrap();
+        for (json, kind) in [
+            (
+                r#"{"stargate":{"type_url":"/x.Msg","value":""}}"#,
+                "stargate",
+            ),
+            (r#"{"any":{"type_url":"/x.Msg","value":""}}"#, "any"),
+            (
+                r#"{"gov":{"vote":{"proposal_id":1,"option":"yes"}}}"#,
+                "gov vote",
+            ),
+            (
+                r#"{"ibc":{"close_channel":{"channel_id":"channel-0"}}}"#,
+                "ibc close channel",
+            ),
+            (
+                r#"{"staking":{"delegate":{"validator":"v","amount":{"denom":"uveil","amount":"1"}}}}"#,
+                "staking delegate",
+            ),
+            (r#"{"custom":{}}"#, "custom"),
+        ] {
+            assert_eq!(message_kind(&parse(json)), kind, "{json}");
+        }
     }
 
     #[test]

@@ -96,6 +96,8 @@ pub(crate) struct Keys {
 /// Who this enclave is: the genesis it is bound to, its registration key, its sealer.
 pub(crate) struct Identity {
     pub(crate) genesis: Genesis,
+    /// The genesis validators' operator addresses (what staking queries answer).
+    pub(crate) validator_operators: Arc<Vec<String>>,
     pub(crate) genesis_hash: Hash,
     registration: StaticSecret,
     sealer: SimulatedSealer,
@@ -244,7 +246,7 @@ impl Enclave {
         };
         self.contracts = Arc::new(state.contracts.iter().cloned().collect());
         self.next_sequences = state.senders.iter().cloned().collect();
-        self.codes = state.codes.clone();
+        self.codes = Arc::new(state.codes.clone());
         self.governance = state.governance.clone();
         self.senders = SharedSecretCache::new(SENDER_CACHE_CAPACITY);
         self.chain = ChainCursor {
@@ -257,6 +259,13 @@ impl Enclave {
             open: None,
         };
         self.identity = Some(Identity {
+            validator_operators: Arc::new(
+                genesis
+                    .validators
+                    .iter()
+                    .map(|v| veil_types::validator_operator_address(&v.public_key))
+                    .collect(),
+            ),
             genesis_hash: state.genesis_hash,
             genesis,
             registration: StaticSecret::from(state.registration_secret),
@@ -317,7 +326,7 @@ impl Enclave {
                 .iter()
                 .map(|(k, v)| (k.clone(), *v))
                 .collect(),
-            codes: self.codes.clone(),
+            codes: self.codes.to_vec(),
             last_block: self.chain.last,
             governance: self.governance.clone(),
         };

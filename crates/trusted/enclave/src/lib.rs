@@ -23,6 +23,7 @@ mod dispatch;
 mod governance;
 mod keys;
 mod left_out;
+mod lifecycle;
 mod querier;
 mod signatures;
 
@@ -40,14 +41,16 @@ use signatures::VerifiedSignatures;
 use dispatch::{Dispatch, Ledger, Stop};
 pub use dispatch::{BANK_SEND_GAS, MAX_DISPATCH_DEPTH};
 use governance::Governance;
+pub use lifecycle::{classic_contract_address, predictable_contract_address, MAX_LABEL_BYTES};
 use veil_enclave_abi::{
     decode, encode, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash, InitRequest,
     InitResponse, LeftOut, Ocall, OcallResponse, RunRequest, RunResponse, SealedCheckpoint,
-    StateUpdate, SubCall,
+    StateUpdate,
 };
 use veil_engine::cosmwasm_std::{
     Addr, BalanceResponse, BankQuery, Binary, Coin, ContractResult, Empty, MessageInfo,
-    QueryRequest, Response, SystemError, SystemResult, Uint128, Uint256, WasmQuery,
+    QueryRequest, Response, StakingQuery, SupplyResponse, SystemError, SystemResult, Uint128,
+    Uint256, WasmQuery,
 };
 use veil_engine::{
     build_env, Backend, BackendError, Bech32Api, BlockContext, Call, CallError, Engine,
@@ -104,8 +107,9 @@ pub struct Enclave {
     next_sequences: BTreeMap<String, u64>,
     /// X25519 shared secrets of recent senders (one scalar multiplication per sender).
     senders: SharedSecretCache,
-    /// Code recorded by signed `store_code` transactions; index = code id - 1.
-    codes: Vec<CodeRecord>,
+    /// Code recorded by signed `store_code` transactions; index = code id - 1. Shared
+    /// (read-only) with a running call's dispatcher, which instantiates and migrates.
+    codes: Arc<Vec<CodeRecord>>,
     /// The certified blocks executed and the one open now.
     chain: blocks::ChainCursor,
     /// The attestation policy in force and the registered (or revoked) enclaves.
@@ -136,7 +140,7 @@ impl Enclave {
             contracts: Arc::new(BTreeMap::new()),
             next_sequences: BTreeMap::new(),
             senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
-            codes: Vec::new(),
+            codes: Arc::new(Vec::new()),
             chain: blocks::ChainCursor::default(),
             governance: Governance::default(),
             signatures: Arc::default(),
@@ -250,7 +254,7 @@ impl Enclave {
             .map_err(|e| fail(ErrorKind::InvalidCode, e.to_string()))?;
         let code_id = verified.map(|(signer, sequence, default_query_policy)| {
             self.next_sequences.insert(signer, sequence + 1);
-            self.codes.push(CodeRecord {
+            Arc::make_mut(&mut self.codes).push(CodeRecord {
                 code_hash: checksum.0,
                 default_query_policy,
             });
@@ -349,6 +353,7 @@ impl Enclave {
             depth: 1,
             aborted: Arc::new(Mutex::new(None)),
             ledger: Arc::new(Mutex::new(Ledger::default())),
+            validators: self.identity()?.validator_operators.clone(),
         };
         // The request's root is the record's (checked by `admit`).
         let storage = context.open_state(&contract.address, &record)?;
@@ -469,14 +474,17 @@ impl Enclave {
             gas_used: report.gas_used,
             gas_limit: request.gas_limit,
             transfers: Vec::new(),
+            burns: Vec::new(),
             executed: Vec::new(),
-            called: (
+            records: BTreeMap::from([(
                 contract.address.clone(),
                 TrustedContract {
                     code_hash: contract.code_hash,
                     ..record.clone()
                 },
-            ),
+            )]),
+            contract_changes: Vec::new(),
+            codes: self.codes.clone(),
         };
         let mut data_from_replies = None;
         if let Output::Response(response) = &result {
@@ -498,25 +506,21 @@ impl Enclave {
             body["executed"] = dispatch
                 .executed
                 .iter()
-                .map(|(address, response)| {
+                .map(|(address, _, response)| {
                     let mut part = response_body(response);
                     part["contract"] = json!(address);
                     part
                 })
                 .collect();
         }
-        let sub_calls = dispatch
-            .public_events()
-            .into_iter()
-            .map(|(contract, public_attributes)| SubCall {
-                contract,
-                public_attributes,
-            })
-            .collect();
+        let sub_calls = dispatch.sub_calls();
         let Dispatch {
             mut states,
             gas_used,
             transfers,
+            burns,
+            mut records,
+            contract_changes,
             ..
         } = dispatch;
         let storage = states
@@ -526,10 +530,21 @@ impl Enclave {
             (None, Vec::new())
         } else {
             let update = commit_state(storage)?;
+            // As the call's messages left it (a new admin, a migration), else as admitted.
+            record = records
+                .remove(&contract.address)
+                .unwrap_or(TrustedContract {
+                    code_hash: contract.code_hash,
+                    ..record
+                });
             record.root = update.new_root;
-            record.code_hash = contract.code_hash;
-            let records = Arc::make_mut(&mut self.contracts);
-            records.insert(contract.address.clone(), record);
+            let trusted = Arc::make_mut(&mut self.contracts);
+            trusted.insert(contract.address.clone(), record);
+            // Contracts created, migrated or given a new admin by the call's messages.
+            for (address, changed) in records {
+                trusted.insert(address, changed);
+            }
+            let records = trusted;
             let mut others = Vec::new();
             for (address, storage) in states {
                 let update = commit_state(storage)?;
@@ -550,6 +565,12 @@ impl Enclave {
             transfers,
             sub_calls,
             other_states,
+            contract_changes: if request.simulate {
+                Vec::new()
+            } else {
+                contract_changes
+            },
+            burns: if request.simulate { Vec::new() } else { burns },
         })
     }
 }
@@ -612,6 +633,8 @@ fn outcome_only(error_kind: Option<&str>, gas_used: u64, encrypted_result: Vec<u
         transfers: Vec::new(),
         sub_calls: Vec::new(),
         other_states: Vec::new(),
+        contract_changes: Vec::new(),
+        burns: Vec::new(),
     }
 }
 

@@ -119,6 +119,10 @@ pub(crate) struct ContractQuerier {
     pub(crate) aborted: Arc<Mutex<Option<EnclaveError>>>,
     /// Balances as this call's transfers left them (answered before the host's).
     pub(crate) ledger: Arc<Mutex<Ledger>>,
+    /// The genesis validators' operator addresses: staking queries are answered from the
+    /// validator set the enclave verifies blocks against (there is no staking module, so
+    /// nobody has delegated anything).
+    pub(crate) validators: Arc<Vec<String>>,
 }
 
 type QueryAnswer = (SystemResult<ContractResult<Binary>>, u64);
@@ -256,9 +260,115 @@ impl ContractQuerier {
     }
 }
 
+/// `{"bank":{"all_balances":{"address":…}}}` (CosmWasm 1 and 2).
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AllBalancesRequest {
+    Bank(AllBalances),
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum AllBalances {
+    AllBalances { address: String },
+}
+
+fn answer(value: serde_json::Value) -> QueryAnswer {
+    let bytes = serde_json::to_vec(&value).expect("JSON values serialize");
+    (SystemResult::Ok(ContractResult::Ok(Binary::from(bytes))), 0)
+}
+
+fn unsupported(kind: &str) -> QueryAnswer {
+    let answer = SystemResult::Err(SystemError::UnsupportedRequest {
+        kind: kind.to_string(),
+    });
+    (answer, 0)
+}
+
+impl ContractQuerier {
+    /// Staking queries, as a chain with this validator set and no delegations answers.
+    fn staking(&self, query: StakingQuery) -> QueryAnswer {
+        // A validator without a staking module takes no commission and cannot change it.
+        let validator = |address: &String| {
+            json!({
+                "address": address,
+                "commission": "0",
+                "max_commission": "0",
+                "max_change_rate": "0",
+            })
+        };
+        match query {
+            StakingQuery::BondedDenom {} => answer(json!({ "denom": veil_types::DENOM })),
+            StakingQuery::AllValidators {} => answer(json!({
+                "validators": self.validators.iter().map(validator).collect::<Vec<_>>(),
+            })),
+            StakingQuery::Validator { address } => answer(json!({
+                "validator": self.validators.iter().find(|v| **v == address).map(validator),
+            })),
+            StakingQuery::AllDelegations { .. } => answer(json!({ "delegations": [] })),
+            StakingQuery::Delegation { .. } => answer(json!({ "delegation": null })),
+            _ => unsupported("staking"),
+        }
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.ledger.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn host(&self, request: &[u8], gas_limit: u64) -> QueryAnswer {
+        OcallQuerier {
+            channel: self.channel.clone(),
+        }
+        .query_raw(request, gas_limit)
+    }
+}
+
 impl Querier for ContractQuerier {
+    #[allow(deprecated)]
     fn query_raw(&self, request: &[u8], gas_limit: u64) -> QueryAnswer {
+        // CosmWasm 1 and 2 contracts may still ask for every balance (gone from
+        // cosmwasm-std 3): the chain has one denomination, so that is one balance.
+        if let Ok(AllBalancesRequest::Bank(AllBalances::AllBalances { address })) =
+            serde_json::from_slice(request)
+        {
+            let amount = match self.ledger().known(&address) {
+                Some(amount) => amount,
+                None => match contract_balance(&self.channel, &address) {
+                    Ok(amount) => amount,
+                    Err(e) => return self.refuse(e, request),
+                },
+            };
+            let coins: Vec<_> = (amount > 0)
+                .then(|| json!({"denom": veil_types::DENOM, "amount": amount.to_string()}))
+                .into_iter()
+                .collect();
+            return answer(json!({ "amount": coins }));
+        }
         match serde_json::from_slice::<QueryRequest<Empty>>(request) {
+            Ok(QueryRequest::Staking(query)) => self.staking(query),
+            Ok(QueryRequest::Bank(BankQuery::Supply { denom })) if denom == veil_types::DENOM => {
+                let burned = self.ledger().burned();
+                let (from_host, gas) = self.host(request, gas_limit);
+                let SystemResult::Ok(ContractResult::Ok(data)) = &from_host else {
+                    return (from_host, gas);
+                };
+                match serde_json::from_slice::<SupplyResponse>(data.as_slice()) {
+                    Ok(supply) => answer(json!({"amount": {
+                        "denom": denom,
+                        "amount": supply.amount.amount.saturating_sub(Uint256::from(burned)).to_string(),
+                    }})),
+                    Err(e) => self.refuse(format!("host's supply answer: {e}"), request),
+                }
+            }
+            Ok(QueryRequest::Bank(BankQuery::DenomMetadata { .. }))
+            | Ok(QueryRequest::Bank(BankQuery::AllDenomMetadata { .. })) => {
+                unsupported("bank denom metadata (the chain has no metadata for its denomination)")
+            }
+            Ok(QueryRequest::Distribution(_)) => unsupported("distribution"),
+            Ok(QueryRequest::Stargate { .. }) => unsupported("stargate"),
+            Ok(QueryRequest::Grpc(_)) => unsupported("grpc"),
+            Ok(QueryRequest::Ibc(_)) => unsupported("ibc"),
+            Ok(QueryRequest::Custom(_)) => unsupported("custom"),
             Ok(QueryRequest::Wasm(WasmQuery::Smart { contract_addr, msg })) => {
                 self.smart(&contract_addr, msg.as_slice(), gas_limit, request)
             }

@@ -36,10 +36,13 @@ impl std::fmt::Display for Checksum {
     }
 }
 
-/// Capabilities (`requires_*` exports) Veil provides. No staking, IBC or stargate:
-/// a Veil chain has no such modules, so a contract needing them is refused at store time.
+/// Capabilities (`requires_*` exports) Veil provides. `staking`: staking queries are
+/// answered from the validator set (no delegations) and staking messages are refused as
+/// unsupported, as on a wasmd chain whose contracts never stake. No IBC or stargate: a
+/// contract needing them is refused at store time.
 pub const DEFAULT_CAPABILITIES: &[&str] = &[
     "iterator",
+    "staking",
     "cosmwasm_1_1",
     "cosmwasm_1_2",
     "cosmwasm_1_3",

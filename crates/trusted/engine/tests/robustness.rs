@@ -114,13 +114,22 @@ fn missing_exports_and_capabilities_are_named() {
     assert!(store_err(&wasm(&old)).contains("unsupported marker export interface_version_7"));
     let no_alloc = contract_wat("", "", "").replace(r#"(export "allocate")"#, "");
     assert!(store_err(&wasm(&no_alloc)).contains("required export \"allocate\""));
+    // Staking is offered (queries answered from the validator set); stargate is not.
     let staking = contract_wat(
         "",
         "",
         r#"(func (export "requires_staking")) (func (export "requires_iterator"))"#,
     );
-    let err = store_err(&wasm(&staking));
-    assert!(err.contains("unavailable capabilities: staking"), "{err}");
+    Engine::new(EngineConfig::default())
+        .store_code(&wasm(&staking))
+        .unwrap();
+    let stargate = contract_wat(
+        "",
+        "",
+        r#"(func (export "requires_stargate")) (func (export "requires_iterator"))"#,
+    );
+    let err = store_err(&wasm(&stargate));
+    assert!(err.contains("unavailable capabilities: stargate"), "{err}");
 }
 
 #[test]

@@ -86,6 +86,12 @@ impl Querier for ChainQuerier {
                     .or_default()
                     .insert(DENOM.to_string(), balance);
             }
+            Ok(QueryRequest::Bank(BankQuery::Supply { denom })) => {
+                let amount = if denom == DENOM { state().supply() } else { 0 };
+                return found(serde_json::json!({
+                    "amount": { "denom": denom, "amount": amount.to_string() },
+                }));
+            }
             // The fields of cosmwasm-std's ContractInfoResponse and CodeInfoResponse.
             Ok(QueryRequest::Wasm(WasmQuery::ContractInfo { contract_addr })) => {
                 return match state().contracts.get(&contract_addr) {

@@ -410,19 +410,14 @@ impl App {
         let mut attributes = vec![("contract_address".to_string(), address.clone())];
         attributes.extend(response.public_attributes);
         receipt.events.push(Event {
-            kind: match entry {
-                EntryPoint::Instantiate => "instantiate",
-                EntryPoint::Migrate => "migrate",
-                _ => "execute",
-            }
-            .into(),
+            kind: entry_event(entry).into(),
             attributes,
         });
         for call in &response.sub_calls {
             let mut attributes = vec![("contract_address".to_string(), call.contract.clone())];
             attributes.extend(call.public_attributes.iter().cloned());
             receipt.events.push(Event {
-                kind: "execute".into(),
+                kind: entry_event(call.entry).into(),
                 attributes,
             });
         }
@@ -447,6 +442,26 @@ impl App {
                 ],
             });
         }
+        for burn in &response.burns {
+            state
+                .burn(&mut funds_dirty, &burn.from, burn.amount)
+                .expect("the enclave checked the balances it was given");
+            receipt.events.push(Event {
+                kind: "burn".into(),
+                attributes: vec![
+                    ("burner".into(), burn.from.clone()),
+                    ("amount".into(), format!("{}{DENOM}", burn.amount)),
+                ],
+            });
+        }
+        dirty.contracts.insert(address.clone());
+        state.contracts.insert(address, info);
+        // The call's own contract may have been migrated or given a new admin by its
+        // messages: applied after its record is stored.
+        for change in &response.contract_changes {
+            apply_contract_change(&mut state, change, receipt);
+            dirty.contracts.insert(change.address().to_string());
+        }
         for (other, update) in &response.other_states {
             self.nodes.apply(update);
             if let Some(info) = state.contracts.get_mut(other) {
@@ -456,16 +471,93 @@ impl App {
         }
         drop(state);
         dirty.accounts.extend(funds_dirty.accounts);
-        dirty.contracts.insert(address.clone());
-        self.state
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .contracts
-            .insert(address, info);
         Ok(())
     }
 
     pub(super) fn run_in_enclave(&self, request: RunRequest) -> Result<RunResponse, HostError> {
         self.enclave.run(request)
+    }
+}
+
+fn entry_event(entry: EntryPoint) -> &'static str {
+    match entry {
+        EntryPoint::Instantiate => "instantiate",
+        EntryPoint::Migrate => "migrate",
+        _ => "execute",
+    }
+}
+
+/// Keeps the chain's copy of a contract record the enclave changed for a contract's
+/// message (the enclave's own record is the one it trusts).
+fn apply_contract_change(state: &mut ChainState, change: &ContractChange, receipt: &mut Receipt) {
+    match change {
+        ContractChange::Instantiated {
+            address,
+            code_id,
+            code_hash,
+            creator,
+            admin,
+            label,
+        } => {
+            let query_policy = state
+                .codes
+                .get(code_id)
+                .map(|code| code.default_query_policy.clone())
+                .unwrap_or_else(QueryPolicy::public);
+            state.contracts.insert(
+                address.clone(),
+                ContractInfo {
+                    address: address.clone(),
+                    code_id: *code_id,
+                    code_hash: *code_hash,
+                    init_code_hash: *code_hash,
+                    creator: creator.clone(),
+                    admin: admin.clone(),
+                    label: label.clone(),
+                    state_root: None,
+                    query_policy,
+                },
+            );
+            receipt.events.push(Event {
+                kind: "contract_created".into(),
+                attributes: vec![
+                    ("contract_address".into(), address.clone()),
+                    ("code_id".into(), code_id.to_string()),
+                    ("creator".into(), creator.clone()),
+                ],
+            });
+        }
+        ContractChange::Migrated {
+            address,
+            code_id,
+            code_hash,
+        } => {
+            if let Some(info) = state.contracts.get_mut(address) {
+                info.code_id = *code_id;
+                info.code_hash = *code_hash;
+            }
+            receipt.events.push(Event {
+                kind: "contract_migrated".into(),
+                attributes: vec![
+                    ("contract_address".into(), address.clone()),
+                    ("code_id".into(), code_id.to_string()),
+                ],
+            });
+        }
+        ContractChange::AdminChanged { address, admin } => {
+            if let Some(info) = state.contracts.get_mut(address) {
+                info.admin = admin.clone();
+            }
+            receipt.events.push(Event {
+                kind: "update_contract_admin".into(),
+                attributes: vec![
+                    ("contract_address".into(), address.clone()),
+                    (
+                        "new_admin_address".into(),
+                        admin.clone().unwrap_or_default(),
+                    ),
+                ],
+            });
+        }
     }
 }
