@@ -22,6 +22,7 @@ mod blocks;
 mod dispatch;
 mod governance;
 mod keys;
+mod ledger;
 mod left_out;
 mod lifecycle;
 mod querier;
@@ -38,9 +39,10 @@ pub use querier::{OcallNodeSource, MAX_QUERY_DEPTH};
 pub use signatures::TxChecker;
 use signatures::VerifiedSignatures;
 
-use dispatch::{Dispatch, Ledger, Stop};
+use dispatch::{Dispatch, Stop};
 pub use dispatch::{BANK_SEND_GAS, MAX_DISPATCH_DEPTH};
 use governance::Governance;
+use ledger::Ledger;
 pub use lifecycle::{classic_contract_address, predictable_contract_address, MAX_LABEL_BYTES};
 use veil_enclave_abi::{
     decode, encode, Ecall, EcallResponse, EnclaveError, EntryPoint, ErrorKind, Hash, InitRequest,

@@ -13,7 +13,8 @@ use veil_engine::cosmwasm_std::{
 use veil_engine::{Api, Bech32Api, Entry};
 
 use crate::dispatch::{
-    check_depth, protobuf_bytes_field, refused, sub_msg_response, uveil_total, Dispatch, Stop,
+    check_depth, data_response, protobuf_bytes_field, refused, sub_msg_response, uveil_total,
+    Dispatch, Stop,
 };
 use crate::{CodeRecord, TrustedContract};
 
@@ -252,16 +253,10 @@ impl Dispatch {
             first,
             depth,
         )?;
-        // MsgMigrateContractResponse { bytes data = 1; }
-        let value = data
-            .as_ref()
-            .map(|d| protobuf_bytes_field(1, d.as_slice()))
-            .unwrap_or_default();
-        Ok(sub_msg_response(
+        Ok(data_response(
             events,
-            data.map(|_| Binary::from(value.clone())),
+            data,
             "/cosmwasm.wasm.v1.MsgMigrateContractResponse",
-            value,
         ))
     }
 
