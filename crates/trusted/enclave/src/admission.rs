@@ -5,10 +5,12 @@ use super::*;
 
 impl Enclave {
     /// Checks a request against the enclave's own record of the contract and returns the
-    /// record the call runs under (for instantiate: the one it will create).
+    /// record the call runs under (for instantiate: the one it will create). `bound`: the
+    /// hash of its transaction, bound to the open block (a real call; not a simulation).
     pub(crate) fn admit(
         &self,
         request: &RunRequest,
+        bound: Option<&Hash>,
     ) -> EnclaveResult<(TrustedContract, Option<veil_types::Tx>)> {
         self.check_chain(&request.block.chain_id)?;
         let contract = &request.contract;
@@ -24,7 +26,7 @@ impl Enclave {
                 ))
             }
             (Some(bytes), _) => {
-                let tx = verify_tx(bytes, request, &self.signatures)?;
+                let tx = verify_tx(bytes, request, bound.and_then(|h| self.signatures.take(h)))?;
                 self.check_sequence(&request.sender, &tx)?;
                 Some(tx)
             }
@@ -242,20 +244,19 @@ pub(crate) fn check_query(
 /// funds). A simulation must be signed for simulation (`veil/simulate-v1`) and a real
 /// call to run (`veil/tx-v1`): a host can neither rerun a user's real transaction as a
 /// simulation nor run a simulation for real. A transaction to run whose signature this
-/// enclave verified at admission (`verified`) is not verified again.
+/// enclave verified at admission is not verified again: `verified_signer` is who signed
+/// it then.
 pub(crate) fn verify_tx(
     bytes: &[u8],
     request: &RunRequest,
-    verified: &VerifiedSignatures,
+    verified_signer: Option<String>,
 ) -> EnclaveResult<veil_types::Tx> {
     let bad = |message: String| fail(ErrorKind::BadRequest, message);
     let tx = veil_types::Tx::from_bytes(bytes).map_err(|e| bad(e.to_string()))?;
-    let signer = match request.simulate {
-        false => match verified.take(&veil_types::tx_hash(bytes)) {
-            Some(signer) => Ok(signer),
-            None => tx.verify_for(veil_types::SignDomain::Tx),
-        },
-        true => tx.verify_for(veil_types::SignDomain::Simulate),
+    let signer = match (verified_signer, request.simulate) {
+        (Some(signer), false) => Ok(signer),
+        (None, false) => tx.verify_for(veil_types::SignDomain::Tx),
+        (_, true) => tx.verify_for(veil_types::SignDomain::Simulate),
     }
     .map_err(|e| bad(format!("transaction: {e}")))?;
     if signer != request.sender {

@@ -178,7 +178,7 @@ impl Enclave {
         tx: &[u8],
         height: u64,
         time_nanos: u64,
-    ) -> EnclaveResult<()> {
+    ) -> EnclaveResult<Hash> {
         let open = self.chain.open.as_mut().ok_or_else(|| {
             refuse("no certified block is open: a signed transaction runs only inside one")
         })?;
@@ -193,7 +193,7 @@ impl Enclave {
         open.refuse_gap(open.cursor, index)?;
         open.txs[index].settled = true;
         open.cursor = index;
-        Ok(())
+        Ok(hash)
     }
 
     /// `Ecall::LeaveOut`: transaction `index` of the open block never reached the enclave
@@ -226,8 +226,8 @@ impl Enclave {
             )));
         }
         open.refuse_gap(open.cursor, index)?;
-        let (height, bytes) = (open.height, tx.bytes.clone());
-        self.verify_left_out(&bytes, reason).map_err(|why| {
+        let (height, bytes, hash) = (open.height, tx.bytes.clone(), tx.hash);
+        self.verify_left_out(&bytes, &hash, reason).map_err(|why| {
             refuse(format!(
                 "transaction {index} of block {height} cannot be left out as {reason:?}: {why}"
             ))
@@ -245,7 +245,7 @@ impl Enclave {
             refuse("no certified block is open: a signed transaction runs only inside one")
         })?;
         let (height, time_nanos) = (open.height, open.time_nanos);
-        self.bind_to_block(tx, height, time_nanos)
+        self.bind_to_block(tx, height, time_nanos).map(|_| ())
     }
 
     /// The open block's time (what `register_node` verifies attestations at).

@@ -9,10 +9,16 @@ use veil_types::{gas, Msg, Tx};
 use super::*;
 
 impl Enclave {
-    /// Why `reason` is not true of the signed transaction `bytes` (Ok: it is).
-    pub(crate) fn verify_left_out(&mut self, bytes: &[u8], reason: LeftOut) -> Result<(), String> {
+    /// Why `reason` is not true of the signed transaction `bytes`, whose hash is `hash`
+    /// (Ok: it is).
+    pub(crate) fn verify_left_out(
+        &mut self,
+        bytes: &[u8],
+        hash: &Hash,
+        reason: LeftOut,
+    ) -> Result<(), String> {
         let tx = Tx::from_bytes(bytes).map_err(|e| format!("it does not decode: {e}"))?;
-        let signer = match self.signatures.take(&veil_types::tx_hash(bytes)) {
+        let signer = match self.signatures.take(hash) {
             Some(signer) => signer,
             None => tx
                 .verify()

@@ -305,12 +305,15 @@ impl Enclave {
 
     fn run(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
         // Bound first: a call refused from here on still counts as run in its block.
-        if let (Some(tx), false) = (&request.tx, request.simulate) {
-            self.bind_to_block(tx, request.block.height, request.block.time_nanos)?;
-        }
+        let bound = match (&request.tx, request.simulate) {
+            (Some(tx), false) => {
+                Some(self.bind_to_block(tx, request.block.height, request.block.time_nanos)?)
+            }
+            _ => None,
+        };
         // A clear error when the enclave has no seed yet (a node that has not joined).
         self.keys()?;
-        let (mut record, tx) = self.admit(&request)?;
+        let (mut record, tx) = self.admit(&request, bound.as_ref())?;
         let keys = self.keys.as_ref().expect("checked above");
         let contract = &request.contract;
 
