@@ -1,6 +1,6 @@
 //! `veil keys`: the local keyring (create, recover, list, show, export, import, delete).
 
-use std::io::{self, BufRead, IsTerminal, Write};
+use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
 use serde_json::{json, Value};
@@ -10,7 +10,9 @@ use veil_client::keyring::{
 use veil_client::keys::{KeyError, Mnemonic};
 use zeroize::Zeroizing;
 
-use crate::shared::{failed, finish, settings, usage, Failure, PASSPHRASE_ENV};
+use crate::shared::{
+    failed, finish, passphrase_from_env, prompt_hidden, settings, stdin_line, usage, Failure,
+};
 
 pub(crate) const KEYS_LONG_ABOUT: &str = "\
 Manage the keys in the local keyring.
@@ -135,28 +137,10 @@ fn stdin_is_terminal() -> bool {
     io::stdin().is_terminal()
 }
 
-/// One line from stdin, without its line ending; `what` names it in the error on EOF.
+/// One line from stdin; `what` names it in the error on end of input.
 fn read_stdin_line(what: &str) -> Result<Zeroizing<String>, Failure> {
-    let mut line = Zeroizing::new(String::with_capacity(512));
-    let n = io::stdin()
-        .lock()
-        .read_line(&mut line)
-        .map_err(|e| failed("io", format!("reading the {what} from stdin: {e}")))?;
-    if n == 0 {
-        return Err(usage(format!(
-            "expected the {what} on stdin, got end of input"
-        )));
-    }
-    let trimmed = line.trim_end_matches(['\n', '\r']).len();
-    line.truncate(trimmed);
-    Ok(line)
-}
-
-/// Asks on the terminal without echo.
-fn prompt_hidden(prompt: &str) -> Result<Zeroizing<String>, Failure> {
-    rpassword::prompt_password(prompt)
-        .map(Zeroizing::new)
-        .map_err(|e| failed("io", format!("reading from the terminal: {e}")))
+    stdin_line(what)?
+        .ok_or_else(|| usage(format!("expected the {what} on stdin, got end of input")))
 }
 
 /// The mnemonic for `add --recover` and `import`.
@@ -175,11 +159,8 @@ fn passphrase(keyring: &Keyring, new: bool) -> Result<Option<Zeroizing<String>>,
     if keyring.backend() == Backend::Test {
         return Ok(None);
     }
-    if let Some(value) = std::env::var_os(PASSPHRASE_ENV) {
-        let value = value
-            .into_string()
-            .map_err(|_| usage(format!("{PASSPHRASE_ENV} is not valid UTF-8")))?;
-        return Ok(Some(Zeroizing::new(value)));
+    if let Some(value) = passphrase_from_env()? {
+        return Ok(Some(value));
     }
     if !stdin_is_terminal() {
         return read_stdin_line("passphrase").map(Some);

@@ -135,31 +135,53 @@ pub(crate) fn passphrase(
     if backend == Backend::Test {
         return Ok(None);
     }
-    if let Some(value) = std::env::var_os(PASSPHRASE_ENV) {
-        let value = value
-            .into_string()
-            .map_err(|_| usage(format!("{PASSPHRASE_ENV} is not valid UTF-8")))?;
-        return Ok(Some(Zeroizing::new(value)));
+    if let Some(value) = passphrase_from_env()? {
+        return Ok(Some(value));
     }
     if io::stdin().is_terminal() {
-        return rpassword::prompt_password(format!("Passphrase of key {name:?}: "))
-            .map(|p| Some(Zeroizing::new(p)))
-            .map_err(|e| failed("io", format!("reading from the terminal: {e}")));
+        return prompt_hidden(&format!("Passphrase of key {name:?}: ")).map(Some);
     }
-    let mut line = Zeroizing::new(String::with_capacity(128));
+    match stdin_line("passphrase")? {
+        Some(line) => Ok(Some(line)),
+        None => Err(usage(format!(
+            "key {name:?} is in the file keyring and needs its passphrase: set \
+             {PASSPHRASE_ENV} or pass it on stdin"
+        ))),
+    }
+}
+
+/// `$VEIL_KEYRING_PASSPHRASE`, if set.
+pub(crate) fn passphrase_from_env() -> Result<Option<Zeroizing<String>>, Failure> {
+    match std::env::var_os(PASSPHRASE_ENV) {
+        Some(value) => value
+            .into_string()
+            .map(|v| Some(Zeroizing::new(v)))
+            .map_err(|_| usage(format!("{PASSPHRASE_ENV} is not valid UTF-8"))),
+        None => Ok(None),
+    }
+}
+
+/// One line of stdin without its line ending (`None` at end of input); `what` names it in
+/// a read error.
+pub(crate) fn stdin_line(what: &str) -> Result<Option<Zeroizing<String>>, Failure> {
+    let mut line = Zeroizing::new(String::with_capacity(512));
     let n = io::stdin()
         .lock()
         .read_line(&mut line)
-        .map_err(|e| failed("io", format!("reading the passphrase from stdin: {e}")))?;
+        .map_err(|e| failed("io", format!("reading the {what} from stdin: {e}")))?;
     if n == 0 {
-        return Err(usage(format!(
-            "key {name:?} is in the file keyring and needs its passphrase: set \
-             {PASSPHRASE_ENV} or pass it on stdin"
-        )));
+        return Ok(None);
     }
     let len = line.trim_end_matches(['\n', '\r']).len();
     line.truncate(len);
     Ok(Some(line))
+}
+
+/// A line typed at the terminal without echo.
+pub(crate) fn prompt_hidden(prompt: &str) -> Result<Zeroizing<String>, Failure> {
+    rpassword::prompt_password(prompt)
+        .map(Zeroizing::new)
+        .map_err(|e| failed("io", format!("reading from the terminal: {e}")))
 }
 
 // ---------------------------------------------------------------------------------------
