@@ -88,19 +88,22 @@ fn execute(wallet: &Wallet, contract: &str, msg: &Value) -> Receipt {
     )
 }
 
-/// The "Compared with wasmd" table of `docs/gas.md`: (transaction, Veil, wasmd, ratio).
-fn documented_rows() -> Vec<(String, u64, u64, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../docs/gas.md");
-    let doc = std::fs::read_to_string(path).unwrap();
-    let section = doc
-        .split("## Compared with wasmd")
+/// The rows of the first table headed `| transaction` after `marker` in the workspace file
+/// `file`: (transaction, Veil, wasmd, ratio).
+fn table(file: &str, marker: &str) -> Vec<(String, u64, u64, String)> {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../..")
+        .join(file);
+    let text = std::fs::read_to_string(path).unwrap();
+    let section = text
+        .split(marker)
         .nth(1)
-        .expect("docs/gas.md has a \"Compared with wasmd\" section");
+        .unwrap_or_else(|| panic!("{file} has {marker:?}"));
     let number = |cell: &str| -> u64 {
         cell.trim()
             .replace(',', "")
             .parse()
-            .unwrap_or_else(|_| panic!("not a number: {cell:?}"))
+            .unwrap_or_else(|_| panic!("{file}: not a number: {cell:?}"))
     };
     section
         .lines()
@@ -117,6 +120,23 @@ fn documented_rows() -> Vec<(String, u64, u64, String)> {
             )
         })
         .collect()
+}
+
+/// The "Compared with wasmd" table of `docs/gas.md`.
+fn documented_rows() -> Vec<(String, u64, u64, String)> {
+    table("docs/gas.md", "## Compared with wasmd")
+}
+
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 #[test]
@@ -185,6 +205,28 @@ fn veil_charges_what_docs_gas_md_says_within_one_and_a_half_times_wasmd() {
     assert_eq!(
         veil, measured,
         "docs/gas.md's Veil column (left) disagrees with the chain (right)"
+    );
+    // The README quotes the same table, and the transfer in its list of what Veil has.
+    assert_eq!(
+        table("README.md", "follows wasmd's gas register"),
+        documented,
+        "README.md's gas table (left) disagrees with docs/gas.md's (right)"
+    );
+    let transfer = &documented[1];
+    let readme =
+        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../README.md"))
+            .unwrap();
+    let quoted = format!(
+        "a cw20 transfer costs {} gas on `veil dev`, {}× what",
+        thousands(transfer.1),
+        transfer.3
+    );
+    assert!(
+        readme
+            .replace('\n', " ")
+            .replace("  ", " ")
+            .contains(&quoted),
+        "README.md should say {quoted:?}"
     );
     for (name, veil, wasmd, ratio) in &documented {
         let actual = *veil as f64 / *wasmd as f64;
