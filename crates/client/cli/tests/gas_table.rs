@@ -5,8 +5,9 @@
 //! with the same contracts and messages).
 
 mod common;
+#[path = "../../../tools/conformance/tests/common/gas_comparison.rs"]
+mod gas_comparison;
 
-use std::path::Path;
 use std::time::Duration;
 
 use common::*;
@@ -88,45 +89,6 @@ fn execute(wallet: &Wallet, contract: &str, msg: &Value) -> Receipt {
     )
 }
 
-/// The rows of the first table headed `| transaction` after `marker` in the workspace file
-/// `file`: (transaction, Veil, wasmd, ratio).
-fn table(file: &str, marker: &str) -> Vec<(String, u64, u64, String)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../..")
-        .join(file);
-    let text = std::fs::read_to_string(path).unwrap();
-    let section = text
-        .split(marker)
-        .nth(1)
-        .unwrap_or_else(|| panic!("{file} has {marker:?}"));
-    let number = |cell: &str| -> u64 {
-        cell.trim()
-            .replace(',', "")
-            .parse()
-            .unwrap_or_else(|_| panic!("{file}: not a number: {cell:?}"))
-    };
-    section
-        .lines()
-        .skip_while(|l| !l.starts_with("| transaction"))
-        .skip(2)
-        .take_while(|l| l.starts_with('|'))
-        .map(|line| {
-            let cells: Vec<&str> = line.trim_matches('|').split('|').collect();
-            (
-                cells[0].trim().to_string(),
-                number(cells[1]),
-                number(cells[2]),
-                cells[3].trim().to_string(),
-            )
-        })
-        .collect()
-}
-
-/// The "Compared with wasmd" table of `docs/gas.md`.
-fn documented_rows() -> Vec<(String, u64, u64, String)> {
-    table("docs/gas.md", "## Compared with wasmd")
-}
-
 fn thousands(n: u64) -> String {
     let digits = n.to_string();
     let mut out = String::new();
@@ -193,7 +155,8 @@ fn veil_charges_what_docs_gas_md_says_within_one_and_a_half_times_wasmd() {
     for (name, gas) in &measured {
         println!("veil: {name}: {gas}");
     }
-    let documented = documented_rows();
+    let root = gas_comparison::repository_root(env!("CARGO_MANIFEST_DIR"));
+    let documented = gas_comparison::documented(env!("CARGO_MANIFEST_DIR"));
     let veil: Vec<(String, u64)> = documented
         .iter()
         .map(|(name, veil, _, _)| (name.clone(), *veil))
@@ -208,14 +171,12 @@ fn veil_charges_what_docs_gas_md_says_within_one_and_a_half_times_wasmd() {
     );
     // The README quotes the same table, and the transfer in its list of what Veil has.
     assert_eq!(
-        table("README.md", "follows wasmd's gas register"),
+        gas_comparison::table(&root.join("README.md"), "follows wasmd's gas register"),
         documented,
         "README.md's gas table (left) disagrees with docs/gas.md's (right)"
     );
     let transfer = &documented[1];
-    let readme =
-        std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../README.md"))
-            .unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
     let quoted = format!(
         "a cw20 transfer costs {} gas on `veil dev`, {}× what",
         thousands(transfer.1),

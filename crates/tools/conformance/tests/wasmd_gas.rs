@@ -11,10 +11,10 @@
 //!
 //! Run: `cargo test --manifest-path crates/tools/conformance/Cargo.toml --test wasmd_gas -- --nocapture`
 
+#[path = "common/gas_comparison.rs"]
+mod gas_comparison;
 #[path = "common/vm.rs"]
 mod vm;
-
-use std::path::Path;
 
 use serde_json::{json, Value};
 use veil_conformance::{account, contract, Outcome, StorageOp};
@@ -229,7 +229,8 @@ fn published(name: &str, version: &str) -> Vec<u8> {
 }
 
 fn kitchen_sink() -> Vec<u8> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../contracts/kitchen-sink");
+    let dir =
+        gas_comparison::repository_root(env!("CARGO_MANIFEST_DIR")).join("contracts/kitchen-sink");
     let path = build_contract(&dir, &options()).expect("kitchen-sink builds");
     std::fs::read(path).unwrap()
 }
@@ -306,45 +307,15 @@ fn wasmd_rows() -> Vec<(String, u64)> {
     rows
 }
 
-/// The "Compared with wasmd" table of `docs/gas.md`: (transaction, Veil, wasmd).
-fn documented_rows() -> Vec<(String, u64, u64)> {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../docs/gas.md");
-    let doc = std::fs::read_to_string(path).unwrap();
-    let section = doc
-        .split("## Compared with wasmd")
-        .nth(1)
-        .expect("docs/gas.md has a \"Compared with wasmd\" section");
-    let number = |cell: &str| -> u64 {
-        cell.trim()
-            .replace(',', "")
-            .parse()
-            .unwrap_or_else(|_| panic!("not a number: {cell:?}"))
-    };
-    section
-        .lines()
-        .skip_while(|l| !l.starts_with("| transaction"))
-        .skip(2)
-        .take_while(|l| l.starts_with('|'))
-        .map(|line| {
-            let cells: Vec<&str> = line.trim_matches('|').split('|').collect();
-            (
-                cells[0].trim().to_string(),
-                number(cells[1]),
-                number(cells[2]),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn the_documented_wasmd_column_is_what_wasmds_parameters_give() {
     let computed = wasmd_rows();
     for (name, gas) in &computed {
         println!("wasmd: {name}: {gas}");
     }
-    let documented: Vec<(String, u64)> = documented_rows()
+    let documented: Vec<(String, u64)> = gas_comparison::documented(env!("CARGO_MANIFEST_DIR"))
         .into_iter()
-        .map(|(name, _, wasmd)| (name, wasmd))
+        .map(|(name, _, wasmd, _)| (name, wasmd))
         .collect();
     assert_eq!(
         documented, computed,
