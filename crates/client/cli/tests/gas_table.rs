@@ -1,6 +1,7 @@
 //! The Veil column of `docs/gas.md`'s "Compared with wasmd" table, measured on a real
 //! `veil dev` chain: the gas each transaction's receipt reports must be the documented
-//! number, and within 1.5× of the documented wasmd number either way (that column is
+//! number (within 0.1%: the env's block height and time move it by a few gas), and within
+//! 1.5× of the documented wasmd number either way (that column is
 //! computed from wasmd's parameters by `crates/tools/conformance/tests/wasmd_gas.rs`,
 //! with the same contracts and messages).
 
@@ -157,18 +158,22 @@ fn veil_charges_what_docs_gas_md_says_within_one_and_a_half_times_wasmd() {
     }
     let root = gas_comparison::repository_root(env!("CARGO_MANIFEST_DIR"));
     let documented = gas_comparison::documented(env!("CARGO_MANIFEST_DIR"));
-    let veil: Vec<(String, u64)> = documented
-        .iter()
-        .map(|(name, veil, _, _)| (name.clone(), *veil))
-        .collect();
-    let measured: Vec<(String, u64)> = measured
-        .into_iter()
-        .map(|(name, gas)| (name.to_string(), gas))
-        .collect();
+    let names: Vec<&str> = documented.iter().map(|row| row.0.as_str()).collect();
     assert_eq!(
-        veil, measured,
-        "docs/gas.md's Veil column (left) disagrees with the chain (right)"
+        names,
+        measured.iter().map(|(name, _)| *name).collect::<Vec<_>>(),
+        "docs/gas.md's rows"
     );
+    for ((name, documented, _, _), (_, measured)) in documented.iter().zip(&measured) {
+        // A call's Wasm work depends a little on the block height and time in its env
+        // (their digits), which the chain's pace decides: the same transactions have
+        // measured up to 16 gas apart between runs.
+        let tolerance = documented / 1_000;
+        assert!(
+            documented.abs_diff(*measured) <= tolerance,
+            "{name}: docs/gas.md says {documented}, the chain charged {measured} (more than 0.1% apart)"
+        );
+    }
     // The README quotes the same table, and the transfer in its list of what Veil has.
     assert_eq!(
         gas_comparison::table(&root.join("README.md"), "follows wasmd's gas register"),
