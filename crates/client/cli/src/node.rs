@@ -303,6 +303,8 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
             // alice may change the attestation policy and revoke enclaves.
             authority: Some(dev_key("alice").address().to_string()),
             network: None,
+            // A development chain: its owner may inspect it (`--inspect`).
+            dev: true,
         };
         std::fs::create_dir_all(&node_dir)
             .with_context(|| format!("creating {}", node_dir.display()))?;

@@ -139,6 +139,7 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
             .collect(),
         authority: Some(operator.address().to_string()),
         network: None,
+        dev: false,
     };
     genesis.validate().map_err(|e| anyhow!("genesis: {e}"))?;
 

@@ -40,6 +40,12 @@ pub struct Genesis {
     /// seed (absent in a genesis file that has not been bootstrapped yet).
     #[serde(default)]
     pub network: Option<NetworkGenesis>,
+    /// A development chain (`veil dev`): its owner may turn on inspection, which decrypts
+    /// any transaction and any contract's state for them (`docs/threat-model.md`, "Dev
+    /// inspect"). Part of the hash like every field, so a chain cannot be made a dev chain
+    /// without becoming another chain; `veil testnet` and `veil node` never set it.
+    #[serde(default)]
+    pub dev: bool,
 }
 
 /// One genesis validator.
