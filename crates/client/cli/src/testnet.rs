@@ -82,6 +82,7 @@ fn app_config(home: &Path) -> AppConfig {
         home: home.join("node"),
         enclave: EnclaveMode::InProcess,
         log_crossings: false,
+        inspect: false,
     }
 }
 

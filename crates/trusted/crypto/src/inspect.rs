@@ -61,10 +61,7 @@ mod tests {
         let sealed = seal_for_owner(&mut OsRng, &public, b"{\"k\":1}").unwrap();
         assert_eq!(open_as_owner(&owner, &sealed).unwrap(), b"{\"k\":1}");
         let other = StaticSecret::random_from_rng(OsRng);
-        assert_eq!(
-            open_as_owner(&other, &sealed),
-            Err(CryptoError::Decryption)
-        );
+        assert_eq!(open_as_owner(&other, &sealed), Err(CryptoError::Decryption));
         let mut tampered = sealed.clone();
         *tampered.last_mut().unwrap() ^= 1;
         assert_eq!(

@@ -263,7 +263,9 @@ pub enum EcallResponse {
     TxChecked(TxCheck),
     InspectEnabled,
     /// The answer to `InspectState`, sealed to the owner key.
-    InspectedState { sealed: Vec<u8> },
+    InspectedState {
+        sealed: Vec<u8>,
+    },
     Error(EnclaveError),
 }
 
