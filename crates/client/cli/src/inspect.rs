@@ -20,8 +20,9 @@ chain's --home: the owner key is its node/inspect-owner.key). Only dev chains ca
 inspected: a node refuses --inspect on any genesis not marked as a dev chain, and so
 does its enclave. Inspection gives up the dev chain's confidentiality for its owner.
 
-Keys and values print as text with bytes outside printable ASCII escaped (\\xHH); the
-same form is accepted by --prefix, so a key prefix seen in the output can be passed back.
+Keys and values print as text: printable ASCII as it is, a backslash as \\\\, any other
+byte as \\xHH. --prefix reads the same form, so a key prefix seen in the output can be
+passed back.
 
 Examples:
   veil inspect tx 3f2a...                       message, result, events, state changes
@@ -102,9 +103,18 @@ fn open(owner: &StaticSecret, sealed: &Value) -> Result<Value, Failure> {
     serde_json::from_slice(&plain).map_err(|e| failed("bad_answer", format!("sealed answer: {e}")))
 }
 
-/// Bytes as text, with everything outside printable ASCII escaped (`\xHH`).
+/// Bytes as text: printable ASCII as it is, a backslash as `\\`, every other byte as
+/// `\xHH` (what `--prefix` reads back).
 fn shown(bytes: &[u8]) -> String {
-    bytes.escape_ascii().to_string()
+    let mut out = String::with_capacity(bytes.len());
+    for &b in bytes {
+        match b {
+            b'\\' => out.push_str("\\\\"),
+            0x20..=0x7e => out.push(b as char),
+            _ => out.push_str(&format!("\\x{b:02x}")),
+        }
+    }
+    out
 }
 
 fn shown_b64(value: &Value) -> Result<Option<(String, Vec<u8>)>, Failure> {
