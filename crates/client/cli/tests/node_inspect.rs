@@ -258,7 +258,7 @@ fn the_owner_sees_inside_a_dev_chain_and_only_there() {
     ])
     .ok()
     .json();
-    let mut expected = vec![
+    let mut expected = [
         (balance_key(&alice), "\"750\""),
         (balance_key(&bob), "\"250\""),
     ];
