@@ -259,7 +259,7 @@ fn inspect_tx(hash: &str) -> Result<(), Failure> {
         println!("event: {} {}", event.kind, attributes.join(" "));
     }
     let Some(record) = &record else {
-        println!("inspection: none (the transaction called no contract, or ran before inspection was on)");
+        println!("inspection: none (no contract call of this transaction ran in the enclave while inspection was on: not a contract call, refused before it, or earlier)");
         return Ok(());
     };
     println!(
