@@ -17,6 +17,8 @@ use cosmwasm_std::{
 use cw_storage_plus::{Bound, Item, Map, PrefixBound};
 use serde::{Deserialize, Serialize};
 
+/// cw20 tokens received (`receive`), per token contract.
+pub const RECEIVED: Map<&str, Uint128> = Map::new("received");
 /// Composite-key map used by `map_set`, `map_page` and `map_prefix_range`.
 pub const MAP: Map<(&str, &str), String> = Map::new("map");
 /// Written by the `reply` entry point.
@@ -46,6 +48,13 @@ pub enum ExecuteMsg {
     Set { key: String, value: String },
     Remove { key: String },
     MapSet { owner: String, key: String, value: String },
+    /// The cw20 receiver hook (what a cw20 `send` calls): adds `amount` to the total
+    /// received from the calling token contract.
+    Receive {
+        sender: String,
+        amount: Uint128,
+        msg: Binary,
+    },
     // --- debug import ---
     Debug { msg: String },
     /// Returns `MessageInfo` (sender, funds) as JSON data.
@@ -297,6 +306,15 @@ pub fn execute(deps: DepsMut, env: Env, info: MessageInfo, msg: ExecuteMsg) -> S
         ExecuteMsg::MapSet { owner, key, value } => {
             MAP.save(deps.storage, (&owner, &key), &value)?;
             Ok(resp.add_attribute("action", "map_set"))
+        }
+        ExecuteMsg::Receive { sender, amount, .. } => {
+            let token = info.sender.as_str();
+            let total = RECEIVED.may_load(deps.storage, token)?.unwrap_or_default() + amount;
+            RECEIVED.save(deps.storage, token, &total)?;
+            Ok(resp
+                .add_attribute("action", "receive")
+                .add_attribute("from", sender)
+                .add_attribute("amount", amount))
         }
         ExecuteMsg::Debug { msg } => {
             deps.api.debug(&msg);

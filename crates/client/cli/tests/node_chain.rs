@@ -863,7 +863,7 @@ fn contracts_execute_contracts() {
         for i in 0..levels {
             msg = call(if i % 2 == 0 { &a } else { &b }, &msg, 0);
         }
-        execute_with(50_000_000, &b, &msg, 0)
+        execute_with(20_000_000, &b, &msg, 0)
     };
     nest(7).unwrap();
     assert_eq!(get(&a, "deep"), "7"); // the innermost call targets a

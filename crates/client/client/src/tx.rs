@@ -198,7 +198,7 @@ impl<'a> Wallet<'a> {
             Gas::Auto { multiplier } => {
                 let max = self.status.params["max_tx_gas"]
                     .as_u64()
-                    .unwrap_or(100_000_000);
+                    .unwrap_or(veil_types::genesis::Params::default().max_tx_gas);
                 // Signed for simulation: the real transaction, signed below, is never
                 // shown to the node before it is submitted.
                 let probe = self.key.sign_simulation(body(max, 0));

@@ -37,7 +37,8 @@ use enclave_services::{ChainQuerier, NodeWrites};
 /// The gas table (shared with the enclave, which checks `out_of_gas` claims against it).
 pub use veil_types::gas::{
     CONTRACT_CALL_GAS, GAS_MULTIPLIER, REGISTER_NODE_GAS, REVOKE_NODE_GAS,
-    SET_ATTESTATION_POLICY_GAS, STORE_CODE_GAS_PER_BYTE, TX_BASE_GAS, TX_GAS_PER_BYTE,
+    SET_ATTESTATION_POLICY_GAS, SET_QUERY_POLICY_GAS, STORE_CODE_GAS_PER_BYTE, TX_BASE_GAS,
+    TX_GAS_PER_BYTE,
 };
 
 #[derive(Debug, thiserror::Error)]
@@ -775,8 +776,9 @@ impl App {
     }
 }
 
-/// Queries run with this much CosmWasm gas.
-pub const QUERY_GAS_LIMIT: u64 = 3_000_000_000;
+/// Queries run with this much CosmWasm gas: wasmd's default smart-query limit
+/// (`SmartQueryGasLimit`, 3,000,000 SDK gas) in engine gas.
+pub const QUERY_GAS_LIMIT: u64 = 3_000_000 * GAS_MULTIPLIER;
 
 struct TxContext<'a> {
     height: u64,

@@ -102,10 +102,12 @@ impl Default for Params {
     fn default() -> Self {
         Self {
             fee_per_million_gas: 1_000,
-            max_tx_gas: 100_000_000,
+            // 2.8 s of Wasm execution at most; stores code of up to ~1.5 MB.
+            max_tx_gas: 20_000_000,
             max_block_txs: 10_000,
             max_block_bytes: 64 * 1024 * 1024,
-            max_block_gas: 10_000_000_000,
+            // ~9,000 cw20 transfers (docs/gas.md, "Block limits").
+            max_block_gas: 1_000_000_000,
         }
     }
 }

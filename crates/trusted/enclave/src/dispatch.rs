@@ -22,14 +22,15 @@ use veil_engine::{
     build_env, Backend, BackendError, Bech32Api, Call, CallError, Entry, Output, VmError,
 };
 use veil_state::{PendingWrites, VerifiedState};
+use veil_types::gas::{event_gas, CONTRACT_CALL_GAS, GAS_MULTIPLIER, REPLY_GAS};
 
 use crate::{
     ensure_loaded, fail, public_attributes, CodeRecord, ContractQuerier, OcallNodeSource,
     TrustedContract,
 };
 
-/// Engine gas charged per bank send a contract dispatches (10,000 chain gas).
-pub const BANK_SEND_GAS: u64 = 10_000_000;
+/// Engine gas charged per bank send or burn a contract dispatches (10,000 chain gas).
+pub const BANK_SEND_GAS: u64 = 10_000 * GAS_MULTIPLIER;
 /// How deep contracts may call contracts that call contracts.
 pub const MAX_DISPATCH_DEPTH: u32 = 8;
 
@@ -193,6 +194,23 @@ pub(crate) fn protobuf_bytes_field(field: u32, bytes: &[u8]) -> Vec<u8> {
     out
 }
 
+/// Engine gas for the events `response` returns: wasmd's event costs (chain gas) × the
+/// multiplier, charged inside the call's limit for every contract run.
+pub(crate) fn response_event_gas(response: &Response) -> u64 {
+    let lengths = |attributes: &[veil_engine::cosmwasm_std::Attribute]| -> Vec<(usize, usize)> {
+        attributes
+            .iter()
+            .map(|a| (a.key.len(), a.value.len()))
+            .collect()
+    };
+    let events: Vec<(usize, Vec<(usize, usize)>)> = response
+        .events
+        .iter()
+        .map(|e| (e.ty.len(), lengths(&e.attributes)))
+        .collect();
+    event_gas(&lengths(&response.attributes), &events).saturating_mul(GAS_MULTIPLIER)
+}
+
 impl Dispatch {
     pub(crate) fn charge(&mut self, gas: u64) -> Result<u64, Stop> {
         self.gas_used = self.gas_used.saturating_add(gas);
@@ -234,8 +252,8 @@ impl Dispatch {
             // A sub-message's own gas limit: running out of it is an error it can reply to.
             let outer_limit = self.gas_limit;
             if let Some(limit) = sub.gas_limit {
-                self.gas_limit =
-                    outer_limit.min(gas_before.saturating_add(limit.saturating_mul(1000)));
+                self.gas_limit = outer_limit
+                    .min(gas_before.saturating_add(limit.saturating_mul(GAS_MULTIPLIER)));
             }
             let outcome = self.message(sender, &sub.msg, depth);
             self.gas_limit = outer_limit;
@@ -259,7 +277,8 @@ impl Dispatch {
             let reply = Reply {
                 id: sub.id,
                 payload: sub.payload.clone(),
-                gas_used: (self.gas_used - gas_before) / 1000,
+                // In chain gas, as wasmd reports SDK gas.
+                gas_used: (self.gas_used - gas_before).div_ceil(GAS_MULTIPLIER),
                 result,
             };
             let reply = serde_json::to_vec(&reply).expect("replies serialize");
@@ -521,6 +540,13 @@ impl Dispatch {
                 format!("execute: no contract at {address}"),
             ));
         };
+        // Loading the contract: a reply goes to one that just ran (wasmd's discount).
+        let setup = if entry == Entry::Reply {
+            REPLY_GAS
+        } else {
+            CONTRACT_CALL_GAS
+        };
+        self.charge(setup.saturating_mul(GAS_MULTIPLIER))?;
         let context = &self.context;
         ensure_loaded(&context.engine, &context.channel, &record.code_hash)
             .map_err(Stop::Enclave)?;
@@ -573,7 +599,10 @@ impl Dispatch {
         }
         self.charge(report.gas_used)?;
         match report.result {
-            Ok(Output::Response(response)) => Ok(response),
+            Ok(Output::Response(response)) => {
+                self.charge(response_event_gas(&response))?;
+                Ok(response)
+            }
             Ok(Output::Query(_)) => Err(refused("contract", "a call returned a query answer")),
             Err(CallError::Vm(VmError::Backend(BackendError::Integrity(m)))) => {
                 Err(Stop::Enclave(fail(ErrorKind::StateIntegrity, m)))

@@ -526,6 +526,11 @@ impl Enclave {
         };
         let mut data_from_replies = None;
         if let Output::Response(response) = &result {
+            if let Err(Stop::Refused { kind, message }) =
+                dispatch.charge(dispatch::response_event_gas(response))
+            {
+                return Ok(failed_run(&tx_key, kind, dispatch.gas_used, &message));
+            }
             // Dropping messages would let the contract believe it paid or called someone:
             // whatever cannot be carried out reverts the call.
             match dispatch.messages(&contract.address, &response.messages, 1) {

@@ -3,6 +3,7 @@
 //! state nodes fetched from the host (verified by `veil-state`).
 
 use super::*;
+use veil_types::gas::{CONTRACT_CALL_GAS, GAS_MULTIPLIER};
 
 /// The contract's native-token balance, as the host reports it (balances are public chain
 /// state; the same answer a contract's own bank query gets).
@@ -192,13 +193,22 @@ impl ContractQuerier {
                 ..self.clone()
             }),
         };
+        // Loading the queried contract costs what loading it for a call does (wasmd
+        // charges its setup cost for smart queries too); short of it, the caller runs out.
+        let setup = CONTRACT_CALL_GAS.saturating_mul(GAS_MULTIPLIER);
+        if gas_limit < setup {
+            let answer = SystemResult::Ok(ContractResult::Err(
+                veil_engine::VmError::OutOfGas.to_string(),
+            ));
+            return (answer, setup);
+        }
         let env = build_env(&self.block, address);
         let call = Call {
             entry: Entry::Query,
             env: &env,
             info: None,
             msg,
-            gas_limit,
+            gas_limit: gas_limit - setup,
             random: None,
         };
         let checksum = veil_engine::Checksum(record.code_hash);
@@ -227,7 +237,7 @@ impl ContractQuerier {
             // Out of gas: the gas used is the whole limit, so the caller runs out too.
             Err(e) => SystemResult::Ok(ContractResult::Err(e.to_string())),
         };
-        (answer, report.gas_used)
+        (answer, report.gas_used.saturating_add(setup))
     }
 
     fn raw(&self, address: &str, key: &[u8], request: &[u8]) -> QueryAnswer {

@@ -260,7 +260,7 @@ impl App {
                 contract,
                 query_policy,
             } => {
-                meter.charge(CONTRACT_CALL_GAS)?;
+                meter.charge(SET_QUERY_POLICY_GAS)?;
                 let mut info = self.contract_info(contract).ok_or_else(|| {
                     failure("unknown_contract", format!("no contract at {contract}"))
                 })?;
