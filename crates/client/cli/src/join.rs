@@ -107,6 +107,7 @@ fn register(
         home: config.home.clone(),
         enclave: config.enclave.clone(),
         log_crossings: config.log_crossings,
+        inspect: false,
     };
     let mut joining = Joining::open(&app_config, genesis)?;
     if joining.has_seed() {

@@ -13,6 +13,7 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 mod config;
 mod contract;
 mod governance;
+mod inspect;
 mod join;
 mod keys;
 mod node;
@@ -79,6 +80,13 @@ enum Command {
         #[command(subcommand)]
         command: query::QueryCommand,
     },
+    /// Dev chains started with `veil dev --inspect`: decrypt any transaction or contract
+    /// state (the home's owner only).
+    #[command(long_about = inspect::INSPECT_LONG_ABOUT)]
+    Inspect {
+        #[command(subcommand)]
+        command: inspect::InspectCommand,
+    },
     /// Show the node's status: chain id, height, network encryption key.
     Status(query::StatusArgs),
     /// Read or change the home's client settings (`<home>/config/client.toml`).
@@ -112,6 +120,7 @@ fn main() -> ExitCode {
         Command::Keys { command } => keys::run(command),
         Command::Tx { command } => tx::run(command),
         Command::Query { command } => query::run(command),
+        Command::Inspect { command } => inspect::run(command),
         Command::Status(args) => query::status(args),
         Command::Config { command } => config::run(command),
     };

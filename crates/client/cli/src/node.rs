@@ -52,6 +52,11 @@ pub struct NodeArgs {
     /// Log every enclave crossing (names and sizes only) to stderr.
     #[arg(long)]
     pub log_crossings: bool,
+    /// Dev chains only (refused on any other genesis): let this home's owner decrypt every
+    /// transaction and all contract state with `veil inspect` — this gives up the chain's
+    /// confidentiality. Creates the owner key <home>/node/inspect-owner.key (mode 0600).
+    #[arg(long)]
+    pub inspect: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -151,6 +156,7 @@ pub(crate) fn node_config(args: &NodeArgs, home: &Path) -> anyhow::Result<NodeCo
     };
     config.block_time = args.block_time;
     config.log_crossings = args.log_crossings;
+    config.inspect = args.inspect;
     config.validator_key = veil_node::node::load_validator_key(&config.home)?;
     config.enclave = match args.enclave {
         EnclaveChoice::InProcess => EnclaveMode::InProcess,
@@ -303,6 +309,8 @@ pub fn dev(args: DevArgs) -> anyhow::Result<ExitCode> {
             // alice may change the attestation policy and revoke enclaves.
             authority: Some(dev_key("alice").address().to_string()),
             network: None,
+            // A development chain: its owner may inspect it (`--inspect`).
+            dev: true,
         };
         std::fs::create_dir_all(&node_dir)
             .with_context(|| format!("creating {}", node_dir.display()))?;

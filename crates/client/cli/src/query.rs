@@ -9,8 +9,8 @@ use veil_client::tx::{decrypt_own_message, decrypt_result, envelope_of, Wallet};
 use veil_types::{Msg, DENOM};
 
 use crate::shared::{
-    failed, finish, hex_encode, parse_msg, print_fields, print_json, print_receipt, print_result,
-    readable_result, receipt_fields, settings, usage, Failure,
+    failed, finish, hex_encode, parse_msg, parse_tx_hash, print_fields, print_json, print_receipt,
+    print_result, readable_result, receipt_fields, settings, Failure,
 };
 use crate::tx::b64;
 
@@ -285,20 +285,8 @@ fn contract(args: ContractArgs) -> Result<(), Failure> {
 /// How long the permit `veil query contract --from` signs stays valid.
 const CLI_PERMIT_LIFETIME: std::time::Duration = std::time::Duration::from_secs(600);
 
-fn parse_tx_hash(text: &str) -> Result<[u8; 32], Failure> {
-    let bytes = hex::decode(text.trim())
-        .ok()
-        .and_then(|b| <[u8; 32]>::try_from(b).ok())
-        .ok_or_else(|| {
-            usage(format!(
-                "{text:?} is not a transaction hash (64 hex digits)"
-            ))
-        })?;
-    Ok(bytes)
-}
-
 /// The public part of a transaction's message (contract messages are ciphertext).
-fn public_msg(msg: &Msg) -> Value {
+pub(crate) fn public_msg(msg: &Msg) -> Value {
     match msg {
         Msg::Send { to, amount } => json!({"kind": "send", "to": to, "amount": amount.to_string()}),
         Msg::StoreCode { wasm, query_policy } => json!({

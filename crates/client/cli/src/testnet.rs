@@ -82,6 +82,7 @@ fn app_config(home: &Path) -> AppConfig {
         home: home.join("node"),
         enclave: EnclaveMode::InProcess,
         log_crossings: false,
+        inspect: false,
     }
 }
 
@@ -139,6 +140,7 @@ fn init(args: InitArgs) -> anyhow::Result<ExitCode> {
             .collect(),
         authority: Some(operator.address().to_string()),
         network: None,
+        dev: false,
     };
     genesis.validate().map_err(|e| anyhow!("genesis: {e}"))?;
 

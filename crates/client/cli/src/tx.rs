@@ -552,3 +552,8 @@ fn encrypt_for_code(
 pub(crate) fn b64(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
+
+/// Bytes from base64 (as the node writes them).
+pub(crate) fn b64_decode(text: &str) -> Result<Vec<u8>, base64::DecodeError> {
+    base64::engine::general_purpose::STANDARD.decode(text)
+}

@@ -314,6 +314,32 @@ impl Client {
             .map_err(|e| ClientError::Decode(e.to_string()))
     }
 
+    /// Dev chains with inspection on: a committed transaction's inspection record, sealed
+    /// to the owner key (`sealed` is null when it called no contract). JSON as the node
+    /// answers it (`docs/rpc.md`).
+    pub fn inspect_tx(&self, hash: &Hash) -> Result<Value, ClientError> {
+        self.get(&format!("/inspect/txs/{}", hex::encode(hash)))
+    }
+
+    /// Dev chains with inspection on: a page of `address`'s state under `prefix`, after
+    /// `after`, sealed to the owner key.
+    pub fn inspect_state(
+        &self,
+        address: &str,
+        prefix: &[u8],
+        after: Option<&[u8]>,
+        limit: usize,
+    ) -> Result<Value, ClientError> {
+        let mut path = format!(
+            "/inspect/contracts/{address}/state?prefix={}&limit={limit}",
+            hex::encode(prefix)
+        );
+        if let Some(after) = after {
+            path.push_str(&format!("&after={}", hex::encode(after)));
+        }
+        self.get(&path)
+    }
+
     /// Waits until the transaction is in a block; `progress` is called on every poll.
     pub fn wait_for_tx(
         &self,

@@ -231,6 +231,7 @@ impl ConfidentialHost {
                 validators: vec![harness_validator()],
                 authority: None,
                 network: None,
+                dev: false,
             }
             .to_bytes(),
         };

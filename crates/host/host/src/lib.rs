@@ -614,6 +614,35 @@ impl EnclaveClient {
         }
     }
 
+    /// Dev chains only: turns inspection on for `owner_key` (the enclave refuses it under
+    /// any other genesis). Needed again after every start of the enclave.
+    pub fn enable_inspect(&self, owner_key: Hash) -> Result<(), HostError> {
+        match self.ecall(&Ecall::EnableInspect { owner_key })? {
+            EcallResponse::InspectEnabled => Ok(()),
+            _ => Err(HostError::Protocol("enable_inspect")),
+        }
+    }
+
+    /// Dev chains with inspection on: `contract`'s state under `prefix`, sealed to the
+    /// owner key.
+    pub fn inspect_state(
+        &self,
+        contract: &str,
+        prefix: Vec<u8>,
+        start_after: Option<Vec<u8>>,
+        limit: u32,
+    ) -> Result<Vec<u8>, HostError> {
+        match self.ecall(&Ecall::InspectState {
+            contract: contract.to_string(),
+            prefix,
+            start_after,
+            limit,
+        })? {
+            EcallResponse::InspectedState { sealed } => Ok(sealed),
+            _ => Err(HostError::Protocol("inspect_state")),
+        }
+    }
+
     /// Closes the open block: the enclave's sealed state as of its end.
     pub fn end_block(&self) -> Result<SealedCheckpoint, HostError> {
         match self.ecall(&Ecall::EndBlock)? {

@@ -43,6 +43,7 @@ fn four_validator_host(mode: &veil_host::EnclaveMode) -> (ConfidentialHost, temp
             .collect(),
         authority: None,
         network: None,
+        dev: false,
     };
     let host =
         ConfidentialHost::open_with_genesis(config(&dir.path().join("home"), mode), &genesis)

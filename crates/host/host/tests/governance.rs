@@ -41,6 +41,7 @@ fn genesis(policy: Policy, authority: Option<String>) -> Genesis {
         validators: Vec::new(),
         authority,
         network: None,
+        dev: false,
     }
 }
 

@@ -30,6 +30,7 @@ fn base_genesis(policy: Option<Policy>) -> Genesis {
         validators: Vec::new(),
         authority: None,
         network: None,
+        dev: false,
     }
 }
 

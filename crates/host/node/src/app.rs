@@ -77,6 +77,9 @@ pub struct AppConfig {
     pub home: PathBuf,
     pub enclave: EnclaveMode,
     pub log_crossings: bool,
+    /// Dev chains only: turn on inspection for the owner key in `home` (refused on any
+    /// other genesis; see `inspect`).
+    pub inspect: bool,
 }
 
 /// The result of executing a block, before it is committed.
@@ -96,6 +99,8 @@ struct PendingBlock {
     checkpoint: SealedCheckpoint,
     /// The state root after the block (the next block's header carries it).
     state_root: Hash,
+    /// Inspection records of the block's contract calls, by transaction hash.
+    inspections: Vec<(Hash, Vec<u8>)>,
 }
 
 pub struct App {
@@ -113,6 +118,10 @@ pub struct App {
     /// Set while [`App::simulate`] runs: contract calls commit nothing, sequences are not
     /// checked.
     simulating: bool,
+    /// Whether the enclave inspects (a dev chain started with `--inspect`).
+    inspecting: bool,
+    /// Inspection records of the block being executed, by transaction hash.
+    inspections: Vec<(Hash, Vec<u8>)>,
 }
 
 impl App {
@@ -187,6 +196,14 @@ impl App {
             ));
         }
         let network_key = (init.public_key, init.generation);
+        if config.inspect {
+            // Checked here before any key is written, and again by the enclave itself.
+            let owner = crate::inspect::owner_key_for(&config.home, &genesis)
+                .map_err(|e| AppError::State(e.to_string()))?;
+            enclave
+                .enable_inspect(crate::inspect::owner_public(&owner))
+                .map_err(|e| AppError::State(format!("--inspect: {}", public_error(e))))?;
+        }
 
         let last = match store.height()? {
             Some(height) => store
@@ -228,6 +245,8 @@ impl App {
             signatures: Arc::new(SignatureCache::default()),
             pending: None,
             simulating: false,
+            inspecting: config.inspect,
+            inspections: Vec::new(),
         })
     }
 
@@ -286,6 +305,7 @@ impl App {
                 }),
                 certificate: None,
                 state_root: state.app_hash(),
+                inspections: Vec::new(),
             },
         )?;
         Ok(block)
@@ -297,6 +317,42 @@ impl App {
 
     pub fn genesis(&self) -> &Genesis {
         &self.genesis
+    }
+
+    /// Whether this node's enclave inspects its calls (`--inspect` on a dev chain).
+    pub fn inspecting(&self) -> bool {
+        self.inspecting
+    }
+
+    /// Dev chains with inspection on: `address`'s state under `prefix`, sealed by the
+    /// enclave to the owner key.
+    pub fn inspect_state(
+        &self,
+        address: &str,
+        prefix: Vec<u8>,
+        start_after: Option<Vec<u8>>,
+        limit: u32,
+    ) -> Result<Vec<u8>, Rejection> {
+        if self
+            .store
+            .contract(address)
+            .map_err(|e| reject("store", e.to_string()))?
+            .is_none()
+        {
+            return Err(reject(
+                "unknown_contract",
+                format!("no contract at {address}"),
+            ));
+        }
+        self.enclave
+            .inspect_state(address, prefix, start_after, limit)
+            .map_err(|e| match e {
+                HostError::Enclave(EnclaveError {
+                    kind: ErrorKind::Inspect,
+                    message,
+                }) => reject("inspect_refused", message),
+                other => reject("enclave", public_error(other)),
+            })
     }
 
     pub fn last_block(&self) -> &Block {
@@ -393,6 +449,7 @@ impl App {
         let mut dirty = Dirty::default();
         let mut wasm = Vec::new();
         let mut receipts = Vec::with_capacity(txs.len());
+        self.inspections.clear();
         for (index, (bytes, hash)) in txs.iter().zip(&tx_hashes).enumerate() {
             let context = TxContext {
                 height,
@@ -421,6 +478,7 @@ impl App {
             certificate,
             checkpoint,
             state_root,
+            inspections: std::mem::take(&mut self.inspections),
         });
         Ok(FinalizedBlock { block, receipts })
     }
@@ -481,6 +539,7 @@ impl App {
             checkpoint: Some(pending.checkpoint),
             certificate: Some(pending.certificate),
             state_root: pending.state_root,
+            inspections: pending.inspections,
         })?;
         self.last = pending.block.clone();
         self.state_root = pending.state_root;

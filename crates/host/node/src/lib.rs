@@ -5,6 +5,7 @@
 
 pub mod app;
 pub mod gossip;
+pub mod inspect;
 pub mod join;
 pub mod mempool;
 pub mod node;

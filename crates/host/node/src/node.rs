@@ -43,6 +43,8 @@ pub struct NodeConfig {
     pub gossip_addr: Option<SocketAddr>,
     /// Nodes' gossip addresses to connect to (validators: each other; a follower: its peer).
     pub gossip_peers: Vec<SocketAddr>,
+    /// Dev chains only: let the home's owner inspect every call and state (`--inspect`).
+    pub inspect: bool,
 }
 
 pub const DEFAULT_P2P_PORT: u16 = 26656;
@@ -125,6 +127,7 @@ impl NodeConfig {
             timeouts: veil_consensus::Timeouts::default(),
             gossip_addr: None,
             gossip_peers: Vec::new(),
+            inspect: false,
         }
     }
 }
@@ -151,6 +154,7 @@ pub fn run(config: NodeConfig) -> Result<(), NodeError> {
             home: config.home.clone(),
             enclave: config.enclave.clone(),
             log_crossings: config.log_crossings,
+            inspect: config.inspect,
         },
         config.genesis.as_ref(),
     )?;
@@ -192,7 +196,14 @@ async fn serve(mut config: NodeConfig, app: App) -> Result<(), NodeError> {
         config.mempool_max_txs,
         config.mempool_max_bytes,
     ));
+    if app.inspecting() {
+        eprintln!(
+            "veil: WARNING: inspection is on (dev chain): the owner key in {} decrypts every transaction and all contract state of this chain",
+            crate::inspect::owner_key_path(&config.home).display()
+        );
+    }
     let state = RpcState {
+        inspecting: app.inspecting(),
         store: app.store().clone(),
         network_key: app.network_key(),
         app: Arc::new(Mutex::new(app)),

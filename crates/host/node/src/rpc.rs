@@ -36,6 +36,8 @@ pub struct RpcState {
     pub gossip: Option<Arc<crate::gossip::TxGossip>>,
     /// How this node takes part in the chain.
     pub view: Arc<Mutex<crate::node::ChainView>>,
+    /// Whether the enclave inspects (a dev chain started with `--inspect`).
+    pub inspecting: bool,
 }
 
 pub fn router(state: RpcState) -> Router {
@@ -58,6 +60,8 @@ pub fn router(state: RpcState) -> Router {
         .route("/codes/{id}", get(get_code))
         .route("/contracts/{address}", get(get_contract))
         .route("/contracts/{address}/query", post(query_contract))
+        .route("/inspect/txs/{hash}", get(inspect_tx))
+        .route("/inspect/contracts/{address}/state", get(inspect_state))
         .route("/subscribe", get(subscribe))
         .fallback(|| async {
             ApiError::new(StatusCode::NOT_FOUND, "not_found", "no such endpoint")
@@ -105,6 +109,7 @@ impl From<Rejection> for ApiError {
             "too_large" => StatusCode::PAYLOAD_TOO_LARGE,
             "mempool_full" | "busy" => StatusCode::SERVICE_UNAVAILABLE,
             "unknown_contract" | "unknown_code" => StatusCode::NOT_FOUND,
+            "not_dev_chain" | "inspect_disabled" | "inspect_refused" => StatusCode::FORBIDDEN,
             "store" | "internal" => StatusCode::INTERNAL_SERVER_ERROR,
             _ => StatusCode::BAD_REQUEST,
         };
@@ -524,6 +529,95 @@ async fn query_contract(
         "error_kind": response.error_kind,
         "encrypted_result": base64::engine::general_purpose::STANDARD.encode(&response.encrypted_result),
     }))
+}
+
+/// Refuses inspection unless this is a dev chain whose node runs with `--inspect` (the
+/// enclave refuses it on its own too).
+fn inspection_on(state: &RpcState) -> Result<(), ApiError> {
+    let genesis = state
+        .store
+        .genesis()?
+        .ok_or_else(|| ApiError::internal("the genesis is missing"))?;
+    if !genesis.dev {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "not_dev_chain",
+            format!(
+                "chain {:?} is not a dev chain: it cannot be inspected",
+                genesis.chain_id
+            ),
+        ));
+    }
+    if !state.inspecting {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "inspect_disabled",
+            "inspection is not on: start the dev chain with `veil dev --inspect`",
+        ));
+    }
+    Ok(())
+}
+
+async fn inspect_tx(State(state): State<RpcState>, Path(hash): Path<String>) -> ApiResult {
+    inspection_on(&state)?;
+    let hash = parse_hash(&hash)?;
+    let Some((height, index)) = state.store.tx_location(&hash)? else {
+        return Err(ApiError::not_found(format!(
+            "transaction {} is not in a block",
+            hex::encode(hash)
+        )));
+    };
+    let sealed = state.store.inspection(&hash)?;
+    ok(json!({
+        "tx_hash": hex::encode(hash),
+        "height": height,
+        "index": index,
+        // None: the transaction called no contract, or ran before inspection was on.
+        "sealed": sealed.map(|s| base64::engine::general_purpose::STANDARD.encode(s)),
+    }))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct InspectStateParams {
+    /// Hex of the key prefix (default: every key).
+    #[serde(default)]
+    prefix: Option<String>,
+    /// Hex of the last key of the previous page.
+    #[serde(default)]
+    after: Option<String>,
+    #[serde(default)]
+    limit: Option<String>,
+}
+
+async fn inspect_state(
+    State(state): State<RpcState>,
+    Path(address): Path<String>,
+    Query(params): Query<InspectStateParams>,
+) -> ApiResult {
+    inspection_on(&state)?;
+    checked_address(&address)?;
+    let hex_param = |value: &Option<String>, name: &str| -> Result<Option<Vec<u8>>, ApiError> {
+        value
+            .as_deref()
+            .map(|text| {
+                hex::decode(text).map_err(|e| {
+                    ApiError::bad_request("malformed", format!("{name} is not hex: {e}"))
+                })
+            })
+            .transpose()
+    };
+    let prefix = hex_param(&params.prefix, "prefix")?.unwrap_or_default();
+    let after = hex_param(&params.after, "after")?;
+    let limit = page_limit(
+        params.limit.as_deref(),
+        veil_enclave_abi::MAX_INSPECT_STATE_ENTRIES as usize,
+    )? as u32;
+    let sealed = with_app(&state, move |app| {
+        app.inspect_state(&address, prefix, after, limit)
+    })
+    .await??;
+    ok(json!({ "sealed": base64::engine::general_purpose::STANDARD.encode(sealed) }))
 }
 
 #[derive(Deserialize)]

@@ -37,6 +37,9 @@ const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const TXS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("txs");
 const RECEIPTS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("receipts");
 const TX_INDEX: TableDefinition<&[u8], (u64, u32)> = TableDefinition::new("tx_index");
+/// Dev chains with inspection on: each contract call's record, sealed by the enclave to
+/// the owner key, by transaction hash.
+const INSPECTIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("inspections");
 /// Each block's commit certificate (none for block 0).
 const CERTIFICATES: TableDefinition<u64, &[u8]> = TableDefinition::new("certificates");
 
@@ -87,6 +90,8 @@ pub struct BlockCommit {
     pub certificate: Option<CommitCertificate>,
     /// The state root after the block.
     pub state_root: Hash,
+    /// Inspection records of the block's contract calls (dev chains with `--inspect`).
+    pub inspections: Vec<(Hash, Vec<u8>)>,
 }
 
 /// What the enclave needs to start again where the last block left it.
@@ -118,6 +123,7 @@ impl Store {
             txn.open_table(RECEIPTS).map_err(err)?;
             txn.open_table(TX_INDEX).map_err(err)?;
             txn.open_table(CERTIFICATES).map_err(err)?;
+            txn.open_table(INSPECTIONS).map_err(err)?;
             txn.open_table(evidence::EVIDENCE).map_err(err)?;
             txn.open_table(evidence::EVIDENCE_IDS).map_err(err)?;
         }
@@ -247,6 +253,16 @@ impl Store {
         let txn = self.db.begin_read().map_err(err)?;
         let table = txn.open_table(TX_INDEX).map_err(err)?;
         Ok(table.get(hash.as_slice()).map_err(err)?.map(|v| v.value()))
+    }
+
+    /// The inspection record of a transaction (sealed to the dev chain's owner key).
+    pub fn inspection(&self, hash: &Hash) -> Result<Option<Vec<u8>>, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(INSPECTIONS).map_err(err)?;
+        Ok(table
+            .get(hash.as_slice())
+            .map_err(err)?
+            .map(|v| v.value().to_vec()))
     }
 
     pub fn account(&self, address: &str) -> Result<Option<Account>, StoreError> {
@@ -513,6 +529,12 @@ impl Store {
                 {
                     index.insert(receipt.tx_hash.as_slice(), at).map_err(err)?;
                 }
+            }
+            let mut inspections = txn.open_table(INSPECTIONS).map_err(err)?;
+            for (hash, sealed) in &commit.inspections {
+                inspections
+                    .insert(hash.as_slice(), sealed.as_slice())
+                    .map_err(err)?;
             }
             let mut blocks = txn.open_table(BLOCKS).map_err(err)?;
             blocks

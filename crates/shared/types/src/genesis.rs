@@ -40,6 +40,12 @@ pub struct Genesis {
     /// seed (absent in a genesis file that has not been bootstrapped yet).
     #[serde(default)]
     pub network: Option<NetworkGenesis>,
+    /// A development chain (`veil dev`): its owner may turn on inspection, which decrypts
+    /// any transaction and any contract's state for them (`docs/threat-model.md`, "Dev
+    /// inspect"). Part of the hash like every field, so a chain cannot be made a dev chain
+    /// without becoming another chain; `veil testnet` and `veil node` never set it.
+    #[serde(default)]
+    pub dev: bool,
 }
 
 /// One genesis validator.
@@ -116,11 +122,19 @@ impl Genesis {
         crate::decode_exact(bytes)
     }
 
-    /// `SHA-256("veil/genesis-v1" || postcard(genesis))`: what an enclave is bound to.
+    /// `SHA-256("veil/genesis-v1" || postcard(genesis))`: what an enclave is bound to —
+    /// without the last byte (`dev`, postcard's last field) when it is 0, so a genesis
+    /// that is not a dev chain's hashes as it did before the flag existed. (Unambiguous:
+    /// a postcard encoding is never a strict prefix of another one of the same type.)
     pub fn hash(&self) -> Hash {
+        let mut bytes = self.to_bytes();
+        if !self.dev {
+            let last = bytes.pop();
+            debug_assert_eq!(last, Some(0), "`dev` is the last field");
+        }
         let mut hasher = Sha256::new();
         hasher.update(GENESIS_HASH_DOMAIN);
-        hasher.update(self.to_bytes());
+        hasher.update(&bytes);
         hasher.finalize().into()
     }
 
@@ -172,5 +186,40 @@ impl Genesis {
             return Err("params: a block must hold at least one largest transaction".into());
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn genesis(dev: bool) -> Genesis {
+        serde_json::from_value(serde_json::json!({
+            "chain_id": "c", "genesis_time_nanos": 7, "accounts": [], "dev": dev,
+        }))
+        .unwrap()
+    }
+
+    /// A dev chain is another chain: its hash differs. A genesis that is not one hashes
+    /// as before the flag existed (its encoding without the flag's byte), and a file
+    /// without the field is not a dev chain.
+    #[test]
+    fn the_dev_flag_is_bound_into_the_hash() {
+        let plain = genesis(false);
+        let dev = genesis(true);
+        assert_ne!(plain.hash(), dev.hash());
+        assert_eq!(dev.core_hash(), dev.hash(), "no network section yet");
+        let bytes = plain.to_bytes();
+        assert_eq!(bytes.last(), Some(&0));
+        let mut before_the_flag = Sha256::new();
+        before_the_flag.update(GENESIS_HASH_DOMAIN);
+        before_the_flag.update(&bytes[..bytes.len() - 1]);
+        assert_eq!(plain.hash(), <Hash>::from(before_the_flag.finalize()));
+        let unmarked: Genesis = serde_json::from_value(serde_json::json!({
+            "chain_id": "c", "genesis_time_nanos": 7, "accounts": [],
+        }))
+        .unwrap();
+        assert_eq!(unmarked, plain);
+        assert_eq!(Genesis::from_bytes(&dev.to_bytes()).unwrap(), dev);
     }
 }

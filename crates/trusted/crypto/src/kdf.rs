@@ -145,6 +145,17 @@ impl IoKeypair {
         }
     }
 
+    /// A keypair around a secret that does not come from the seed (a dev chain's inspect
+    /// owner key, which opens what the enclave seals to it).
+    pub(crate) fn from_secret(secret: StaticSecret, generation: u32) -> Self {
+        let public = PublicKey::from(&secret).to_bytes();
+        Self {
+            secret,
+            public,
+            generation,
+        }
+    }
+
     /// The X25519 public key users encrypt to.
     pub fn public(&self) -> [u8; 32] {
         self.public

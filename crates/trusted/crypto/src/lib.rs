@@ -8,7 +8,8 @@
 //! - the transaction envelope users encrypt their messages in ([`encrypt_input`],
 //!   [`open_input`]) and the per-transaction key that encrypts results ([`TxKey`], [`OutputKind`]),
 //! - sealing to the enclave ([`Sealer`], [`SimulatedSealer`]),
-//! - private per-call randomness ([`call_randomness`]).
+//! - private per-call randomness ([`call_randomness`]),
+//! - what an enclave seals to a dev chain's inspecting owner ([`seal_for_owner`], [`open_as_owner`]).
 //!
 //! The exact byte layouts are published in `docs/protocol.md` together with test vectors; the
 //! test `tests/vectors.rs` reads that document and checks every vector against this code.
@@ -23,6 +24,7 @@
 mod aead;
 mod envelope;
 mod error;
+mod inspect;
 mod kdf;
 mod seal;
 mod seed_share;
@@ -39,6 +41,7 @@ pub use crate::envelope::{
     ENVELOPE_NONCE_LEN, ENVELOPE_VERSION, OUTPUT_AAD, TX_KEY_INFO,
 };
 pub use crate::error::CryptoError;
+pub use crate::inspect::{inspect_binding, open_as_owner, seal_for_owner, INSPECT_DOMAIN};
 pub use crate::kdf::{
     call_randomness, contract_key, derive_key, IoKeypair, KeyLabel, MasterSeed, KDF_SALT,
 };

@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the messages below.
-pub const ABI_VERSION: u16 = 9;
+pub const ABI_VERSION: u16 = 10;
 
 /// Largest frame either side accepts (code uploads are the biggest messages).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
@@ -84,7 +84,25 @@ pub enum Ecall {
     /// as verified, so when the transaction runs in a block it need not verify the
     /// signature again. The one ecall that may run beside others (see `TxChecker`).
     CheckTx { tx: Vec<u8> },
+    /// Dev chains only (`Genesis::dev`): turn on inspection for the owner whose X25519
+    /// public key this is. Refused on any other genesis. From then on every contract call
+    /// that commits or fails in a block also answers an [`RunResponse::inspection`], and
+    /// `InspectState` answers; both are sealed to this key (`docs/protocol.md`, "Dev
+    /// inspect"). Kept in memory only: the host enables it again after each start.
+    EnableInspect { owner_key: Hash },
+    /// Dev chains with inspection on: the committed state of `contract` — the keys that
+    /// start with `prefix`, in key order, after `start_after`, at most `limit` of them —
+    /// read and verified against the enclave's own root, sealed to the owner key.
+    InspectState {
+        contract: String,
+        prefix: Vec<u8>,
+        start_after: Option<Vec<u8>>,
+        limit: u32,
+    },
 }
+
+/// Most entries one [`Ecall::InspectState`] answers.
+pub const MAX_INSPECT_STATE_ENTRIES: u32 = 10_000;
 
 /// The answer to [`Ecall::CheckTx`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -243,6 +261,11 @@ pub enum EcallResponse {
     /// The governance transaction took effect in the enclave.
     Governed,
     TxChecked(TxCheck),
+    InspectEnabled,
+    /// The answer to `InspectState`, sealed to the owner key.
+    InspectedState {
+        sealed: Vec<u8>,
+    },
     Error(EnclaveError),
 }
 
@@ -303,6 +326,10 @@ pub struct RunResponse {
     /// from the balances and the supply after `transfers` (the enclave checked them in
     /// the order they happened, so they fit).
     pub burns: Vec<Burn>,
+    /// Dev chains with inspection on (`Ecall::EnableInspect`), calls of a block only: the
+    /// decrypted message, result and state changes of this call, sealed to the owner key.
+    /// Always `None` otherwise.
+    pub inspection: Option<Vec<u8>>,
 }
 
 /// A change of a contract's public record made by a contract's message.
@@ -417,6 +444,8 @@ pub enum ErrorKind {
     /// A block the enclave refuses (uncertified, not the next one), or a signed
     /// transaction outside the open certified block or out of its order.
     Block,
+    /// Inspection refused: the genesis is not a dev chain, or inspection is not on.
+    Inspect,
     Host,
     Abi,
 }
@@ -459,6 +488,8 @@ impl Ecall {
             Ecall::InstallSeed { .. } => "install_seed",
             Ecall::Govern { .. } => "govern",
             Ecall::CheckTx { .. } => "check_tx",
+            Ecall::EnableInspect { .. } => "enable_inspect",
+            Ecall::InspectState { .. } => "inspect_state",
             Ecall::Run(r) => match r.entry {
                 EntryPoint::Instantiate => "instantiate",
                 EntryPoint::Execute => "execute",

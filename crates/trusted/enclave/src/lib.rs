@@ -21,6 +21,7 @@ mod admission;
 mod blocks;
 mod dispatch;
 mod governance;
+mod inspect;
 mod keys;
 mod ledger;
 mod left_out;
@@ -118,6 +119,10 @@ pub struct Enclave {
     governance: Governance,
     /// Transactions whose signature this enclave verified at admission (`CheckTx`).
     signatures: Arc<VerifiedSignatures>,
+    /// Dev chains only: the owner key inspection answers are sealed to (`EnableInspect`).
+    inspect_owner: Option<Hash>,
+    /// While a call that is inspected runs: the state changes it commits, per contract.
+    inspect_changes: Option<Vec<(String, Vec<veil_state::StateChange>)>>,
 }
 
 /// Senders whose shared secret the enclave remembers.
@@ -146,6 +151,8 @@ impl Enclave {
             chain: blocks::ChainCursor::default(),
             governance: Governance::default(),
             signatures: Arc::default(),
+            inspect_owner: None,
+            inspect_changes: None,
         }
     }
 
@@ -212,6 +219,17 @@ impl Enclave {
                     .map(|()| EcallResponse::Governed)
             }
             Ecall::CheckTx { tx } => Ok(EcallResponse::TxChecked(self.signatures.check(&tx))),
+            Ecall::EnableInspect { owner_key } => self
+                .enable_inspect(owner_key)
+                .map(|()| EcallResponse::InspectEnabled),
+            Ecall::InspectState {
+                contract,
+                prefix,
+                start_after,
+                limit,
+            } => self
+                .inspect_state(&contract, prefix, start_after, limit)
+                .map(|sealed| EcallResponse::InspectedState { sealed }),
         }
     }
 
@@ -303,7 +321,22 @@ impl Enclave {
         Ok(())
     }
 
+    /// Runs a call; on a dev chain with inspection on, a call of a block also answers its
+    /// record sealed to the owner (the normal path only tests one flag).
     fn run(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
+        if !self.inspects(&request) {
+            return self.run_call(request);
+        }
+        self.inspect_changes = Some(Vec::new());
+        let copy = request.clone();
+        let ran = self.run_call(request);
+        let changes = self.inspect_changes.take().unwrap_or_default();
+        let mut response = ran?;
+        response.inspection = Some(self.inspect_call(&copy, &response, changes)?);
+        Ok(response)
+    }
+
+    fn run_call(&mut self, request: RunRequest) -> EnclaveResult<RunResponse> {
         // Bound first: a call refused from here on still counts as run in its block.
         let bound = match (&request.tx, request.simulate) {
             (Some(tx), false) => {
@@ -539,6 +572,12 @@ impl Enclave {
         let (state, other_states) = if request.entry == EntryPoint::Query || request.simulate {
             (None, Vec::new())
         } else {
+            if let Some(changes) = self.inspect_changes.as_mut() {
+                changes.push((contract.address.clone(), inspect::state_changes(&storage)?));
+                for (address, other) in &states {
+                    changes.push((address.clone(), inspect::state_changes(other)?));
+                }
+            }
             let update = commit_state(storage)?;
             // As the call's messages left it (a new admin, a migration), else as admitted.
             record = records
@@ -581,6 +620,7 @@ impl Enclave {
                 contract_changes
             },
             burns: if request.simulate { Vec::new() } else { burns },
+            inspection: None,
         })
     }
 }
@@ -645,6 +685,7 @@ fn outcome_only(error_kind: Option<&str>, gas_used: u64, encrypted_result: Vec<u
         other_states: Vec::new(),
         contract_changes: Vec::new(),
         burns: Vec::new(),
+        inspection: None,
     }
 }
 

@@ -432,6 +432,15 @@ pub struct OcallNodeSource {
     contract: String,
 }
 
+impl OcallNodeSource {
+    pub(crate) fn new(channel: Arc<dyn OcallChannel>, contract: &str) -> Self {
+        Self {
+            channel,
+            contract: contract.to_string(),
+        }
+    }
+}
+
 impl NodeSource for OcallNodeSource {
     fn fetch(&self, id: &NodeId) -> Result<Option<Vec<u8>>, BackendError> {
         let request = encode(&Ocall::FetchNode {

@@ -30,7 +30,7 @@ use std::sync::Arc;
 pub use cipher::{bucket_size, NodeCipher, LEN_PREFIX, NODE_AAD_PREFIX, TAG_LEN};
 pub use commit::Commit;
 pub use node::FORMAT_VERSION;
-pub use state::{PendingWrites, VerifiedState, DEFAULT_CACHE_LIMIT};
+pub use state::{PendingWrites, StateChange, VerifiedState, DEFAULT_CACHE_LIMIT};
 pub use veil_engine::BackendError;
 
 /// A node's address: SHA-256 of its blob.

@@ -30,6 +30,14 @@ pub struct VerifiedState<S: NodeSource> {
     cache: RefCell<NodeCache>,
 }
 
+/// One key a call changed (see [`VerifiedState::changes`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateChange {
+    pub key: Vec<u8>,
+    pub old: Option<Vec<u8>>,
+    pub new: Option<Vec<u8>>,
+}
+
 /// A copy of a state's pending writes (see [`VerifiedState::pending_writes`]).
 #[derive(Clone)]
 pub struct PendingWrites(BTreeMap<Vec<u8>, Option<Vec<u8>>>);
@@ -127,6 +135,25 @@ impl<S: NodeSource> VerifiedState<S> {
     /// Goes back to writes taken with [`pending_writes`](Self::pending_writes).
     pub fn restore_writes(&mut self, writes: PendingWrites) {
         self.overlay = writes.0;
+    }
+
+    /// The call's writes against the state it started from, in key order, leaving out
+    /// writes that change nothing: `(key, value before, value after)`, `None` where there
+    /// was (or is) no value. Reads each written key from the tree (a dev chain's inspection
+    /// asks for it; nothing on the normal path does).
+    pub fn changes(&self) -> BackendResult<Vec<StateChange>> {
+        let mut changes = Vec::new();
+        for (key, new) in &self.overlay {
+            let old = self.tree_get(key)?;
+            if old != *new {
+                changes.push(StateChange {
+                    key: key.clone(),
+                    old,
+                    new: new.clone(),
+                });
+            }
+        }
+        Ok(changes)
     }
 
     /// How many blobs this state has fetched from its source so far.

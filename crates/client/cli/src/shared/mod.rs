@@ -380,6 +380,19 @@ pub(crate) fn parse_amount(text: &str) -> Result<u128, String> {
         .map_err(|_| format!("{text:?} is too large for an amount"))
 }
 
+/// A transaction hash given on the command line: 64 hex digits.
+pub(crate) fn parse_tx_hash(text: &str) -> Result<[u8; 32], Failure> {
+    let bytes = hex::decode(text.trim())
+        .ok()
+        .and_then(|b| <[u8; 32]>::try_from(b).ok())
+        .ok_or_else(|| {
+            usage(format!(
+                "{text:?} is not a transaction hash (64 hex digits)"
+            ))
+        })?;
+    Ok(bytes)
+}
+
 /// A contract message given on the command line: JSON.
 pub(crate) fn parse_msg(text: &str) -> Result<Value, Failure> {
     serde_json::from_str(text).map_err(|e| {

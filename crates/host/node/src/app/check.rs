@@ -376,6 +376,7 @@ mod tests {
                     checkpoint: None,
                     certificate: None,
                     state_root: [0; 32],
+                    inspections: Vec::new(),
                 },
             )
             .unwrap();

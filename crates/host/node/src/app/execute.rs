@@ -376,7 +376,7 @@ impl App {
                     .expect("the funds just moved are there");
             }
         };
-        let response = match result {
+        let mut response = match result {
             Ok(response) => response,
             Err(e) => {
                 undo_funds(&self.state);
@@ -385,6 +385,9 @@ impl App {
         };
         meter.charge_engine(response.gas_used);
         receipt.encrypted_result = Some(response.encrypted_result.clone());
+        if let Some(sealed) = response.inspection.take() {
+            self.inspections.push((context.hash, sealed));
+        }
         if !response.ok {
             undo_funds(&self.state);
             let kind = response.error_kind.unwrap_or_else(|| "contract".into());

@@ -438,3 +438,37 @@ fn pending_writes_can_be_restored() {
     assert_eq!(st.get(b"b").unwrap(), None);
     assert!(st.get(b"key/000000").unwrap().is_some());
 }
+
+/// `changes` lists what a call changed against its starting state, in key order, and
+/// leaves out writes that change nothing.
+#[test]
+fn changes_are_the_writes_that_change_something_in_key_order() {
+    let host = Host::default();
+    let root = build(
+        &host,
+        &BTreeMap::from([
+            (b"a".to_vec(), b"1".to_vec()),
+            (b"b".to_vec(), b"2".to_vec()),
+            (b"c".to_vec(), b"3".to_vec()),
+        ]),
+    );
+    let mut st = VerifiedState::open(host.clone(), cipher(), root);
+    st.set(b"d", b"4").unwrap();
+    st.set(b"b", b"2").unwrap(); // the same value: no change
+    st.set(b"a", b"9").unwrap();
+    st.remove(b"c").unwrap();
+    st.remove(b"z").unwrap(); // never there: no change
+    let changes = st.changes().unwrap();
+    let seen: Vec<_> = changes
+        .iter()
+        .map(|c| (c.key.as_slice(), c.old.as_deref(), c.new.as_deref()))
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (&b"a"[..], Some(&b"1"[..]), Some(&b"9"[..])),
+            (&b"c"[..], Some(&b"3"[..]), None),
+            (&b"d"[..], None, Some(&b"4"[..])),
+        ]
+    );
+}
