@@ -10,8 +10,8 @@ use serde_json::json;
 use veil_types::veil_attestation::Policy;
 use veil_types::{Msg, RegistrationInfo};
 
+use crate::shared::{broadcast, report, Signer, TxOpts};
 use crate::shared::{failed, hex_encode, print_fields, print_json, settings, usage, Failure};
-use crate::tx::{broadcast, report, Signer, TxOpts};
 
 pub(crate) const SET_ATTESTATION_POLICY_ABOUT: &str = "\
 Replace the attestation policy every enclave verifies registrations against: to accept a

@@ -92,7 +92,7 @@ fn owner_key() -> Result<StaticSecret, Failure> {
 fn open(owner: &StaticSecret, sealed: &Value) -> Result<Value, Failure> {
     let bytes = sealed
         .as_str()
-        .and_then(|text| crate::tx::b64_decode(text).ok())
+        .and_then(|text| crate::shared::b64_decode(text).ok())
         .ok_or_else(|| failed("bad_answer", "the node's sealed answer is not base64"))?;
     let plain = veil_crypto::open_as_owner(owner, &bytes).map_err(|_| {
         failed(
@@ -121,7 +121,7 @@ fn shown_b64(value: &Value) -> Result<Option<(String, Vec<u8>)>, Failure> {
     match value.as_str() {
         None => Ok(None),
         Some(text) => {
-            let bytes = crate::tx::b64_decode(text)
+            let bytes = crate::shared::b64_decode(text)
                 .map_err(|_| failed("bad_answer", "a sealed key or value is not base64"))?;
             Ok(Some((shown(&bytes), bytes)))
         }

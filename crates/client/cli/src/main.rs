@@ -14,7 +14,6 @@ mod config;
 mod contract;
 mod governance;
 mod inspect;
-mod join;
 mod keys;
 mod node;
 mod policy;

@@ -3,8 +3,8 @@
 use serde_json::json;
 use veil_types::{Msg, QueryPolicy};
 
+use crate::shared::{broadcast, report, Signer, TxOpts};
 use crate::shared::{failed, settings, usage, Failure};
-use crate::tx::{broadcast, report, Signer, TxOpts};
 
 pub(crate) const POLICY_HELP: &str = "\
 Who may read what through queries: `public` (anyone reads everything: an explicit opt-out),

@@ -8,11 +8,11 @@ use veil_client::rpc::{CommittedTx, TxStatus};
 use veil_client::tx::{decrypt_own_message, decrypt_result, envelope_of, Wallet};
 use veil_types::{Msg, DENOM};
 
+use crate::shared::b64;
 use crate::shared::{
     failed, finish, hex_encode, parse_msg, parse_tx_hash, print_fields, print_json, print_receipt,
     print_result, readable_result, receipt_fields, settings, Failure,
 };
-use crate::tx::b64;
 
 pub(crate) const QUERY_LONG_ABOUT: &str = "\
 Read the chain through a node: contract queries, transactions, blocks, accounts, code.
@@ -76,7 +76,7 @@ pub struct ContractArgs {
     #[arg(long, value_name = "KEY")]
     from: Option<String>,
     #[command(flatten)]
-    pin: crate::tx::CodePin,
+    pin: crate::shared::CodePin,
 }
 
 #[derive(clap::Args)]

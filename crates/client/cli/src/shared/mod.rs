@@ -1,5 +1,6 @@
 //! What the commands share: the global settings (flags, environment, client config), the
-//! keyring, failures, output, progress, parsing and result formatting.
+//! keyring, failures, output, progress, parsing and result formatting, and signing and
+//! sending a transaction (`sending.rs`).
 
 use std::io::{self, BufRead, IsTerminal};
 use std::path::PathBuf;
@@ -14,7 +15,10 @@ use veil_client::tx::{decode_data, WalletError};
 use veil_types::{Receipt, DENOM};
 use zeroize::Zeroizing;
 
+mod sending;
 mod settings;
+
+pub(crate) use sending::{b64, b64_decode, broadcast, human_size, report, CodePin, Signer, TxOpts};
 
 pub(crate) use settings::{
     check_config_value, default_home, parse_duration, set_config_values, settings, ClientConfig,

@@ -12,7 +12,7 @@ use veil_node::node::{run, BlockSource, PeerBlock};
 use veil_node::{AppConfig, Genesis};
 use veil_types::Msg;
 
-use crate::node::{home_of, node_config, JoinArgs};
+use super::{home_of, node_config, JoinArgs};
 
 pub fn join(args: JoinArgs) -> anyhow::Result<ExitCode> {
     let home = home_of()?;

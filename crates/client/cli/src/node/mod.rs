@@ -1,4 +1,4 @@
-//! `veil dev` and `veil node start`: run a Veil node.
+//! `veil dev` and `veil node start`: run a Veil node (`veil node join`: `join.rs`).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -13,6 +13,8 @@ use veil_node::node::{run, NodeConfig, DEFAULT_P2P_PORT, DEFAULT_RPC_PORT};
 use veil_node::{Genesis, GenesisAccount, Params};
 
 use crate::shared::parse_duration;
+
+mod join;
 
 /// The dev chain's id.
 pub const DEV_CHAIN_ID: &str = "veil-dev";
@@ -368,6 +370,6 @@ pub fn node(command: NodeCommand) -> anyhow::Result<ExitCode> {
             run(config)?;
             Ok(ExitCode::SUCCESS)
         }
-        NodeCommand::Join(args) => crate::join::join(args),
+        NodeCommand::Join(args) => join::join(args),
     }
 }
