@@ -1,58 +1,71 @@
 #!/usr/bin/env bash
-# Runs one fuzz target (docs/fuzzing.md): scripts/fuzz.sh TARGET [SECONDS] [libFuzzer args…]
-#   scripts/fuzz.sh --list            the targets
-#   scripts/fuzz.sh --build           build every target once (ASan, release, debug assertions)
-#   scripts/fuzz.sh --smoke [SECONDS] every target for SECONDS each (default 10): CI's smoke
-#   scripts/fuzz.sh differential [SECONDS]   the differential target (its own workspace)
+# Fuzzing (docs/fuzzing.md).
+#   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer args…]   one target (default 60 s)
+#   scripts/fuzz.sh differential [SECONDS]                Veil vs cosmwasm-vm (own workspace)
+#   scripts/fuzz.sh --list                                the targets
+#   scripts/fuzz.sh --smoke [SECONDS]                     CI: every target SECONDS each (default 10)
+# Builds: release with debug assertions (overflow checks) and AddressSanitizer, one build
+# for all targets; the smoke leaves out the consensus target (malachite and libp2p) and
+# builds with 16 codegen units in its own target directory, to keep CI short; the
+# differential target builds without a sanitizer (wasmer under ASan takes too long).
 # The working corpus grows in target/fuzz-corpus/TARGET; committed seeds in fuzz/seeds/
-# and the contracts the tests built (scripts/fuzz-corpus.sh) are read as well. Crashes
-# go to target/fuzz-artifacts/TARGET/. One job, one worker: the machine is shared.
+# and the contracts the tests built (scripts/fuzz-corpus.sh) are read too. Crashes go to
+# target/fuzz-artifacts/TARGET/. One process (libFuzzer's default): the machine is shared.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export RUSTC_BOOTSTRAP=1
 target_dir="${CARGO_TARGET_DIR:-$PWD/target}"
-export CARGO_TARGET_DIR="$target_dir"
-# Release with debug assertions (overflow checks on), AddressSanitizer, one build for all.
-BUILD_FLAGS=(-O -a)
 RSS_LIMIT_MB="${FUZZ_RSS_LIMIT_MB:-2048}"
 TIMEOUT_SECS="${FUZZ_TIMEOUT_SECS:-10}"
 
-targets() { (cd fuzz && cargo fuzz list); }
-
+# run_target DIR BUILD_TARGET_DIR TARGET SECONDS [cargo fuzz flags…] -- [libFuzzer args…]
 run_target() {
-    local dir="$1" target="$2" seconds="$3"; shift 3
+    local dir="$1" build_dir="$2" target="$3" seconds="$4"; shift 4
+    local flags=()
+    while [ $# -gt 0 ] && [ "$1" != -- ]; do flags+=("$1"); shift; done
+    [ $# -gt 0 ] && shift
     local corpus="$target_dir/fuzz-corpus/$target" artifacts="$target_dir/fuzz-artifacts/$target"
     mkdir -p "$corpus" "$artifacts"
     local seeds=()
     [ -d "fuzz/seeds/$target" ] && seeds+=("$PWD/fuzz/seeds/$target")
     [ -d "$target_dir/fuzz-seeds/$target" ] && seeds+=("$target_dir/fuzz-seeds/$target")
-    local flags=("${BUILD_FLAGS[@]}")
-    # wasmer does not build under ASan in reasonable time: the differential target runs
-    # without a sanitizer (docs/fuzzing.md).
-    [ "$dir" = fuzz/differential ] && flags+=(-s none)
-    (cd "$dir" && cargo fuzz run "${flags[@]}" "$target" "$corpus" "${seeds[@]}" -- \
+    (cd "$dir" && CARGO_TARGET_DIR="$build_dir" cargo fuzz run --fuzz-dir . "${flags[@]}" \
+        "$target" "$corpus" "${seeds[@]}" -- \
         -artifact_prefix="$artifacts/" -rss_limit_mb="$RSS_LIMIT_MB" -timeout="$TIMEOUT_SECS" \
-        -max_total_time="$seconds" -jobs=1 -workers=1 -print_final_stats=1 "$@")
+        -max_total_time="$seconds" -print_final_stats=1 "$@")
 }
+
+FULL=(-O -a)
+SMOKE=(-O -a --no-default-features --codegen-units 16)
+DIFFERENTIAL=(-O -a -s none)
 
 ./scripts/setup-fuzz.sh
 case "${1:-}" in
-    --list) targets ;;
-    --build) (cd fuzz && cargo fuzz build "${BUILD_FLAGS[@]}") ;;
+    --list) (cd fuzz && cargo fuzz list --fuzz-dir .) ;;
     --smoke)
         seconds="${2:-10}"
         ./scripts/fuzz-corpus.sh
-        (cd fuzz && cargo fuzz build "${BUILD_FLAGS[@]}")
-        for target in $(targets); do
+        smoke_dir="$target_dir/fuzz-smoke"
+        (cd fuzz && CARGO_TARGET_DIR="$smoke_dir" cargo fuzz build --fuzz-dir . "${SMOKE[@]}")
+        for target in $(cd fuzz && cargo fuzz list --fuzz-dir .); do
+            [ -x "$smoke_dir/x86_64-unknown-linux-gnu/release/$target" ] || continue
             echo "fuzz smoke: $target (${seconds}s)" >&2
-            run_target fuzz "$target" "$seconds" 2>&1 | grep -E '^(#[0-9]+.*DONE|==[0-9]+==|SUMMARY|Done)|panicked|ERROR' || true
-            [ "${PIPESTATUS[0]}" -eq 0 ] || { echo "fuzz smoke: $target FAILED (see above; inputs in $target_dir/fuzz-artifacts/$target)" >&2; exit 1; }
+            log="$target_dir/fuzz-artifacts/$target.smoke.log"
+            mkdir -p "$target_dir/fuzz-artifacts"
+            if ! run_target fuzz "$smoke_dir" "$target" "$seconds" "${SMOKE[@]}" > "$log" 2>&1; then
+                tail -n 60 "$log" >&2
+                echo "fuzz smoke: $target FAILED (log $log, input in $target_dir/fuzz-artifacts/$target/)" >&2
+                exit 1
+            fi
+            grep -E '^stat::number_of_executed_units' "$log" >&2 || true
         done
         ;;
     differential)
-        run_target fuzz/differential differential "${2:-60}" "${@:3}" ;;
-    "" | -h | --help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+        ./scripts/fuzz-corpus.sh
+        run_target fuzz/differential "$target_dir/differential" differential "${2:-60}" \
+            "${DIFFERENTIAL[@]}" -- "${@:3}" ;;
+    "" | -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
     *)
         ./scripts/fuzz-corpus.sh
-        run_target fuzz "$1" "${2:-60}" "${@:3}" ;;
+        run_target fuzz "$target_dir" "$1" "${2:-60}" "${FULL[@]}" -- "${@:3}" ;;
 esac
