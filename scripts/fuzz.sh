@@ -26,12 +26,15 @@ run_target() {
     [ $# -gt 0 ] && shift
     local corpus="$target_dir/fuzz-corpus/$target" artifacts="$target_dir/fuzz-artifacts/$target"
     mkdir -p "$corpus" "$artifacts"
+    # Compiling a large real contract (cw721-base, 870 KB) under ASan takes seconds.
+    local timeout="$TIMEOUT_SECS"
+    case "$target" in wasm_validate | differential) timeout=$((TIMEOUT_SECS * 6)) ;; esac
     local seeds=()
     [ -d "fuzz/seeds/$target" ] && seeds+=("$PWD/fuzz/seeds/$target")
     [ -d "$target_dir/fuzz-seeds/$target" ] && seeds+=("$target_dir/fuzz-seeds/$target")
     (cd "$dir" && CARGO_TARGET_DIR="$build_dir" cargo fuzz run --fuzz-dir . "${flags[@]}" \
         "$target" "$corpus" "${seeds[@]}" -- \
-        -artifact_prefix="$artifacts/" -rss_limit_mb="$RSS_LIMIT_MB" -timeout="$TIMEOUT_SECS" \
+        -artifact_prefix="$artifacts/" -rss_limit_mb="$RSS_LIMIT_MB" -timeout="$timeout" \
         -max_total_time="$seconds" -print_final_stats=1 "$@")
 }
 
