@@ -86,7 +86,17 @@ impl Enclave {
             )));
         }
         let (expected, min_time) = match &chain.last {
-            Some(last) => (last.height + 1, last.time_nanos + 1),
+            Some(last) => {
+                // A block at the largest time has no successor (found by fuzzing: the
+                // sum overflowed, and without overflow checks wrapped to 0).
+                let min_time = last.time_nanos.checked_add(1).ok_or_else(|| {
+                    refuse(format!(
+                        "block {} has the largest time: no block can follow it",
+                        last.height
+                    ))
+                })?;
+                (last.height + 1, min_time)
+            }
             None => (1, genesis.genesis_time_nanos),
         };
         if header.height != expected {
