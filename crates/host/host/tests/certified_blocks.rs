@@ -197,6 +197,67 @@ fn forged_certificates_are_refused_and_nothing_of_the_block_runs() {
     }
 }
 
+/// Found by fuzzing (`fuzz/seeds/enclave_ecall/block-time-overflow`): after a certified
+/// block at the largest time, the next block's minimum time overflowed (and, without
+/// overflow checks, wrapped to 0 so that any time passed).
+#[test]
+fn no_block_follows_one_at_the_largest_time() {
+    for mode in modes() {
+        let (host, _dir) = four_validator_host(&mode);
+        let enclave = host.enclave();
+        let last = BlockHeader {
+            time_nanos: u64::MAX,
+            ..header(1, [0; 32], &[])
+        };
+        enclave
+            .begin_block(&last, &[], &certificate(&last, &[0, 1, 2]))
+            .expect("a certified empty block");
+        enclave.end_block().expect("the block ends");
+        let next = BlockHeader {
+            time_nanos: 0,
+            ..header(2, last.hash(), &[])
+        };
+        refused(
+            enclave.begin_block(&next, &[], &certificate(&next, &[0, 1, 2])),
+            "has the largest time",
+        );
+    }
+}
+
+/// Found reading the fuzzing results: running a transaction of sequence `u64::MAX` would
+/// mark `u64::MAX + 1` next, which wraps to 0 without overflow checks and reopens every
+/// sequence its sender used.
+#[test]
+fn the_largest_sequence_is_refused() {
+    for mode in modes() {
+        let (host, _dir) = four_validator_host(&mode);
+        let enclave = host.enclave();
+        let tx = signed_tx(
+            "alice",
+            u64::MAX,
+            20_000_000,
+            Msg::StoreCode {
+                wasm: cw20_wasm().to_vec(),
+                query_policy: None,
+            },
+        );
+        let block = header(1, [0; 32], &[&tx]);
+        enclave
+            .begin_block(&block, &hashes(&[&tx]), &certificate(&block, &[0, 1, 2]))
+            .expect("a certified block");
+        let error = enclave_error(
+            enclave
+                .store_code(cw20_wasm(), Some(tx), CHAIN_ID)
+                .map(|_| ()),
+        );
+        assert_eq!(error.kind, ErrorKind::Replay, "{error:?}");
+        assert!(
+            error.message.contains("no sequence follows it"),
+            "{error:?}"
+        );
+    }
+}
+
 #[test]
 fn a_certified_block_runs_only_its_own_transactions_in_order_and_once() {
     for mode in modes() {

@@ -120,6 +120,17 @@ impl Enclave {
 
     /// Refuses a transaction whose sequence its sender has already used.
     pub(crate) fn check_sequence(&self, sender: &str, tx: &veil_types::Tx) -> EnclaveResult<()> {
+        // No sequence follows the largest: marking it used would wrap the next to 0 and
+        // reopen every sequence already used.
+        if tx.body.sequence == u64::MAX {
+            return Err(fail(
+                ErrorKind::Replay,
+                format!(
+                    "transaction sequence {} of {sender} cannot be used: no sequence follows it",
+                    u64::MAX
+                ),
+            ));
+        }
         let next = self.next_sequences.get(sender).copied().unwrap_or(0);
         if tx.body.sequence < next {
             return Err(fail(
