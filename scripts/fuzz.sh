@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # Fuzzing (docs/fuzzing.md).
 #   scripts/fuzz.sh TARGET [SECONDS] [libFuzzer args…]   one target (default 60 s)
+#   scripts/fuzz.sh TARGET 0 FILE                         replay one input (a crash) once
 #   scripts/fuzz.sh differential [SECONDS]                Veil vs cosmwasm-vm (own workspace)
 #   scripts/fuzz.sh --list                                the targets
 #   scripts/fuzz.sh --smoke [SECONDS]                     CI: every target SECONDS each (default 10)
 # Builds: release with debug assertions (overflow checks) and AddressSanitizer, one build
-# for all targets; the smoke leaves out the consensus target (malachite and libp2p) and
-# builds with 16 codegen units in its own target directory, to keep CI short; the
-# differential target builds without a sanitizer (wasmer under ASan takes too long).
+# for all targets. The smoke (CI) builds every target once, unoptimized (debug
+# assertions and overflow checks on) and without a sanitizer, in its own target
+# directory: a fraction of the instrumented release build's time (docs/fuzzing.md, "In
+# CI"). The differential target builds without a sanitizer (wasmer under ASan takes too
+# long).
 # The working corpus grows in target/fuzz-corpus/TARGET; committed seeds in fuzz/seeds/
 # and the contracts the tests built (scripts/fuzz-corpus.sh) are read too. Crashes go to
 # target/fuzz-artifacts/TARGET/. One process (libFuzzer's default): the machine is shared.
@@ -26,20 +29,26 @@ run_target() {
     [ $# -gt 0 ] && shift
     local corpus="$target_dir/fuzz-corpus/$target" artifacts="$target_dir/fuzz-artifacts/$target"
     mkdir -p "$corpus" "$artifacts"
+    local inputs=("$corpus")
+    if [ $# -gt 0 ] && [ -f "$1" ]; then
+        # Replay: libFuzzer runs input files once, and only when no directory is given.
+        inputs=("$(realpath "$1")"); shift
+    fi
     # Compiling a large real contract (cw721-base, 870 KB) under ASan takes seconds.
     local timeout="$TIMEOUT_SECS"
     case "$target" in wasm_validate | differential) timeout=$((TIMEOUT_SECS * 6)) ;; esac
-    local seeds=()
-    [ -d "fuzz/seeds/$target" ] && seeds+=("$PWD/fuzz/seeds/$target")
-    [ -d "$target_dir/fuzz-seeds/$target" ] && seeds+=("$target_dir/fuzz-seeds/$target")
+    if [ -d "${inputs[0]}" ]; then
+        [ -d "fuzz/seeds/$target" ] && inputs+=("$PWD/fuzz/seeds/$target")
+        [ -d "$target_dir/fuzz-seeds/$target" ] && inputs+=("$target_dir/fuzz-seeds/$target")
+    fi
     (cd "$dir" && CARGO_TARGET_DIR="$build_dir" cargo fuzz run --fuzz-dir . "${flags[@]}" \
-        "$target" "$corpus" "${seeds[@]}" -- \
+        "$target" "${inputs[@]}" -- \
         -artifact_prefix="$artifacts/" -rss_limit_mb="$RSS_LIMIT_MB" -timeout="$timeout" \
         -max_total_time="$seconds" -print_final_stats=1 "$@")
 }
 
 FULL=(-O -a)
-SMOKE=(-O -a --no-default-features --codegen-units 16)
+SMOKE=(--dev -a -s none)
 DIFFERENTIAL=(-O -a -s none)
 
 ./scripts/setup-fuzz.sh
@@ -51,12 +60,13 @@ case "${1:-}" in
         smoke_dir="$target_dir/fuzz-smoke"
         (cd fuzz && CARGO_TARGET_DIR="$smoke_dir" cargo fuzz build --fuzz-dir . "${SMOKE[@]}")
         for target in $(cd fuzz && cargo fuzz list --fuzz-dir .); do
-            [ -x "$smoke_dir/x86_64-unknown-linux-gnu/release/$target" ] || continue
             echo "fuzz smoke: $target (${seconds}s)" >&2
             log="$target_dir/fuzz-artifacts/$target.smoke.log"
             mkdir -p "$target_dir/fuzz-artifacts"
             if ! run_target fuzz "$smoke_dir" "$target" "$seconds" "${SMOKE[@]}" > "$log" 2>&1; then
-                tail -n 60 "$log" >&2
+                # The panic (or libFuzzer's verdict) first: the backtrace after it is long.
+                grep -m 3 -A 2 -E 'panicked at|^==[0-9]+== ERROR' "$log" >&2 || true
+                tail -n 30 "$log" >&2
                 echo "fuzz smoke: $target FAILED (log $log, input in $target_dir/fuzz-artifacts/$target/)" >&2
                 exit 1
             fi
@@ -67,7 +77,7 @@ case "${1:-}" in
         ./scripts/fuzz-corpus.sh
         run_target fuzz/differential "$target_dir/differential" differential "${2:-60}" \
             "${DIFFERENTIAL[@]}" -- "${@:3}" ;;
-    "" | -h | --help) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+    "" | -h | --help) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
     *)
         ./scripts/fuzz-corpus.sh
         run_target fuzz "$target_dir" "$1" "${2:-60}" "${FULL[@]}" -- "${@:3}" ;;

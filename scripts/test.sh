@@ -17,10 +17,10 @@ export VEIL_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/veil"
 ./scripts/setup-browser.sh
 (cd clients/ts && npm test --silent)
 (cd examples/cw20-dapp && npm test --silent)
-# Fuzz smoke (docs/fuzzing.md): every decoder's fuzz target for a few seconds on its
-# corpus, so a decoder that starts to panic fails. Not yet on by default: its instrumented
-# build costs more than CI's time budget allows (docs/fuzzing.md, "In CI");
-# VEIL_FUZZ_SMOKE_SECS=10 ./scripts/test.sh runs it. Longer runs: scripts/fuzz.sh.
-if [ "${VEIL_FUZZ_SMOKE_SECS:-0}" != 0 ]; then
-    ./scripts/fuzz.sh --smoke "${VEIL_FUZZ_SMOKE_SECS}"
+# Fuzz smoke (docs/fuzzing.md, "In CI"): every fuzz target for a few seconds on its
+# seeds, so a decoder that starts to panic fails. VEIL_FUZZ_SMOKE_SECS sets the seconds
+# per target (0 skips it). Longer runs: scripts/fuzz.sh TARGET SECONDS.
+fuzz_smoke_secs="${VEIL_FUZZ_SMOKE_SECS:-10}"
+if [ "$fuzz_smoke_secs" != 0 ]; then
+    ./scripts/fuzz.sh --smoke "$fuzz_smoke_secs"
 fi

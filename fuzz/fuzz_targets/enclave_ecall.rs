@@ -5,12 +5,16 @@
 //! Every answer must be an `EcallResponse` in the codec; nothing may panic.
 #![no_main]
 
+#[path = "../common/msg.rs"]
+mod msg;
+
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 
 use arbitrary::Arbitrary;
 use k256::ecdsa::SigningKey;
 use libfuzzer_sys::fuzz_target;
+use msg::MsgSpec;
 use veil_enclave::{Enclave, OcallChannel};
 use veil_enclave_abi::{
     decode, encode, BlockRef, ContractRef, Ecall, EcallResponse, EntryPoint, InitRequest, LeftOut,
@@ -18,7 +22,7 @@ use veil_enclave_abi::{
 };
 use veil_types::consensus::{sign_precommit, CommitCertificate, ValidatorKey};
 use veil_types::genesis::{Genesis, GenesisValidator};
-use veil_types::{BlockHeader, Msg, TxBody};
+use veil_types::{BlockHeader, TxBody};
 
 const CHAIN_ID: &str = "veil-fuzz";
 const GENESIS_TIME: u64 = 1_700_000_000_000_000_000;
@@ -42,6 +46,7 @@ fn genesis() -> Genesis {
         }],
         authority: None,
         network: None,
+        dev: false,
     }
 }
 
@@ -101,47 +106,6 @@ enum TxSpec {
     },
 }
 
-#[derive(Debug, Arbitrary)]
-enum MsgSpec {
-    Send {
-        to: String,
-        amount: u128,
-    },
-    StoreCode {
-        wasm: Vec<u8>,
-        policy: Option<String>,
-    },
-    Instantiate {
-        code_id: u64,
-        label: String,
-        admin: Option<String>,
-        msg: Vec<u8>,
-        funds: u128,
-    },
-    Execute {
-        contract: String,
-        msg: Vec<u8>,
-        funds: u128,
-    },
-    Migrate {
-        contract: String,
-        code_id: u64,
-        msg: Vec<u8>,
-    },
-    SetQueryPolicy {
-        contract: String,
-        policy: String,
-    },
-    RegisterNode {
-        key: [u8; 32],
-        attestation: Vec<u8>,
-    },
-    RevokeNode {
-        key: [u8; 32],
-        reason: String,
-    },
-}
-
 impl TxSpec {
     fn bytes(&self) -> Vec<u8> {
         match self {
@@ -155,73 +119,7 @@ impl TxSpec {
             } => {
                 let key = SigningKey::from_slice(key)
                     .unwrap_or_else(|_| SigningKey::from_slice(&[1; 32]).unwrap());
-                let policy = |p: &Option<String>| {
-                    p.as_deref()
-                        .and_then(|p| veil_types::QueryPolicy::from_preset_or_json(p).ok())
-                };
-                let msg = match msg {
-                    MsgSpec::Send { to, amount } => Msg::Send {
-                        to: to.clone(),
-                        amount: *amount,
-                    },
-                    MsgSpec::StoreCode { wasm, policy: p } => Msg::StoreCode {
-                        wasm: wasm.clone(),
-                        query_policy: policy(p),
-                    },
-                    MsgSpec::Instantiate {
-                        code_id,
-                        label,
-                        admin,
-                        msg,
-                        funds,
-                    } => Msg::Instantiate {
-                        code_id: *code_id,
-                        label: label.clone(),
-                        admin: admin.clone(),
-                        msg: msg.clone(),
-                        funds: *funds,
-                        query_policy: None,
-                    },
-                    MsgSpec::Execute {
-                        contract,
-                        msg,
-                        funds,
-                    } => Msg::Execute {
-                        contract: contract.clone(),
-                        msg: msg.clone(),
-                        funds: *funds,
-                    },
-                    MsgSpec::Migrate {
-                        contract,
-                        code_id,
-                        msg,
-                    } => Msg::Migrate {
-                        contract: contract.clone(),
-                        code_id: *code_id,
-                        msg: msg.clone(),
-                    },
-                    MsgSpec::SetQueryPolicy {
-                        contract,
-                        policy: p,
-                    } => match policy(&Some(p.clone())) {
-                        Some(query_policy) => Msg::SetQueryPolicy {
-                            contract: contract.clone(),
-                            query_policy,
-                        },
-                        None => Msg::Send {
-                            to: contract.clone(),
-                            amount: 0,
-                        },
-                    },
-                    MsgSpec::RegisterNode { key, attestation } => Msg::RegisterNode {
-                        registration_key: *key,
-                        attestation: attestation.clone(),
-                    },
-                    MsgSpec::RevokeNode { key, reason } => Msg::RevokeNode {
-                        registration_key: *key,
-                        reason: reason.clone(),
-                    },
-                };
+                let msg = msg.to_msg();
                 TxBody {
                     chain_id: if *other_chain { "other" } else { CHAIN_ID }.into(),
                     sequence: *sequence,

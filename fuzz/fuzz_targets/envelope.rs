@@ -4,8 +4,12 @@
 //! then changed. Only the untouched envelope may open, and it opens to what was sealed.
 #![no_main]
 
+#[path = "../common/mutation.rs"]
+mod mutation;
+
 use arbitrary::Arbitrary;
 use libfuzzer_sys::fuzz_target;
+use mutation::Mutation;
 use veil_crypto::x25519_dalek::{PublicKey, StaticSecret};
 use veil_crypto::{
     encrypt_input_with_nonce, envelope_generation, open_input, open_input_cached, open_seed_share,
@@ -49,31 +53,6 @@ enum Case {
         mutation: Mutation,
         raw: Option<Vec<u8>>,
     },
-}
-
-#[derive(Debug, Arbitrary)]
-enum Mutation {
-    None,
-    Flip { at: usize, mask: u8 },
-    Truncate { len: usize },
-    Append(Vec<u8>),
-}
-
-impl Mutation {
-    fn apply(&self, mut bytes: Vec<u8>) -> Vec<u8> {
-        match self {
-            Mutation::None => {}
-            Mutation::Flip { at, mask } => {
-                if !bytes.is_empty() {
-                    let i = at % bytes.len();
-                    bytes[i] ^= mask;
-                }
-            }
-            Mutation::Truncate { len } => bytes.truncate(*len),
-            Mutation::Append(extra) => bytes.extend_from_slice(extra),
-        }
-        bytes
-    }
 }
 
 fuzz_target!(|input: Input| {

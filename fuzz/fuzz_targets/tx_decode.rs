@@ -3,11 +3,18 @@
 //! that decodes to anything other than what was signed must never verify.
 #![no_main]
 
+#[path = "../common/msg.rs"]
+mod msg;
+#[path = "../common/mutation.rs"]
+mod mutation;
+
 use arbitrary::Arbitrary;
 use k256::ecdsa::SigningKey;
 use libfuzzer_sys::fuzz_target;
+use msg::MsgSpec;
+use mutation::Mutation;
 use veil_types::permit::{PermitBody, QueryPermit};
-use veil_types::{Msg, SignDomain, Tx, TxBody, TxError};
+use veil_types::{SignDomain, Tx, TxBody, TxError};
 
 #[derive(Debug, Arbitrary)]
 enum Input {
@@ -40,95 +47,7 @@ struct Body {
     gas_limit: u64,
     fee: u128,
     memo: String,
-    msg: MsgKind,
-}
-
-#[derive(Debug, Arbitrary)]
-enum MsgKind {
-    Send {
-        to: String,
-        amount: u128,
-    },
-    StoreCode {
-        wasm: Vec<u8>,
-    },
-    Execute {
-        contract: String,
-        msg: Vec<u8>,
-        funds: u128,
-    },
-    Migrate {
-        contract: String,
-        code_id: u64,
-        msg: Vec<u8>,
-    },
-    RevokeNode {
-        key: [u8; 32],
-        reason: String,
-    },
-}
-
-#[derive(Debug, Arbitrary)]
-enum Mutation {
-    None,
-    Flip { at: usize, mask: u8 },
-    Truncate { len: usize },
-    Append(Vec<u8>),
-    Splice { at: usize, bytes: Vec<u8> },
-}
-
-impl Mutation {
-    fn apply(&self, mut bytes: Vec<u8>) -> Vec<u8> {
-        match self {
-            Mutation::None => {}
-            Mutation::Flip { at, mask } => {
-                if !bytes.is_empty() {
-                    let i = at % bytes.len();
-                    bytes[i] ^= mask;
-                }
-            }
-            Mutation::Truncate { len } => bytes.truncate(*len),
-            Mutation::Append(extra) => bytes.extend_from_slice(extra),
-            Mutation::Splice { at, bytes: with } => {
-                let at = at % (bytes.len() + 1);
-                let end = (at + with.len()).min(bytes.len());
-                bytes.splice(at..end, with.iter().copied());
-            }
-        }
-        bytes
-    }
-}
-
-fn msg_of(kind: MsgKind) -> Msg {
-    match kind {
-        MsgKind::Send { to, amount } => Msg::Send { to, amount },
-        MsgKind::StoreCode { wasm } => Msg::StoreCode {
-            wasm,
-            query_policy: None,
-        },
-        MsgKind::Execute {
-            contract,
-            msg,
-            funds,
-        } => Msg::Execute {
-            contract,
-            msg,
-            funds,
-        },
-        MsgKind::Migrate {
-            contract,
-            code_id,
-            msg,
-        } => Msg::Migrate {
-            contract,
-            code_id,
-            msg,
-        },
-        MsgKind::RevokeNode { key, reason } => Msg::RevokeNode {
-            registration_key: key,
-            reason,
-        },
-    }
+    msg: MsgSpec,
 }
 
 /// Whatever decodes must encode and decode back to itself, in both encodings.
@@ -183,7 +102,7 @@ fuzz_target!(|input: Input| match input {
             gas_limit: body.gas_limit,
             fee: body.fee,
             memo: body.memo,
-            msg: msg_of(body.msg),
+            msg: body.msg.to_msg(),
         };
         let domain = if simulate {
             SignDomain::Simulate

@@ -4,65 +4,19 @@
 //! (cache miss) and on the same engine again (cache hit).
 #![no_main]
 
+#[path = "../common/determinism.rs"]
+mod determinism;
 #[path = "../common/smith.rs"]
 mod smith;
 
 use arbitrary::Unstructured;
 use libfuzzer_sys::fuzz_target;
-use veil_engine::{
-    build_env, Backend, BankQuerier, Bech32Api, BlockContext, Call, Engine, EngineConfig, Entry,
-    MemoryStorage,
-};
-
-const GAS: u64 = 2_000_000_000;
-
-fn query(engine: &Engine, wasm: &[u8]) -> Option<(String, u64, MemoryStorage)> {
-    let checksum = engine.store_code(wasm).ok()?;
-    if !engine.exports(&checksum)?.contains("query") {
-        return None;
-    }
-    let env = build_env(
-        &BlockContext {
-            height: 1,
-            time_nanos: 1_000,
-            chain_id: "fuzz".into(),
-            tx_index: None,
-        },
-        "cosmwasm1contract",
-    );
-    let call = Call {
-        entry: Entry::Query,
-        env: &env,
-        info: None,
-        msg: b"{}",
-        gas_limit: GAS,
-        random: None,
-    };
-    let backend = Backend {
-        storage: Box::new(MemoryStorage::new()),
-        api: Box::new(Bech32Api::default()),
-        querier: Box::new(BankQuerier::default()),
-    };
-    let (report, backend) = engine.call(&checksum, call, backend);
-    let any: Box<dyn std::any::Any + Send> = backend.storage;
-    let storage = *any.downcast::<MemoryStorage>().expect("MemoryStorage");
-    Some((format!("{:?}", report.result), report.gas_used, storage))
-}
+use veil_engine::{Engine, EngineConfig};
 
 fuzz_target!(|data: &[u8]| {
     let mut u = Unstructured::new(data);
     let Ok(wasm) = smith::cosmwasm_module(&mut u) else {
         return;
     };
-    let engine = Engine::new(EngineConfig::default());
-    let Some(first) = query(&engine, &wasm) else {
-        return;
-    };
-    let hit = query(&engine, &wasm).expect("stored once, stored again");
-    let miss = query(&Engine::new(EngineConfig::default()), &wasm).expect("stores on a new engine");
-    assert_eq!(first.0, hit.0, "result differs on a cache hit");
-    assert_eq!(first.1, hit.1, "gas differs on a cache hit");
-    assert_eq!(first.0, miss.0, "result differs on a cache miss");
-    assert_eq!(first.1, miss.1, "gas differs on a cache miss");
-    assert_eq!(first.2, miss.2);
+    determinism::assert_query_deterministic(&Engine::new(EngineConfig::default()), &wasm);
 });

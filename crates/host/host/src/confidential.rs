@@ -124,6 +124,16 @@ impl ConfidentialHost {
         time_nanos: u64,
         call: impl FnOnce(u64, u64) -> Result<T, HostError>,
     ) -> Result<T, HostError> {
+        self.in_block_of(&[tx.to_vec()], time_nanos, call)
+    }
+
+    /// Like [`in_block`](Self::in_block), for a block holding `txs` in this order.
+    fn in_block_of<T>(
+        &self,
+        txs: &[Vec<u8>],
+        time_nanos: u64,
+        call: impl FnOnce(u64, u64) -> Result<T, HostError>,
+    ) -> Result<T, HostError> {
         let mut tip = self.tip.lock().unwrap_or_else(|p| p.into_inner());
         let (chain_id, genesis_time) = &self.chain;
         let header = veil_types::BlockHeader {
@@ -131,7 +141,11 @@ impl ConfidentialHost {
             height: tip.map_or(1, |t| t.height + 1),
             time_nanos: time_nanos.max(tip.map_or(*genesis_time, |t| t.time_nanos + 1)),
             prev_block_hash: tip.map_or([0; 32], |t| t.hash),
-            txs_hash: veil_types::txs_hash(&[veil_types::tx_hash(tx)]),
+            txs_hash: veil_types::txs_hash(
+                &txs.iter()
+                    .map(|tx| veil_types::tx_hash(tx))
+                    .collect::<Vec<_>>(),
+            ),
             // The harness keeps no chain state of its own to commit to.
             app_hash: [0; 32],
         };
@@ -148,8 +162,7 @@ impl ConfidentialHost {
                 &hash,
             )],
         };
-        self.enclave
-            .begin_block(&header, &[tx.to_vec()], &certificate)?;
+        self.enclave.begin_block(&header, txs, &certificate)?;
         let result = call(header.height, header.time_nanos);
         let checkpoint = self.enclave.end_block()?;
         self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)?;
@@ -444,6 +457,88 @@ impl ConfidentialHost {
         )
     }
 
+    /// Signs an execution of `contract` for a later [`execute_block`](Self::execute_block)
+    /// (the user's work, apart from running it).
+    pub fn sign_execute(
+        &self,
+        contract: &str,
+        signer: &SigningKey,
+        envelope: Vec<u8>,
+        funds: Vec<(String, u128)>,
+        chain_id: &str,
+        gas_limit: u64,
+    ) -> SignedExecute {
+        let tx = self.sign(
+            signer,
+            chain_id,
+            Msg::Execute {
+                contract: contract.to_string(),
+                msg: envelope.clone(),
+                funds: uveil(&funds),
+            },
+        );
+        SignedExecute {
+            contract: contract.to_string(),
+            sender: signer_address(signer),
+            envelope,
+            funds,
+            gas_limit,
+            tx,
+        }
+    }
+
+    /// The enclave's admission check of a transaction (`Ecall::CheckTx`, as a node's
+    /// mempool asks it): a transaction it accepted is not verified again when it runs.
+    pub fn check_tx(&self, tx: &[u8]) -> Result<TxCheck, HostError> {
+        self.enclave
+            .tx_checker()
+            .check(tx)
+            .unwrap_or_else(|| Err(HostError::Link("the enclave is busy".into())))
+    }
+
+    /// Runs `calls` in one certified block, in order, as a node runs a block: one
+    /// certificate check and one sealed checkpoint for all of them. Answers each call's
+    /// response; the block is closed whatever they answer.
+    pub fn execute_block(
+        &self,
+        calls: Vec<SignedExecute>,
+        block: BlockRef,
+    ) -> Result<Vec<RunResponse>, HostError> {
+        let txs: Vec<Vec<u8>> = calls.iter().map(|c| c.tx.clone()).collect();
+        self.in_block_of(&txs, block.time_nanos, |height, time_nanos| {
+            let mut responses = Vec::with_capacity(calls.len());
+            for (index, call) in calls.into_iter().enumerate() {
+                let record = self
+                    .contract(&call.contract)
+                    .ok_or_else(|| HostError::UnknownContract(call.contract.clone()))?;
+                let request = RunRequest {
+                    entry: EntryPoint::Execute,
+                    contract: ContractRef {
+                        address: call.contract.clone(),
+                        code_hash: record.code_hash,
+                        creator: record.creator.clone(),
+                    },
+                    block: BlockRef {
+                        height,
+                        time_nanos,
+                        chain_id: block.chain_id.clone(),
+                        tx_index: Some(index as u32),
+                    },
+                    sender: call.sender,
+                    funds: call.funds,
+                    envelope: call.envelope,
+                    state_root: record.root,
+                    gas_limit: call.gas_limit,
+                    tx: Some(call.tx),
+                    simulate: false,
+                    encrypted_permit: None,
+                };
+                responses.push(self.keep_committed(self.enclave.run(request)?, &call.contract));
+            }
+            Ok(responses)
+        })
+    }
+
     /// An anonymous query.
     pub fn query(
         &self,
@@ -567,6 +662,12 @@ impl ConfidentialHost {
             }
             _ => self.enclave.run(request)?,
         };
+        Ok(self.keep_committed(response, address))
+    }
+
+    /// Keeps what a run committed: its new nodes, the contracts it created or migrated and
+    /// the new roots of `address` and every other contract it changed.
+    fn keep_committed(&self, response: RunResponse, address: &str) -> RunResponse {
         if let Some(state) = &response.state {
             for (id, blob) in &state.new_nodes {
                 self.services().tap("stored_node", blob);
@@ -627,7 +728,24 @@ impl ConfidentialHost {
                 record.root = state.new_root;
             }
         }
-        Ok(response)
+        response
+    }
+}
+
+/// A signed contract execution waiting for its block ([`ConfidentialHost::sign_execute`]).
+pub struct SignedExecute {
+    contract: String,
+    sender: String,
+    envelope: Vec<u8>,
+    funds: Vec<(String, u128)>,
+    gas_limit: u64,
+    tx: Vec<u8>,
+}
+
+impl SignedExecute {
+    /// The signed transaction's bytes.
+    pub fn tx(&self) -> &[u8] {
+        &self.tx
     }
 }
 

@@ -25,7 +25,7 @@ use veil_types::k256::ecdsa::SigningKey;
 use veil_types::{Msg, QueryPolicy, TxBody};
 
 mod confidential;
-pub use confidential::{signer_address, ConfidentialHost, ContractRecord};
+pub use confidential::{signer_address, ConfidentialHost, ContractRecord, SignedExecute};
 
 /// Where the enclave runs.
 #[derive(Debug, Clone, PartialEq, Eq)]

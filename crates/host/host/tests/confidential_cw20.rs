@@ -577,3 +577,50 @@ fn contract_error_comes_back_encrypted_and_changes_nothing() {
         assert_eq!(balance, json!({"balance": "250000"}));
     }
 }
+
+/// Several signed transfers in one certified block, admitted with `CheckTx` first (as a
+/// node runs them): each runs on the state the one before it committed.
+#[test]
+fn transfers_in_one_block_run_in_order_on_each_others_state() {
+    let a = Accounts::new();
+    let (creator, alice) = (User::fixed("creator"), User::fixed("alice"));
+    for mode in modes() {
+        let host = open_host(&mode);
+        let code_hash = host.store_code(cw20_wasm()).expect("store cw20");
+        let (token, _) = Contract::instantiate(
+            &host,
+            code_hash,
+            &creator,
+            &a.creator,
+            "token",
+            &instantiate_msg(&a),
+        );
+        let signed: Vec<_> = [1, 2, 3]
+            .iter()
+            .map(|amount| {
+                let msg = json!({"transfer": {"recipient": a.erin, "amount": amount.to_string()}});
+                let (envelope, _) = alice.encrypt(&host, &code_hash, &msg);
+                host.sign_execute(
+                    &token.address,
+                    &signer(&a.alice),
+                    envelope,
+                    vec![],
+                    &block().chain_id,
+                    GAS_LIMIT,
+                )
+            })
+            .collect();
+        for call in &signed {
+            let check = host.check_tx(call.tx()).expect("CheckTx crosses");
+            assert!(
+                matches!(&check, veil_host::TxCheck::Signed { signer } if *signer == a.alice),
+                "{check:?}"
+            );
+        }
+        let responses = host.execute_block(signed, block()).expect("block runs");
+        assert_eq!(responses.len(), 3, "{}", mode_name(&mode));
+        assert!(responses.iter().all(|r| r.ok), "{}", mode_name(&mode));
+        let balance = token.query(&host, &alice, &json!({"balance": {"address": a.erin}}));
+        assert_eq!(balance["balance"], "6", "{}", mode_name(&mode));
+    }
+}

@@ -23,7 +23,7 @@ use veil_types::{
 };
 
 use crate::genesis::Genesis;
-use crate::state::{ChainState, Dirty};
+use crate::state::{ChainState, StateChanges};
 use crate::store::{BlockCommit, Store, StoreError};
 
 mod check;
@@ -92,13 +92,13 @@ struct PendingBlock {
     block: Block,
     txs: Vec<Vec<u8>>,
     receipts: Vec<Receipt>,
-    dirty: Dirty,
+    /// What the block changed in public state, with the state root after it (the next
+    /// block's header carries it).
+    state: StateChanges,
     wasm: Vec<(Hash, Vec<u8>)>,
     certificate: CommitCertificate,
     /// The enclave's sealed state as of the block's end.
     checkpoint: SealedCheckpoint,
-    /// The state root after the block (the next block's header carries it).
-    state_root: Hash,
     /// Inspection records of the block's contract calls, by transaction hash.
     inspections: Vec<(Hash, Vec<u8>)>,
 }
@@ -163,7 +163,13 @@ impl App {
                 )))
             }
         };
-        let state = Arc::new(Mutex::new(store.load_state()?));
+        if !store.has_state_tree()? {
+            return Err(AppError::State(format!(
+                "{} was written by an older Veil whose state root is not a state tree; reset it",
+                config.home.display()
+            )));
+        }
+        let state = Arc::new(Mutex::new(ChainState::open(&store)?));
         let nodes = Arc::new(PendingNodes {
             pending: Mutex::new(NodeWrites::default()),
             store: store.clone(),
@@ -217,7 +223,7 @@ impl App {
                 init.seal_generation,
             )?,
         };
-        let state_root = state.lock().unwrap_or_else(|p| p.into_inner()).app_hash();
+        let state_root = state.lock().unwrap_or_else(|p| p.into_inner()).app_hash()?;
         // Block 0 carries the genesis state's root; later blocks the root before them.
         let committed = match last.header.height {
             0 => last.header.app_hash,
@@ -259,21 +265,19 @@ impl App {
         seal_generation: u64,
     ) -> Result<Block, AppError> {
         let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
-        state.attestation_policy = veil_types::AttestationPolicyRecord {
+        state.set_attestation_policy(veil_types::AttestationPolicyRecord {
             policy: genesis.attestation_policy.clone(),
             height: 0,
             set_by: None,
-        };
+        });
         for account in &genesis.accounts {
-            state.accounts.insert(
-                account.address.clone(),
-                veil_types::Account {
-                    address: account.address.clone(),
-                    balance: account.balance,
-                    ..Default::default()
-                },
-            );
+            state.set_account(veil_types::Account {
+                address: account.address.clone(),
+                balance: account.balance,
+                ..Default::default()
+            });
         }
+        let changes = state.prepare_commit()?;
         let block = Block {
             header: BlockHeader {
                 chain_id: genesis.chain_id.clone(),
@@ -281,33 +285,17 @@ impl App {
                 time_nanos: genesis.genesis_time_nanos,
                 prev_block_hash: [0; 32],
                 txs_hash: txs_hash(&[]),
-                app_hash: state.app_hash(),
+                app_hash: changes.root,
             },
             tx_hashes: Vec::new(),
         };
-        store.init_chain(
-            genesis,
-            BlockCommit {
-                block: block.clone(),
-                txs: Vec::new(),
-                receipts: Vec::new(),
-                accounts: state.accounts.values().cloned().collect(),
-                codes: Vec::new(),
-                wasm: Vec::new(),
-                contracts: Vec::new(),
-                registrations: Vec::new(),
-                attestation_policy: Some(state.attestation_policy.clone()),
-                nodes: Vec::new(),
-                released_nodes: Vec::new(),
-                checkpoint: Some(SealedCheckpoint {
-                    sealed_state,
-                    seal_generation,
-                }),
-                certificate: None,
-                state_root: state.app_hash(),
-                inspections: Vec::new(),
-            },
-        )?;
+        let mut commit = BlockCommit::state_only(block.clone(), changes);
+        commit.checkpoint = Some(SealedCheckpoint {
+            sealed_state,
+            seal_generation,
+        });
+        store.init_chain(genesis, commit)?;
+        state.committed();
         Ok(block)
     }
 
@@ -446,7 +434,6 @@ impl App {
             .begin_block(&header, &txs, &certificate)
             .map_err(|e| refuse(public_error(e)))?;
         let time_nanos = header.time_nanos;
-        let mut dirty = Dirty::default();
         let mut wasm = Vec::new();
         let mut receipts = Vec::with_capacity(txs.len());
         self.inspections.clear();
@@ -459,25 +446,24 @@ impl App {
                 bytes,
                 presented: Default::default(),
             };
-            let receipt = self.deliver_tx(&context, &mut dirty, &mut wasm)?;
+            let receipt = self.deliver_tx(&context, &mut wasm)?;
             receipts.push(receipt);
         }
         let checkpoint = self.enclave.end_block()?;
-        let state_root = self
+        let state = self
             .state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .app_hash();
+            .prepare_commit()?;
         let block = Block { header, tx_hashes };
         self.pending = Some(PendingBlock {
             block: block.clone(),
             txs,
             receipts: receipts.clone(),
-            dirty,
+            state,
             wasm,
             certificate,
             checkpoint,
-            state_root,
             inspections: std::mem::take(&mut self.inspections),
         });
         Ok(FinalizedBlock { block, receipts })
@@ -490,66 +476,32 @@ impl App {
             .pending
             .take()
             .ok_or_else(|| AppError::State("no finalized block to commit".into()))?;
-        let (accounts, codes, contracts, registrations) = {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            (
-                pending
-                    .dirty
-                    .accounts
-                    .iter()
-                    .map(|a| state.account(a))
-                    .collect(),
-                pending
-                    .dirty
-                    .codes
-                    .iter()
-                    .filter_map(|id| state.codes.get(id).cloned())
-                    .collect(),
-                pending
-                    .dirty
-                    .contracts
-                    .iter()
-                    .filter_map(|a| state.contracts.get(a).cloned())
-                    .collect(),
-                pending
-                    .dirty
-                    .registrations
-                    .iter()
-                    .filter_map(|k| state.registrations.get(k).cloned())
-                    .collect(),
-            )
-        };
-        let attestation_policy = pending.dirty.attestation_policy.then(|| {
-            let state = self.state.lock().unwrap_or_else(|p| p.into_inner());
-            state.attestation_policy.clone()
-        });
         let (nodes, released_nodes) = self.nodes.take();
+        let state_root = pending.state.root;
         self.store.commit_block(BlockCommit {
             block: pending.block.clone(),
             txs: pending.txs,
             receipts: pending.receipts,
-            accounts,
-            codes,
+            state: pending.state,
             wasm: pending.wasm,
-            contracts,
-            registrations,
-            attestation_policy,
             nodes,
             released_nodes,
             checkpoint: Some(pending.checkpoint),
             certificate: Some(pending.certificate),
-            state_root: pending.state_root,
             inspections: pending.inspections,
         })?;
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .committed();
         self.last = pending.block.clone();
-        self.state_root = pending.state_root;
+        self.state_root = state_root;
         Ok(pending.block)
     }
 
     fn deliver_tx(
         &mut self,
         context: &TxContext,
-        dirty: &mut Dirty,
         wasm: &mut Vec<(Hash, Vec<u8>)>,
     ) -> Result<Receipt, AppError> {
         let mut receipt = Receipt {
@@ -587,8 +539,7 @@ impl App {
             account.balance = account.balance.saturating_sub(tx.body.fee); // checked in admit
             account.sequence += 1;
             account.public_key = Some(tx.public_key.clone());
-            state.accounts.insert(sender.clone(), account);
-            dirty.accounts.insert(sender.clone());
+            state.set_account(account);
         }
         receipt.fee = tx.body.fee;
         let mut meter = GasMeter {
@@ -604,7 +555,7 @@ impl App {
                 ),
             ))
         } else {
-            self.execute(context, &tx, &sender, &mut meter, dirty, wasm, &mut receipt)
+            self.execute(context, &tx, &sender, &mut meter, wasm, &mut receipt)
         };
         receipt.gas_used = meter.used.min(meter.limit);
         match outcome {
@@ -758,7 +709,6 @@ impl App {
             veil_types::TxError::SignedToRun => reject("signed_to_run", e.to_string()),
             other => reject("bad_signature", other.to_string()),
         })?;
-        let saved = self.state.lock().unwrap_or_else(|p| p.into_inner()).clone();
         let context = TxContext {
             height: self.last.header.height + 1,
             time_nanos: self.last.header.time_nanos + 1,
@@ -769,9 +719,13 @@ impl App {
         };
         self.signatures.insert(context.hash, sender);
         let previous = std::mem::replace(&mut self.simulating, true);
-        let result = self.deliver_tx(&context, &mut Dirty::default(), &mut Vec::new());
+        // No block is pending (checked above): every change in the state is this run's.
+        let result = self.deliver_tx(&context, &mut Vec::new());
         self.simulating = previous;
-        *self.state.lock().unwrap_or_else(|p| p.into_inner()) = saved;
+        self.state
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .discard_pending();
         result.map_err(|e| reject("internal", e.to_string()))
     }
 }

@@ -1,52 +1,222 @@
-//! The chain's public state, held in memory and written through to the store per block.
+//! The chain's public state — accounts, codes, contracts, registrations, the attestation
+//! policy — read from the store through a bounded cache, with the changes of the block
+//! being executed held apart until it commits. Its root is the root of an authenticated
+//! tree over every record ([`tree`]), updated per block in O(changes × depth): the cost of
+//! a block and the memory of the node follow what the block changes and the cache, not
+//! what the chain holds.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+use std::sync::Mutex;
 
-use sha2::{Digest, Sha256};
+use lru::LruCache;
 use veil_types::{Account, AttestationPolicyRecord, CodeInfo, ContractInfo, Hash, Registration};
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ChainState {
-    pub accounts: BTreeMap<String, Account>,
-    pub codes: BTreeMap<u64, CodeInfo>,
-    pub contracts: BTreeMap<String, ContractInfo>,
-    /// Registered enclaves by registration key (revoked ones included).
-    pub registrations: BTreeMap<Hash, Registration>,
-    /// The attestation policy in force (the genesis' until the authority changes it).
-    pub attestation_policy: AttestationPolicyRecord,
+use crate::store::{Store, StoreError};
+
+pub mod tree;
+pub use tree::Proof;
+
+/// Most records of each kind the cache keeps (committed ones; a block's changes are kept
+/// apart, whatever their number).
+pub const CACHED_ACCOUNTS: usize = 100_000;
+pub const CACHED_CONTRACTS: usize = 10_000;
+pub const CACHED_CODES: usize = 1_000;
+pub const CACHED_REGISTRATIONS: usize = 1_000;
+
+/// A record's key in the state tree: a tag byte, then the record's own key
+/// (`docs/protocol.md`, "State root"). Its value is the record's postcard encoding.
+pub mod leaf_key {
+    use veil_types::Hash;
+
+    pub const ACCOUNT: u8 = 1;
+    pub const CODE: u8 = 2;
+    pub const CONTRACT: u8 = 3;
+    pub const REGISTRATION: u8 = 4;
+    pub const ATTESTATION_POLICY: u8 = 5;
+
+    fn tagged(tag: u8, key: &[u8]) -> Vec<u8> {
+        let mut bytes = Vec::with_capacity(1 + key.len());
+        bytes.push(tag);
+        bytes.extend_from_slice(key);
+        bytes
+    }
+
+    pub fn account(address: &str) -> Vec<u8> {
+        tagged(ACCOUNT, address.as_bytes())
+    }
+
+    pub fn code(code_id: u64) -> Vec<u8> {
+        tagged(CODE, &code_id.to_be_bytes())
+    }
+
+    pub fn contract(address: &str) -> Vec<u8> {
+        tagged(CONTRACT, address.as_bytes())
+    }
+
+    pub fn registration(registration_key: &Hash) -> Vec<u8> {
+        tagged(REGISTRATION, registration_key)
+    }
+
+    pub fn attestation_policy() -> Vec<u8> {
+        vec![ATTESTATION_POLICY]
+    }
 }
 
-impl Default for ChainState {
-    fn default() -> Self {
+/// Whether `proof` shows that under the state root `root` the record at `leaf_key` is
+/// `value` (its postcard encoding), or, with `None`, that there is none.
+pub fn verify_proof(root: &Hash, leaf_key: &[u8], value: Option<&[u8]>, proof: &Proof) -> bool {
+    let value = value.map(tree::value_hash);
+    tree::verify(root, &tree::key_hash(leaf_key), value.as_ref(), proof)
+}
+
+fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
+    postcard::to_stdvec(value).expect("serializable")
+}
+
+/// One kind of record: the block's changes, then a bounded cache of committed records,
+/// then the store.
+struct Records<K, V> {
+    pending: BTreeMap<K, V>,
+    cache: Mutex<LruCache<K, Option<V>>>,
+    load: fn(&Store, &K) -> Result<Option<V>, StoreError>,
+}
+
+impl<K: Ord + std::hash::Hash + Clone, V: Clone + PartialEq> Records<K, V> {
+    fn new(capacity: usize, load: fn(&Store, &K) -> Result<Option<V>, StoreError>) -> Self {
         Self {
-            accounts: BTreeMap::new(),
-            codes: BTreeMap::new(),
-            contracts: BTreeMap::new(),
-            registrations: BTreeMap::new(),
-            attestation_policy: AttestationPolicyRecord {
-                policy: None,
-                height: 0,
-                set_by: None,
-            },
+            pending: BTreeMap::new(),
+            cache: Mutex::new(LruCache::new(
+                NonZeroUsize::new(capacity).expect("a cache holds something"),
+            )),
+            load,
+        }
+    }
+
+    fn get(&self, store: &Store, key: &K) -> Result<Option<V>, StoreError> {
+        match self.pending.get(key) {
+            Some(value) => Ok(Some(value.clone())),
+            None => self.committed(store, key),
+        }
+    }
+
+    fn committed(&self, store: &Store, key: &K) -> Result<Option<V>, StoreError> {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(value) = cache.get(key) {
+            return Ok(value.clone());
+        }
+        let value = (self.load)(store, key)?;
+        cache.put(key.clone(), value.clone());
+        Ok(value)
+    }
+
+    /// The block's records that differ from the committed ones (`blank`: a record that is
+    /// the same as none).
+    fn changes(&self, store: &Store, blank: impl Fn(&V) -> bool) -> Result<Vec<V>, StoreError> {
+        let mut changed = Vec::new();
+        for (key, value) in &self.pending {
+            let committed = self.committed(store, key)?;
+            let same = match &committed {
+                Some(old) => old == value,
+                None => blank(value),
+            };
+            if !same {
+                changed.push(value.clone());
+            }
+        }
+        Ok(changed)
+    }
+
+    /// The block committed: its records are the committed ones now.
+    fn committed_all(&mut self) {
+        let mut cache = self.cache.lock().unwrap_or_else(|p| p.into_inner());
+        for (key, value) in std::mem::take(&mut self.pending) {
+            cache.put(key, Some(value));
         }
     }
 }
 
-/// What changed since the last commit.
-#[derive(Debug, Clone, Default)]
-pub struct Dirty {
-    pub accounts: BTreeSet<String>,
-    pub codes: BTreeSet<u64>,
-    pub contracts: BTreeSet<String>,
-    pub registrations: BTreeSet<Hash>,
-    pub attestation_policy: bool,
+/// What a block changed in public state, ready for the store's one write transaction.
+#[derive(Debug, Default)]
+pub struct StateChanges {
+    /// The state root after the block.
+    pub root: Hash,
+    pub accounts: Vec<Account>,
+    pub codes: Vec<CodeInfo>,
+    pub contracts: Vec<ContractInfo>,
+    pub registrations: Vec<Registration>,
+    pub attestation_policy: Option<AttestationPolicyRecord>,
+    /// The state tree's node writes (`None`: delete the node).
+    pub tree: tree::NodeWrites,
+    /// The native token in circulation after the block.
+    pub supply: u128,
+}
+
+pub struct ChainState {
+    store: Store,
+    accounts: Records<String, Account>,
+    codes: Records<u64, CodeInfo>,
+    contracts: Records<String, ContractInfo>,
+    registrations: Records<Hash, Registration>,
+    /// The stored record (none before genesis).
+    committed_policy: Option<AttestationPolicyRecord>,
+    pending_policy: Option<AttestationPolicyRecord>,
+    committed_supply: u128,
+    supply: u128,
+    /// The highest committed code id (0: none).
+    last_code_id: u64,
+    /// The first store read that failed since the last [`ChainState::check_reads`]. A
+    /// getter cannot fail without changing every caller; it answers as if the record
+    /// were absent and the block that read it is refused when it ends.
+    read_error: Mutex<Option<StoreError>>,
 }
 
 impl ChainState {
+    /// The committed state in `store` (nothing is read but a few counters).
+    pub fn open(store: &Store) -> Result<Self, StoreError> {
+        Ok(Self {
+            store: store.clone(),
+            accounts: Records::new(CACHED_ACCOUNTS, |s, k| s.account(k)),
+            codes: Records::new(CACHED_CODES, |s, k| s.code(*k)),
+            contracts: Records::new(CACHED_CONTRACTS, |s, k| s.contract(k)),
+            registrations: Records::new(CACHED_REGISTRATIONS, |s, k| s.registration(k)),
+            committed_policy: store.attestation_policy()?,
+            pending_policy: None,
+            committed_supply: store.supply()?,
+            supply: store.supply()?,
+            last_code_id: store.last_code_id()?,
+            read_error: Mutex::new(None),
+        })
+    }
+
+    fn read<T>(&self, result: Result<Option<T>, StoreError>) -> Option<T> {
+        result.unwrap_or_else(|e| {
+            self.note_read_error(e);
+            None
+        })
+    }
+
+    fn note_read_error(&self, e: StoreError) {
+        let mut slot = self.read_error.lock().unwrap_or_else(|p| p.into_inner());
+        slot.get_or_insert(e);
+    }
+
+    /// `Err` when a read of the store failed since the last check (answers given since
+    /// then may be wrong: the block must not be committed).
+    pub fn check_reads(&self) -> Result<(), StoreError> {
+        match self
+            .read_error
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+        {
+            Some(e) => Err(e),
+            None => Ok(()),
+        }
+    }
+
     pub fn account(&self, address: &str) -> Account {
-        self.accounts
-            .get(address)
-            .cloned()
+        self.read(self.accounts.get(&self.store, &address.to_string()))
             .unwrap_or_else(|| Account {
                 address: address.to_string(),
                 ..Account::default()
@@ -54,107 +224,208 @@ impl ChainState {
     }
 
     pub fn balance(&self, address: &str) -> u128 {
-        self.accounts.get(address).map_or(0, |a| a.balance)
+        self.account(address).balance
+    }
+
+    /// Replaces an account's record (the supply follows its balance).
+    pub fn set_account(&mut self, account: Account) {
+        let old = self.balance(&account.address);
+        self.supply = self
+            .supply
+            .saturating_sub(old)
+            .saturating_add(account.balance);
+        self.accounts
+            .pending
+            .insert(account.address.clone(), account);
+    }
+
+    pub fn code(&self, code_id: u64) -> Option<CodeInfo> {
+        self.read(self.codes.get(&self.store, &code_id))
+    }
+
+    pub fn put_code(&mut self, code: CodeInfo) {
+        self.codes.pending.insert(code.code_id, code);
     }
 
     pub fn next_code_id(&self) -> u64 {
-        self.codes.keys().next_back().map_or(1, |id| id + 1)
+        let pending = self.codes.pending.keys().next_back().copied().unwrap_or(0);
+        self.last_code_id.max(pending) + 1
     }
 
-    /// The state root: SHA-256 over every account, code, contract and registration record
-    /// in key order and the attestation policy in force (`docs/protocol.md`, "State
-    /// root"). Contract state enters through each contract's encrypted-tree root.
-    pub fn app_hash(&self) -> Hash {
-        let mut hasher = Sha256::new();
-        hasher.update(b"veil/app-hash-v1");
-        fn section<'a, T: serde::Serialize + 'a>(
-            hasher: &mut Sha256,
-            tag: &[u8],
-            items: impl ExactSizeIterator<Item = &'a T>,
-        ) {
-            hasher.update(tag);
-            hasher.update((items.len() as u64).to_be_bytes());
-            for item in items {
-                let bytes = postcard::to_stdvec(item).expect("serializable");
-                hasher.update((bytes.len() as u32).to_be_bytes());
-                hasher.update(&bytes);
-            }
-        }
-        section(&mut hasher, b"accounts", self.accounts.values());
-        section(&mut hasher, b"codes", self.codes.values());
-        section(&mut hasher, b"contracts", self.contracts.values());
-        section(&mut hasher, b"registrations", self.registrations.values());
-        section(
-            &mut hasher,
-            b"attestation_policy",
-            std::iter::once(&self.attestation_policy),
-        );
-        hasher.finalize().into()
+    /// Whether some code (committed or of this block) has this hash.
+    pub fn has_code_hash(&self, code_hash: &Hash) -> bool {
+        self.codes
+            .pending
+            .values()
+            .any(|code| code.code_hash == *code_hash)
+            || self.store.has_wasm(code_hash).unwrap_or_else(|e| {
+                self.note_read_error(e);
+                false
+            })
+    }
+
+    pub fn contract(&self, address: &str) -> Option<ContractInfo> {
+        self.read(self.contracts.get(&self.store, &address.to_string()))
+    }
+
+    pub fn put_contract(&mut self, info: ContractInfo) {
+        self.contracts.pending.insert(info.address.clone(), info);
+    }
+
+    pub fn registration(&self, registration_key: &Hash) -> Option<Registration> {
+        self.read(self.registrations.get(&self.store, registration_key))
+    }
+
+    pub fn put_registration(&mut self, registration: Registration) {
+        self.registrations
+            .pending
+            .insert(registration.registration_key, registration);
+    }
+
+    /// The attestation policy in force.
+    pub fn attestation_policy(&self) -> AttestationPolicyRecord {
+        self.pending_policy
+            .as_ref()
+            .or(self.committed_policy.as_ref())
+            .cloned()
+            .unwrap_or(AttestationPolicyRecord {
+                policy: None,
+                height: 0,
+                set_by: None,
+            })
+    }
+
+    pub fn set_attestation_policy(&mut self, record: AttestationPolicyRecord) {
+        self.pending_policy = Some(record);
+    }
+
+    /// The native token in circulation: every balance (genesis mints, burns take out),
+    /// kept as a counter.
+    pub fn supply(&self) -> u128 {
+        self.supply
     }
 
     /// Moves `amount` from one account to another; `Err` (and no change) when short.
-    pub fn transfer(
-        &mut self,
-        dirty: &mut Dirty,
-        from: &str,
-        to: &str,
-        amount: u128,
-    ) -> Result<(), String> {
-        if amount == 0 || from == to {
-            return if self.balance(from) >= amount {
-                Ok(())
-            } else {
-                Err(insufficient(from, self.balance(from), amount))
-            };
+    pub fn transfer(&mut self, from: &str, to: &str, amount: u128) -> Result<(), String> {
+        let sender = self.account(from);
+        if sender.balance < amount {
+            return Err(insufficient(from, sender.balance, amount));
         }
-        let have = self.balance(from);
-        if have < amount {
-            return Err(insufficient(from, have, amount));
+        if amount == 0 || from == to {
+            return Ok(());
         }
         let receiver = self.account(to);
         let credited = receiver
             .balance
             .checked_add(amount)
             .ok_or_else(|| format!("balance of {to} would overflow"))?;
-        self.accounts
-            .entry(from.to_string())
-            .or_insert_with(|| Account {
-                address: from.to_string(),
-                ..Account::default()
-            })
-            .balance = have - amount;
-        self.accounts.insert(
-            to.to_string(),
-            Account {
-                balance: credited,
-                ..receiver
-            },
-        );
-        dirty.accounts.insert(from.to_string());
-        dirty.accounts.insert(to.to_string());
+        self.set_account(Account {
+            balance: sender.balance - amount,
+            ..sender
+        });
+        self.set_account(Account {
+            balance: credited,
+            ..receiver
+        });
         Ok(())
     }
-}
 
-impl ChainState {
     /// Takes `amount` out of `from`'s balance and out of circulation.
-    pub fn burn(&mut self, dirty: &mut Dirty, from: &str, amount: u128) -> Result<(), String> {
-        let have = self.balance(from);
-        if have < amount {
-            return Err(insufficient(from, have, amount));
+    pub fn burn(&mut self, from: &str, amount: u128) -> Result<(), String> {
+        let account = self.account(from);
+        if account.balance < amount {
+            return Err(insufficient(from, account.balance, amount));
         }
-        if let Some(account) = self.accounts.get_mut(from) {
-            account.balance = have - amount;
-            dirty.accounts.insert(from.to_string());
+        if amount > 0 {
+            self.set_account(Account {
+                balance: account.balance - amount,
+                ..account
+            });
         }
         Ok(())
     }
 
-    /// The native token in circulation: every balance (genesis mints, burns take out).
-    pub fn supply(&self) -> u128 {
-        self.accounts.values().fold(0u128, |total, account| {
-            total.saturating_add(account.balance)
+    /// Forgets the changes not committed (a simulation's).
+    pub fn discard_pending(&mut self) {
+        self.accounts.pending.clear();
+        self.codes.pending.clear();
+        self.contracts.pending.clear();
+        self.registrations.pending.clear();
+        self.pending_policy = None;
+        self.supply = self.committed_supply;
+    }
+
+    /// The state root with the block's changes (computed, nothing written).
+    pub fn app_hash(&self) -> Result<Hash, StoreError> {
+        self.prepare_commit().map(|changes| changes.root)
+    }
+
+    /// The block's net changes and the state root after them, for [`Store::commit_block`]
+    /// (then [`ChainState::committed`]). Reads O(changes × depth) tree nodes.
+    pub fn prepare_commit(&self) -> Result<StateChanges, StoreError> {
+        self.check_reads()?;
+        let store = &self.store;
+        let accounts = self.accounts.changes(store, |account| {
+            *account
+                == Account {
+                    address: account.address.clone(),
+                    ..Account::default()
+                }
+        })?;
+        let codes = self.codes.changes(store, |_| false)?;
+        let contracts = self.contracts.changes(store, |_| false)?;
+        let registrations = self.registrations.changes(store, |_| false)?;
+        let attestation_policy = self
+            .pending_policy
+            .clone()
+            .filter(|record| Some(record) != self.committed_policy.as_ref());
+        let mut leaves = BTreeMap::new();
+        let mut leaf = |key: Vec<u8>, value: Vec<u8>| {
+            leaves.insert(tree::key_hash(&key), Some(tree::value_hash(&value)));
+        };
+        for account in &accounts {
+            leaf(leaf_key::account(&account.address), encode(account));
+        }
+        for code in &codes {
+            leaf(leaf_key::code(code.code_id), encode(code));
+        }
+        for contract in &contracts {
+            leaf(leaf_key::contract(&contract.address), encode(contract));
+        }
+        for registration in &registrations {
+            leaf(
+                leaf_key::registration(&registration.registration_key),
+                encode(registration),
+            );
+        }
+        if let Some(record) = &attestation_policy {
+            leaf(leaf_key::attestation_policy(), encode(record));
+        }
+        let reader = store.tree()?;
+        let (root, tree) = tree::update(&reader, &leaves).map_err(|e| StoreError(e.to_string()))?;
+        Ok(StateChanges {
+            root,
+            accounts,
+            codes,
+            contracts,
+            registrations,
+            attestation_policy,
+            tree,
+            supply: self.supply,
         })
+    }
+
+    /// The block's changes were written to the store: they are the committed state now.
+    pub fn committed(&mut self) {
+        self.last_code_id = self.next_code_id() - 1;
+        self.accounts.committed_all();
+        self.codes.committed_all();
+        self.contracts.committed_all();
+        self.registrations.committed_all();
+        if let Some(record) = self.pending_policy.take() {
+            self.committed_policy = Some(record);
+        }
+        self.committed_supply = self.supply;
     }
 }
 
@@ -163,71 +434,4 @@ fn insufficient(address: &str, have: u128, need: u128) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn app_hash_covers_every_record_and_transfers_are_all_or_nothing() {
-        let mut state = ChainState::default();
-        let mut dirty = Dirty::default();
-        state.accounts.insert(
-            "a".into(),
-            Account {
-                address: "a".into(),
-                balance: 10,
-                ..Account::default()
-            },
-        );
-        let before = state.app_hash();
-        assert!(state.transfer(&mut dirty, "a", "b", 11).is_err());
-        assert_eq!(state.app_hash(), before);
-        assert!(dirty.accounts.is_empty());
-        state.transfer(&mut dirty, "a", "b", 4).unwrap();
-        assert_eq!(state.balance("a"), 6);
-        assert_eq!(state.balance("b"), 4);
-        assert_ne!(state.app_hash(), before);
-        let mut other = state.clone();
-        other.accounts.get_mut("b").unwrap().sequence = 1;
-        assert_ne!(other.app_hash(), state.app_hash());
-
-        // A contract's query policy is part of the state root.
-        let contract = veil_types::ContractInfo {
-            address: "c".into(),
-            code_id: 1,
-            code_hash: [1; 32],
-            init_code_hash: [1; 32],
-            creator: "a".into(),
-            admin: Some("a".into()),
-            label: "l".into(),
-            state_root: None,
-            query_policy: veil_types::QueryPolicy::preset("cw20").unwrap(),
-        };
-        state.contracts.insert("c".into(), contract);
-        let mut opened = state.clone();
-        opened.contracts.get_mut("c").unwrap().query_policy = veil_types::QueryPolicy::public();
-        assert_ne!(opened.app_hash(), state.app_hash());
-
-        // So are a revocation and the attestation policy in force.
-        state.registrations.insert(
-            [1; 32],
-            Registration {
-                registration_key: [1; 32],
-                operator: "a".into(),
-                height: 1,
-                enclave: "e".into(),
-                seed_share: vec![1],
-                revocation: None,
-            },
-        );
-        let mut revoked = state.clone();
-        revoked.registrations.get_mut(&[1; 32]).unwrap().revocation =
-            Some(veil_types::Revocation {
-                height: 2,
-                reason: "r".into(),
-            });
-        assert_ne!(revoked.app_hash(), state.app_hash());
-        let mut governed = state.clone();
-        governed.attestation_policy.height = 3;
-        assert_ne!(governed.app_hash(), state.app_hash());
-    }
-}
+mod tests;

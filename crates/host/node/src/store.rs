@@ -18,7 +18,8 @@ use veil_types::{
 };
 
 use crate::genesis::Genesis;
-use crate::state::ChainState;
+use crate::state::tree::{self, NodeSource, Position, TreeError};
+use crate::state::StateChanges;
 
 mod evidence;
 pub use evidence::{
@@ -32,6 +33,8 @@ const CODES: TableDefinition<u64, &[u8]> = TableDefinition::new("codes");
 const WASM: TableDefinition<&[u8], &[u8]> = TableDefinition::new("wasm");
 const CONTRACTS: TableDefinition<&str, &[u8]> = TableDefinition::new("contracts");
 const NODES: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_nodes");
+/// The public state tree's nodes by position (`state::tree`).
+const STATE_TREE: TableDefinition<&[u8], &[u8]> = TableDefinition::new("state_tree");
 const REGISTRATIONS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("registrations");
 const BLOCKS: TableDefinition<u64, &[u8]> = TableDefinition::new("blocks");
 const TXS: TableDefinition<(u64, u32), &[u8]> = TableDefinition::new("txs");
@@ -51,6 +54,15 @@ const META_SEAL_GENERATION: &str = "enclave_seal_generation";
 const META_STATE_ROOT: &str = "state_root";
 /// The attestation policy in force (`AttestationPolicyRecord`, postcard).
 const META_ATTESTATION_POLICY: &str = "attestation_policy";
+/// The native token in circulation (u128 big-endian), kept with every block.
+const META_SUPPLY: &str = "supply";
+/// How public state is laid out: [`STATE_FORMAT`] (absent in stores that predate the
+/// state tree).
+const META_STATE_FORMAT: &str = "state_format";
+const STATE_FORMAT: &[u8] = b"tree-v2";
+/// The most memory redb keeps as its page cache: with the record cache
+/// (`state::CACHED_*`), what bounds the node's memory whatever the chain holds.
+pub const STORE_CACHE_BYTES: usize = 256 << 20;
 /// Most registrations one listing returns.
 pub const MAX_REGISTRATIONS_PAGE: usize = 100;
 
@@ -75,23 +87,37 @@ pub struct BlockCommit {
     pub block: Block,
     pub txs: Vec<Vec<u8>>,
     pub receipts: Vec<Receipt>,
-    pub accounts: Vec<Account>,
-    pub codes: Vec<CodeInfo>,
+    /// The public records the block changed, the state tree's writes and the state root
+    /// after the block.
+    pub state: StateChanges,
     pub wasm: Vec<(Hash, Vec<u8>)>,
-    pub contracts: Vec<ContractInfo>,
-    pub registrations: Vec<Registration>,
-    /// Set when the block changed the attestation policy (and at genesis).
-    pub attestation_policy: Option<AttestationPolicyRecord>,
     pub nodes: Vec<(Hash, Vec<u8>)>,
     /// State nodes no contract's new root uses (deleted in the same transaction).
     pub released_nodes: Vec<Hash>,
     pub checkpoint: Option<SealedCheckpoint>,
     /// The certificate the block was executed with (none for block 0).
     pub certificate: Option<CommitCertificate>,
-    /// The state root after the block.
-    pub state_root: Hash,
     /// Inspection records of the block's contract calls (dev chains with `--inspect`).
     pub inspections: Vec<(Hash, Vec<u8>)>,
+}
+
+impl BlockCommit {
+    /// A block with no transactions that changes only public state (genesis, tests,
+    /// benches).
+    pub fn state_only(block: Block, state: StateChanges) -> Self {
+        Self {
+            block,
+            txs: Vec::new(),
+            receipts: Vec::new(),
+            state,
+            wasm: Vec::new(),
+            nodes: Vec::new(),
+            released_nodes: Vec::new(),
+            checkpoint: None,
+            certificate: None,
+            inspections: Vec::new(),
+        }
+    }
 }
 
 /// What the enclave needs to start again where the last block left it.
@@ -107,7 +133,9 @@ pub struct Store {
 
 impl Store {
     pub fn open(path: &Path) -> Result<Self, StoreError> {
-        let db = Database::create(path)
+        let db = Database::builder()
+            .set_cache_size(STORE_CACHE_BYTES)
+            .create(path)
             .map_err(|e| StoreError(format!("opening {}: {e}", path.display())))?;
         let txn = db.begin_write().map_err(err)?;
         {
@@ -117,6 +145,7 @@ impl Store {
             txn.open_table(WASM).map_err(err)?;
             txn.open_table(CONTRACTS).map_err(err)?;
             txn.open_table(NODES).map_err(err)?;
+            txn.open_table(STATE_TREE).map_err(err)?;
             txn.open_table(REGISTRATIONS).map_err(err)?;
             txn.open_table(BLOCKS).map_err(err)?;
             txn.open_table(TXS).map_err(err)?;
@@ -364,41 +393,100 @@ impl Store {
             .map(|v| v.value().to_vec()))
     }
 
-    /// Loads the chain's public state (accounts, codes, contracts) into memory.
-    pub fn load_state(&self) -> Result<ChainState, StoreError> {
+    /// The committed public state tree (one read transaction: a consistent view).
+    pub fn tree(&self) -> Result<StateTree, StoreError> {
         let txn = self.db.begin_read().map_err(err)?;
-        let mut state = ChainState::default();
-        let accounts = txn.open_table(ACCOUNTS).map_err(err)?;
-        for entry in accounts.iter().map_err(err)? {
-            let (k, v) = entry.map_err(err)?;
-            state
-                .accounts
-                .insert(k.value().to_string(), decode("account", v.value())?);
+        Ok(StateTree {
+            table: txn.open_table(STATE_TREE).map_err(err)?,
+        })
+    }
+
+    /// The committed record at `leaf_key` (`state::leaf_key`, its postcard encoding) and
+    /// the proof of it — or of its absence — under the state root after the last block.
+    pub fn state_proof(
+        &self,
+        leaf_key: &[u8],
+    ) -> Result<(Option<Vec<u8>>, tree::Proof), StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let reader = StateTree {
+            table: txn.open_table(STATE_TREE).map_err(err)?,
+        };
+        let proof = tree::prove(&reader, &tree::key_hash(leaf_key)).map_err(err)?;
+        use crate::state::leaf_key as key;
+        let (tag, rest) = leaf_key
+            .split_first()
+            .ok_or_else(|| StoreError("an empty state key".into()))?;
+        let text = || {
+            std::str::from_utf8(rest)
+                .map_err(|_| StoreError("a state key that is not UTF-8".into()))
+        };
+        let get = |table: TableDefinition<&str, &[u8]>, k: &str| -> Result<_, StoreError> {
+            let table = txn.open_table(table).map_err(err)?;
+            let value = table.get(k).map_err(err)?.map(|v| v.value().to_vec());
+            Ok(value)
+        };
+        let value = match *tag {
+            key::ACCOUNT => get(ACCOUNTS, text()?)?,
+            key::CONTRACT => get(CONTRACTS, text()?)?,
+            key::CODE => {
+                let id: [u8; 8] = rest
+                    .try_into()
+                    .map_err(|_| StoreError("a code key is 8 bytes".into()))?;
+                let table = txn.open_table(CODES).map_err(err)?;
+                let value = table
+                    .get(u64::from_be_bytes(id))
+                    .map_err(err)?
+                    .map(|v| v.value().to_vec());
+                value
+            }
+            key::REGISTRATION => {
+                let table = txn.open_table(REGISTRATIONS).map_err(err)?;
+                let value = table.get(rest).map_err(err)?.map(|v| v.value().to_vec());
+                value
+            }
+            key::ATTESTATION_POLICY if rest.is_empty() => {
+                let table = txn.open_table(META).map_err(err)?;
+                let value = table
+                    .get(META_ATTESTATION_POLICY)
+                    .map_err(err)?
+                    .map(|v| v.value().to_vec());
+                value
+            }
+            _ => return Err(StoreError("no such state key".into())),
+        };
+        Ok((value, proof))
+    }
+
+    /// Whether the store holds public state as a state tree (every store since it has,
+    /// and an empty one).
+    pub fn has_state_tree(&self) -> Result<bool, StoreError> {
+        Ok(self.height()?.is_none()
+            || self.meta(META_STATE_FORMAT)?.as_deref() == Some(STATE_FORMAT))
+    }
+
+    /// The native token in circulation after the last block.
+    pub fn supply(&self) -> Result<u128, StoreError> {
+        match self.meta(META_SUPPLY)? {
+            Some(bytes) => bytes
+                .try_into()
+                .map(u128::from_be_bytes)
+                .map_err(|_| StoreError("corrupt supply record".into())),
+            None => Ok(0),
         }
-        let codes = txn.open_table(CODES).map_err(err)?;
-        for entry in codes.iter().map_err(err)? {
-            let (k, v) = entry.map_err(err)?;
-            state.codes.insert(k.value(), decode("code", v.value())?);
-        }
-        let contracts = txn.open_table(CONTRACTS).map_err(err)?;
-        for entry in contracts.iter().map_err(err)? {
-            let (k, v) = entry.map_err(err)?;
-            state
-                .contracts
-                .insert(k.value().to_string(), decode("contract", v.value())?);
-        }
-        let registrations = txn.open_table(REGISTRATIONS).map_err(err)?;
-        for entry in registrations.iter().map_err(err)? {
-            let (_, v) = entry.map_err(err)?;
-            let registration: Registration = decode("registration", v.value())?;
-            state
-                .registrations
-                .insert(registration.registration_key, registration);
-        }
-        if let Some(record) = self.attestation_policy()? {
-            state.attestation_policy = record;
-        }
-        Ok(state)
+    }
+
+    /// The highest code id stored (0: none).
+    pub fn last_code_id(&self) -> Result<u64, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(CODES).map_err(err)?;
+        let last = table.last().map_err(err)?.map_or(0, |(k, _)| k.value());
+        Ok(last)
+    }
+
+    pub fn has_wasm(&self, code_hash: &Hash) -> Result<bool, StoreError> {
+        let txn = self.db.begin_read().map_err(err)?;
+        let table = txn.open_table(WASM).map_err(err)?;
+        Ok(table.get(code_hash.as_slice()).map_err(err)?.is_some())
     }
 
     /// Number of stored state nodes (for status output).
@@ -438,6 +526,7 @@ impl Store {
             }
             let json = serde_json::to_vec(genesis).expect("serializable");
             meta.insert(META_GENESIS, json.as_slice()).map_err(err)?;
+            meta.insert(META_STATE_FORMAT, STATE_FORMAT).map_err(err)?;
         }
         Self::write_block(&txn, commit)?;
         txn.commit().map_err(err)
@@ -465,9 +554,10 @@ impl Store {
 
     fn write_block(txn: &redb::WriteTransaction, commit: BlockCommit) -> Result<(), StoreError> {
         let height = commit.block.header.height;
+        let state = &commit.state;
         {
             let mut table = txn.open_table(ACCOUNTS).map_err(err)?;
-            for account in &commit.accounts {
+            for account in &state.accounts {
                 table
                     .insert(account.address.as_str(), encode(account).as_slice())
                     .map_err(err)?;
@@ -475,7 +565,7 @@ impl Store {
         }
         {
             let mut table = txn.open_table(CODES).map_err(err)?;
-            for code in &commit.codes {
+            for code in &state.codes {
                 table
                     .insert(code.code_id, encode(code).as_slice())
                     .map_err(err)?;
@@ -489,13 +579,13 @@ impl Store {
         }
         {
             let mut table = txn.open_table(CONTRACTS).map_err(err)?;
-            for contract in &commit.contracts {
+            for contract in &state.contracts {
                 table
                     .insert(contract.address.as_str(), encode(contract).as_slice())
                     .map_err(err)?;
             }
             let mut table = txn.open_table(REGISTRATIONS).map_err(err)?;
-            for registration in &commit.registrations {
+            for registration in &state.registrations {
                 table
                     .insert(
                         registration.registration_key.as_slice(),
@@ -509,6 +599,16 @@ impl Store {
             }
             for id in &commit.released_nodes {
                 table.remove(id.as_slice()).map_err(err)?;
+            }
+            let mut table = txn.open_table(STATE_TREE).map_err(err)?;
+            for (at, node) in &state.tree {
+                let key = at.encode();
+                match node {
+                    Some(node) => table
+                        .insert(key.as_slice(), node.encode().as_slice())
+                        .map_err(err)?,
+                    None => table.remove(key.as_slice()).map_err(err)?,
+                };
             }
         }
         {
@@ -548,9 +648,11 @@ impl Store {
                 .map_err(err)?;
         }
         let mut meta = txn.open_table(META).map_err(err)?;
-        meta.insert(META_STATE_ROOT, commit.state_root.as_slice())
+        meta.insert(META_STATE_ROOT, state.root.as_slice())
             .map_err(err)?;
-        if let Some(record) = &commit.attestation_policy {
+        meta.insert(META_SUPPLY, state.supply.to_be_bytes().as_slice())
+            .map_err(err)?;
+        if let Some(record) = &state.attestation_policy {
             meta.insert(META_ATTESTATION_POLICY, encode(record).as_slice())
                 .map_err(err)?;
         }
@@ -566,5 +668,24 @@ impl Store {
         meta.insert(META_HEIGHT, height.to_be_bytes().as_slice())
             .map_err(err)?;
         Ok(())
+    }
+}
+
+/// The committed state tree, read in one read transaction.
+pub struct StateTree {
+    table: redb::ReadOnlyTable<&'static [u8], &'static [u8]>,
+}
+
+impl NodeSource for StateTree {
+    fn node(&self, at: &Position) -> Result<Option<tree::Node>, TreeError> {
+        let key = at.encode();
+        match self
+            .table
+            .get(key.as_slice())
+            .map_err(|e| TreeError(e.to_string()))?
+        {
+            Some(bytes) => tree::Node::decode(bytes.value()).map(Some),
+            None => Ok(None),
+        }
     }
 }

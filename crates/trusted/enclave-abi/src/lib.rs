@@ -35,13 +35,19 @@ pub enum Ecall {
     /// `store_code` transaction (as a chain executes it) the enclave also records the code
     /// under the next code id, with the default query policy the uploader signed.
     StoreCode {
+        #[serde(with = "serde_bytes")]
         wasm: Vec<u8>,
+        #[serde(with = "serde_bytes")]
         tx: Option<Vec<u8>>,
         chain_id: String,
     },
     /// Replace a contract's query policy: the signed `set_query_policy` transaction, which
     /// the enclave checks is its admin's.
-    SetQueryPolicy { tx: Vec<u8>, chain_id: String },
+    SetQueryPolicy {
+        #[serde(with = "serde_bytes")]
+        tx: Vec<u8>,
+        chain_id: String,
+    },
     /// Decrypt a message, run a contract entry point on verified state, encrypt the result.
     Run(RunRequest),
     /// Open the next block for execution. `header` is the `veil-types` `BlockHeader`
@@ -53,8 +59,11 @@ pub enum Ecall {
     /// and every transaction of the block that takes the enclave (all but bank sends) must
     /// either run or be left out with a reason the enclave verifies (`LeaveOut`).
     BeginBlock {
+        #[serde(with = "serde_bytes")]
         header: Vec<u8>,
+        #[serde(with = "byte_strings")]
         txs: Vec<Vec<u8>>,
+        #[serde(with = "serde_bytes")]
         certificate: Vec<u8>,
     },
     /// Transaction `index` of the open block failed before it reached the enclave, for
@@ -70,20 +79,33 @@ pub enum Ecall {
     Attest { operator: String },
     /// Verify a signed `register_node` transaction's attestation against the genesis
     /// policy at the open block's time and answer the master seed encrypted to its key.
-    RegisterNode { tx: Vec<u8> },
+    RegisterNode {
+        #[serde(with = "serde_bytes")]
+        tx: Vec<u8>,
+    },
     /// Accept the master seed shared with this enclave (only if it derives the genesis
     /// network key), and seal it.
-    InstallSeed { seed_share: Vec<u8> },
+    InstallSeed {
+        #[serde(with = "serde_bytes")]
+        seed_share: Vec<u8>,
+    },
     /// Execute a signed governance transaction (`set_attestation_policy`, `revoke_node`):
     /// the enclave checks it is the genesis authority's and updates the policy or the
     /// revoked registrations it keeps (sealed) and checks every later registration
     /// against.
-    Govern { tx: Vec<u8>, chain_id: String },
+    Govern {
+        #[serde(with = "serde_bytes")]
+        tx: Vec<u8>,
+        chain_id: String,
+    },
     /// Check a signed transaction's signature (to run, `veil/tx-v1`) as the node admits it
     /// to its mempool, and answer its signer. The enclave remembers the transaction's hash
     /// as verified, so when the transaction runs in a block it need not verify the
     /// signature again. The one ecall that may run beside others (see `TxChecker`).
-    CheckTx { tx: Vec<u8> },
+    CheckTx {
+        #[serde(with = "serde_bytes")]
+        tx: Vec<u8>,
+    },
     /// Dev chains only (`Genesis::dev`): turn on inspection for the owner whose X25519
     /// public key this is. Refused on any other genesis. From then on every contract call
     /// that commits or fails in a block also answers an [`RunResponse::inspection`], and
@@ -95,7 +117,9 @@ pub enum Ecall {
     /// read and verified against the enclave's own root, sealed to the owner key.
     InspectState {
         contract: String,
+        #[serde(with = "serde_bytes")]
         prefix: Vec<u8>,
+        #[serde(with = "serde_bytes")]
         start_after: Option<Vec<u8>>,
         limit: u32,
     },
@@ -164,8 +188,10 @@ impl LeftOut {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InitRequest {
     /// Simulation only: the per-machine secret that stands in for the CPU's sealing key.
+    #[serde(with = "serde_bytes")]
     pub machine_secret: Vec<u8>,
     /// The sealed enclave state from a previous run, if any.
+    #[serde(with = "serde_bytes")]
     pub sealed_state: Option<Vec<u8>>,
     /// The lowest seal generation the enclave may accept (recorded by the chain), so an
     /// older sealed file cannot be restored.
@@ -174,6 +200,7 @@ pub struct InitRequest {
     /// first genesis it starts with: it seals its hash and refuses any other. Without a
     /// network section the enclave bootstraps the network (generates the master seed);
     /// with one, it starts without the seed until one is shared with it.
+    #[serde(with = "serde_bytes")]
     pub genesis: Vec<u8>,
 }
 
@@ -212,6 +239,7 @@ pub struct RunRequest {
     /// (denom, amount) sent with the call.
     pub funds: Vec<(String, u128)>,
     /// The user's encrypted message (see docs/protocol.md).
+    #[serde(with = "serde_bytes")]
     pub envelope: Vec<u8>,
     /// The contract's current state root, as the host claims it.
     pub state_root: Option<Hash>,
@@ -220,12 +248,14 @@ pub struct RunRequest {
     /// every call but queries. The enclave verifies it itself: the sender is who signed,
     /// the call is what was signed (contract, envelope, funds), and each sequence runs once.
     /// Instantiate takes the contract's admin from it; migrate must be signed by that admin.
+    #[serde(with = "serde_bytes")]
     pub tx: Option<Vec<u8>>,
     /// Run and report gas, but commit nothing (for gas estimation).
     pub simulate: bool,
     /// Queries only: the querier's signed permit (`veil-types` `QueryPermit` bytes),
     /// encrypted under the query's transaction key (`OutputKind::QueryPermit`, index 0), so
     /// the host never sees who asks. None: an anonymous query.
+    #[serde(with = "serde_bytes")]
     pub encrypted_permit: Option<Vec<u8>>,
 }
 
@@ -253,6 +283,7 @@ pub enum EcallResponse {
     /// The master seed encrypted to the registered key (the same bytes on every node), and
     /// a public summary of the enclave that was accepted.
     NodeRegistered {
+        #[serde(with = "serde_bytes")]
         seed_share: Vec<u8>,
         enclave: String,
     },
@@ -264,6 +295,7 @@ pub enum EcallResponse {
     InspectEnabled,
     /// The answer to `InspectState`, sealed to the owner key.
     InspectedState {
+        #[serde(with = "serde_bytes")]
         sealed: Vec<u8>,
     },
     Error(EnclaveError),
@@ -274,6 +306,7 @@ pub struct InitResponse {
     pub public_key: Hash,
     pub generation: u32,
     /// The state to keep for the next start (host stores it as is).
+    #[serde(with = "serde_bytes")]
     pub sealed_state: Vec<u8>,
     pub seal_generation: u64,
     /// The hash of the genesis this enclave is bound to (with its network section).
@@ -281,6 +314,7 @@ pub struct InitResponse {
     /// Set when this start bootstrapped the network: the genesis' network section (network
     /// key, seed exchange key, bootstrap attestation), `veil-types` `NetworkGenesis`
     /// postcard bytes, which the host adds to its genesis.
+    #[serde(with = "serde_bytes")]
     pub network: Option<Vec<u8>>,
     /// This enclave's X25519 registration key (its secret never leaves).
     pub registration_key: Hash,
@@ -294,6 +328,7 @@ pub struct InitResponse {
 pub struct AttestResponse {
     pub registration_key: Hash,
     /// `veil-attestation` `Attestation` bytes.
+    #[serde(with = "serde_bytes")]
     pub attestation: Vec<u8>,
 }
 
@@ -305,6 +340,7 @@ pub struct RunResponse {
     /// Public failure class when `ok` is false (`contract`, `out_of_gas`, …).
     pub error_kind: Option<String>,
     /// The result for the sender: AES-GCM-SIV under the call's transaction key.
+    #[serde(with = "serde_bytes")]
     pub encrypted_result: Vec<u8>,
     /// Attributes the contract chose to publish (`public.` key prefix, stripped).
     pub public_attributes: Vec<(String, String)>,
@@ -329,6 +365,7 @@ pub struct RunResponse {
     /// Dev chains with inspection on (`Ecall::EnableInspect`), calls of a block only: the
     /// decrypted message, result and state changes of this call, sealed to the owner key.
     /// Always `None` otherwise.
+    #[serde(with = "serde_bytes")]
     pub inspection: Option<Vec<u8>>,
 }
 
@@ -397,6 +434,7 @@ pub struct SubCall {
 pub struct StateUpdate {
     pub new_root: Option<Hash>,
     /// New encrypted nodes, sorted by id: the order says nothing about keys.
+    #[serde(with = "byte_strings::keyed")]
     pub new_nodes: Vec<(Hash, Vec<u8>)>,
     /// Nodes of the previous root the new one no longer uses, sorted by id: the host may
     /// delete them when it commits the new root (nothing reads an older root).
@@ -406,6 +444,7 @@ pub struct StateUpdate {
 /// The enclave's sealed state at a checkpoint.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SealedCheckpoint {
+    #[serde(with = "serde_bytes")]
     pub sealed_state: Vec<u8>,
     /// Grows by one per checkpoint; the host records it beside the sealed state and passes
     /// it back at init, so an older sealed state is refused.
@@ -457,7 +496,10 @@ pub enum Ocall {
     FetchNode { contract: String, id: Hash },
     /// A chain query about public state (`QueryRequest` JSON: bank balances, contract and
     /// code info). Queries to contracts never leave the enclave.
-    QueryChain { request: Vec<u8> },
+    QueryChain {
+        #[serde(with = "serde_bytes")]
+        request: Vec<u8>,
+    },
     /// The Wasm code with this SHA-256, for a contract a call reaches whose code the
     /// enclave has not compiled (after a restart); the enclave checks the hash.
     LoadCode { code_hash: Hash },
@@ -465,10 +507,10 @@ pub enum Ocall {
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum OcallResponse {
-    Node(Option<Vec<u8>>),
+    Node(#[serde(with = "serde_bytes")] Option<Vec<u8>>),
     /// `SystemResult<ContractResult<Binary>>` JSON.
-    QueryResult(Vec<u8>),
-    Code(Option<Vec<u8>>),
+    QueryResult(#[serde(with = "serde_bytes")] Vec<u8>),
+    Code(#[serde(with = "serde_bytes")] Option<Vec<u8>>),
     Error(String),
 }
 
@@ -602,6 +644,61 @@ pub fn read_frame(input: &mut impl Read) -> Result<Option<(FrameKind, Vec<u8>)>,
 mod tests {
     use super::*;
 
+    /// Byte strings are encoded as bytes: exactly what postcard writes for `Vec<u8>` (and
+    /// lists of them), so the wire format did not change when they stopped being visited
+    /// byte by byte.
+    #[test]
+    fn byte_strings_encode_as_plain_byte_vectors() {
+        #[derive(Serialize)]
+        struct Plain {
+            one: Vec<u8>,
+            maybe: Option<Vec<u8>>,
+            none: Option<Vec<u8>>,
+            list: Vec<Vec<u8>>,
+            keyed: Vec<(Hash, Vec<u8>)>,
+        }
+        #[derive(Serialize, Deserialize, Debug, PartialEq)]
+        struct Annotated {
+            #[serde(with = "serde_bytes")]
+            one: Vec<u8>,
+            #[serde(with = "serde_bytes")]
+            maybe: Option<Vec<u8>>,
+            #[serde(with = "serde_bytes")]
+            none: Option<Vec<u8>>,
+            #[serde(with = "byte_strings")]
+            list: Vec<Vec<u8>>,
+            #[serde(with = "byte_strings::keyed")]
+            keyed: Vec<(Hash, Vec<u8>)>,
+        }
+        let long: Vec<u8> = (0..300u32).map(|i| i as u8).collect();
+        let plain = Plain {
+            one: long.clone(),
+            maybe: Some(vec![7; 130]),
+            none: None,
+            list: vec![vec![], vec![1, 2, 3], long.clone()],
+            keyed: vec![([9; 32], long.clone()), ([0; 32], vec![])],
+        };
+        let annotated = Annotated {
+            one: plain.one.clone(),
+            maybe: plain.maybe.clone(),
+            none: None,
+            list: plain.list.clone(),
+            keyed: plain.keyed.clone(),
+        };
+        let bytes = postcard::to_stdvec(&plain).unwrap();
+        assert_eq!(postcard::to_stdvec(&annotated).unwrap(), bytes);
+        assert_eq!(
+            postcard::from_bytes::<Annotated>(&bytes).unwrap(),
+            annotated
+        );
+        // A message through the real codec: the version, the variant, then the bytes.
+        let call = Ecall::CheckTx { tx: long.clone() };
+        let encoded = encode(&call);
+        assert_eq!(&encoded[..2], &ABI_VERSION.to_be_bytes());
+        assert!(encoded.ends_with(&long));
+        assert_eq!(decode::<Ecall>(&encoded).unwrap(), call);
+    }
+
     #[test]
     fn round_trip_and_version_check() {
         let call = Ecall::StoreCode {
@@ -656,5 +753,44 @@ mod tests {
             read_frame(&mut huge),
             Err(AbiError::FrameTooLarge(_))
         ));
+    }
+}
+
+/// Lists of byte strings encoded as lists of bytes (`serde_bytes` covers single ones): the
+/// same postcard encoding as `Vec<Vec<u8>>`, without visiting each byte.
+mod byte_strings {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use serde_bytes::{ByteBuf, Bytes};
+
+    pub fn serialize<S: Serializer>(items: &[Vec<u8>], s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(items.iter().map(|item| Bytes::new(item)))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<Vec<u8>>, D::Error> {
+        let items = Vec::<ByteBuf>::deserialize(d)?;
+        Ok(items.into_iter().map(ByteBuf::into_vec).collect())
+    }
+
+    /// `(key, bytes)` pairs.
+    pub mod keyed {
+        use super::*;
+        use crate::Hash;
+
+        pub fn serialize<S: Serializer>(
+            items: &[(Hash, Vec<u8>)],
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            s.collect_seq(items.iter().map(|(key, item)| (key, Bytes::new(item))))
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Vec<(Hash, Vec<u8>)>, D::Error> {
+            let items = Vec::<(Hash, ByteBuf)>::deserialize(d)?;
+            Ok(items
+                .into_iter()
+                .map(|(key, item)| (key, item.into_vec()))
+                .collect())
+        }
     }
 }

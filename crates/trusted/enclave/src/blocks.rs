@@ -198,12 +198,11 @@ impl Enclave {
                 open.height, open.time_nanos
             )));
         }
-        let hash = veil_types::tx_hash(tx);
-        let index = open.position(&hash)?;
+        let index = open.position(tx)?;
         open.refuse_gap(open.cursor, index)?;
         open.txs[index].settled = true;
         open.cursor = index;
-        Ok(hash)
+        Ok(open.txs[index].hash)
     }
 
     /// `Ecall::LeaveOut`: transaction `index` of the open block never reached the enclave
@@ -271,11 +270,17 @@ impl Enclave {
 }
 
 impl OpenBlock {
-    /// Where `hash` is in the block, at or after the cursor.
-    fn position(&self, hash: &Hash) -> EnclaveResult<usize> {
-        match self.txs[self.cursor..].iter().position(|tx| tx.hash == *hash) {
+    /// Where the transaction `bytes` is in the block, at or after the cursor. Found by
+    /// its bytes, not its hash: the block's hashes were computed once as it opened, and
+    /// the next transaction is almost always at the cursor or just after it.
+    fn position(&self, bytes: &[u8]) -> EnclaveResult<usize> {
+        match self.txs[self.cursor..]
+            .iter()
+            .position(|tx| tx.bytes == bytes)
+        {
             Some(offset) => Ok(self.cursor + offset),
-            None if self.txs[..self.cursor].iter().any(|tx| tx.hash == *hash) => {
+            None if self.txs[..self.cursor].iter().any(|tx| tx.bytes == bytes) => {
+                let hash = veil_types::tx_hash(bytes);
                 Err(refuse(format!(
                     "transaction {} comes after a later transaction of block {}: calls run in the block's order",
                     hex::encode(hash),
@@ -284,7 +289,7 @@ impl OpenBlock {
             }
             None => Err(refuse(format!(
                 "transaction {} is not in certified block {}",
-                hex::encode(hash),
+                hex::encode(veil_types::tx_hash(bytes)),
                 self.height
             ))),
         }

@@ -185,9 +185,12 @@ impl Engine {
         let mut wasmi_config = wasmi::Config::default();
         wasmi_config
             .consume_fuel(true)
-            // Eager: translation fuel is never charged to a call, so gas is independent
-            // of cache state.
-            .compilation_mode(CompilationMode::Eager)
+            // Validated when stored, translated on a function's first call: storing
+            // cw20-base is half the work of translating everything up front. Translation
+            // and validation cost no fuel (below), so a call's gas cannot depend on which
+            // functions earlier calls translated. Never `Lazy`: it would defer validation,
+            // so whether code is valid would depend on what runs.
+            .compilation_mode(CompilationMode::LazyTranslation)
             .operator_cost(operator_costs())
             .fuel_cost(wasmi::CustomFuelCosts {
                 bytes_copied_per_fuel: BYTES_PER_FUEL,
@@ -422,6 +425,18 @@ impl Engine {
     fn vm_error(&self, error: wasmi::Error) -> VmError {
         if let Some(HostFailure(e)) = error.downcast_ref::<HostFailure>() {
             return e.clone();
+        }
+        // wasmi names the table here by its store handle, a counter of the process: the
+        // message would differ between nodes, and a contract reads it (a query's error).
+        if let wasmi::errors::ErrorKind::Instantiation(
+            wasmi::errors::InstantiationError::ElementSegmentDoesNotFit {
+                table_index, len, ..
+            },
+        ) = error.kind()
+        {
+            return VmError::Trap(format!(
+                "out of bounds table access: an element segment of {len} elements does not fit at offset {table_index}"
+            ));
         }
         match error.as_trap_code() {
             Some(TrapCode::OutOfFuel) => VmError::OutOfGas,

@@ -147,6 +147,34 @@ fn table_mutation_is_rejected_but_reference_types_load() {
 }
 
 #[test]
+fn an_element_segment_out_of_bounds_fails_alike_on_every_engine() {
+    // Found by the differential fuzz target: wasmi's message for this named the table by
+    // its store handle (a per-process counter), so the error a calling contract reads
+    // differed from one call, and one node, to the next.
+    let segment = r#"(table $t 1 1 funcref) (func $f) (elem (i32.const -16842753) func $f)"#;
+    let code = wasm(&contract_wat("", "", segment));
+    let errors: Vec<String> = (0..3)
+        .map(|round| {
+            let engine = Engine::new(EngineConfig::default());
+            let runs = if round == 0 { 2 } else { 1 };
+            let mut last = String::new();
+            for _ in 0..runs {
+                let (report, _) = instantiate(&engine, &code, MemoryStorage::new(), GAS);
+                last = format!("{:?}", report.result);
+            }
+            last
+        })
+        .collect();
+    assert!(
+        errors[0].contains("out of bounds table access"),
+        "{}",
+        errors[0]
+    );
+    assert!(!errors[0].contains("Store"), "{}", errors[0]);
+    assert!(errors.iter().all(|e| *e == errors[0]), "{errors:?}");
+}
+
+#[test]
 fn infinite_loop_runs_out_of_gas_at_exactly_the_limit() {
     let engine = Engine::new(EngineConfig::default());
     let looping = wasm(&contract_wat("", "(loop $l (br $l))", ""));
@@ -289,6 +317,90 @@ fn gas_is_identical_across_runs_and_cache_states() {
     assert!(
         cold.iter().chain(&warm).all(|g| *g == cold[0]),
         "{cold:?} {warm:?}"
+    );
+}
+
+/// Functions are translated on their first call (lazy translation): a call's gas must not
+/// depend on which functions earlier calls on the same engine translated, and out of gas
+/// must fall at the same point whether the code it reaches is translated yet or not.
+#[test]
+fn gas_does_not_depend_on_what_earlier_calls_translated() {
+    // `instantiate` runs $even or $odd by the parity of the message's length: two paths
+    // whose functions are translated by different calls.
+    let code = wasm(&contract_wat(
+        "",
+        "(if (i32.and (i32.load offset=8 (local.get 2)) (i32.const 1))
+           (then (call $odd)) (else (call $even)))",
+        "(func $even (local $i i32) (local.set $i (i32.const 50))
+           (loop $l (br_if $l (local.tee $i (i32.sub (local.get $i) (i32.const 1))))))
+         (func $odd (local $i i32) (local.set $i (i32.const 70))
+           (loop $l (br_if $l (local.tee $i (i32.sub (local.get $i) (i32.const 1)))))
+           (call $even))",
+    ));
+    let (env, info) = (env(), info());
+    let run = |engine: &Engine, msg: &[u8], gas_limit: u64| {
+        let checksum = engine.store_code(&code).unwrap();
+        let call = Call {
+            entry: Entry::Instantiate,
+            env: &env,
+            info: Some(&info),
+            msg,
+            gas_limit,
+            random: None,
+        };
+        engine
+            .call(&checksum, call, backend(MemoryStorage::new()))
+            .0
+    };
+    let fresh = || Engine::new(EngineConfig::default());
+    let (even, odd) = (b"{}".as_slice(), b"{ }".as_slice());
+    let cold_even = run(&fresh(), even, GAS).gas_used;
+    let cold_odd = run(&fresh(), odd, GAS).gas_used;
+    assert_ne!(cold_even, cold_odd, "the two paths must differ");
+    // One engine, the paths in both orders: every call costs what it costs cold.
+    for order in [[even, odd, even, odd], [odd, even, odd, even]] {
+        let engine = fresh();
+        for msg in order {
+            let report = run(&engine, msg, GAS);
+            assert!(report.result.is_ok(), "{:?}", report.result);
+            let cold = if msg == even { cold_even } else { cold_odd };
+            assert_eq!(
+                report.gas_used,
+                cold,
+                "warm call of {:?}",
+                std::str::from_utf8(msg)
+            );
+        }
+    }
+    // Out of gas at the same limit, cold and warm: the exact gas passes, one less fails.
+    for (msg, exact) in [(odd, cold_odd), (even, cold_even)] {
+        let warm = fresh();
+        run(&warm, msg, GAS);
+        for engine in [fresh(), warm] {
+            assert!(run(&engine, msg, exact).result.is_ok());
+            let short = run(&engine, msg, exact - 1);
+            assert!(
+                matches!(short.result, Err(CallError::Vm(VmError::OutOfGas))),
+                "{:?}",
+                short.result
+            );
+            assert_eq!(short.gas_used, exact - 1);
+        }
+    }
+}
+
+/// Translation is lazy but validation is not: a function no call would reach is still
+/// validated when the code is stored.
+#[test]
+fn an_invalid_function_is_refused_at_store_even_if_never_called() {
+    let err = store_err(&wasm(&contract_wat(
+        "",
+        "",
+        "(func $never (result i32) (i64.const 1))",
+    )));
+    assert!(
+        err.contains("invalid contract code") || err.contains("type"),
+        "{err}"
     );
 }
 

@@ -346,8 +346,8 @@ mod tests {
         store
             .init_chain(
                 &genesis,
-                BlockCommit {
-                    block: Block {
+                BlockCommit::state_only(
+                    Block {
                         header: BlockHeader {
                             chain_id: "test".into(),
                             height: 0,
@@ -358,26 +358,16 @@ mod tests {
                         },
                         tx_hashes: Vec::new(),
                     },
-                    txs: Vec::new(),
-                    receipts: Vec::new(),
-                    accounts: vec![veil_types::Account {
-                        address: "alice".into(),
-                        balance,
-                        sequence,
-                        public_key: None,
-                    }],
-                    codes: Vec::new(),
-                    wasm: Vec::new(),
-                    contracts: Vec::new(),
-                    registrations: Vec::new(),
-                    attestation_policy: None,
-                    nodes: Vec::new(),
-                    released_nodes: Vec::new(),
-                    checkpoint: None,
-                    certificate: None,
-                    state_root: [0; 32],
-                    inspections: Vec::new(),
-                },
+                    crate::state::StateChanges {
+                        accounts: vec![veil_types::Account {
+                            address: "alice".into(),
+                            balance,
+                            sequence,
+                            public_key: None,
+                        }],
+                        ..Default::default()
+                    },
+                ),
             )
             .unwrap();
         let checker = Checker {

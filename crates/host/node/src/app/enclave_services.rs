@@ -94,7 +94,7 @@ impl Querier for ChainQuerier {
             }
             // The fields of cosmwasm-std's ContractInfoResponse and CodeInfoResponse.
             Ok(QueryRequest::Wasm(WasmQuery::ContractInfo { contract_addr })) => {
-                return match state().contracts.get(&contract_addr) {
+                return match state().contract(&contract_addr) {
                     Some(info) => found(serde_json::json!({
                         "code_id": info.code_id,
                         "creator": info.creator,
@@ -110,7 +110,7 @@ impl Querier for ChainQuerier {
                 };
             }
             Ok(QueryRequest::Wasm(WasmQuery::CodeInfo { code_id })) => {
-                return match state().codes.get(&code_id) {
+                return match state().code(code_id) {
                     Some(code) => found(serde_json::json!({
                         "code_id": code.code_id,
                         "creator": code.creator,

@@ -11,7 +11,6 @@ impl App {
         tx: &Tx,
         sender: &str,
         meter: &mut GasMeter,
-        dirty: &mut Dirty,
         wasm: &mut Vec<(Hash, Vec<u8>)>,
         receipt: &mut Receipt,
     ) -> Result<(), Failure> {
@@ -20,7 +19,7 @@ impl App {
                 validate_address(to)?;
                 let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
                 state
-                    .transfer(dirty, sender, to, *amount)
+                    .transfer(sender, to, *amount)
                     .map_err(|e| failure("insufficient_funds", e))?;
                 receipt.events.push(Event {
                     kind: "transfer".into(),
@@ -54,22 +53,18 @@ impl App {
                         format!("the enclave recorded this code as {enclave_code_id:?}, the chain as {code_id}: the enclave's sealed state does not belong to this store"),
                     ));
                 }
-                let known = state.codes.values().any(|c| c.code_hash == code_hash)
-                    || wasm.iter().any(|(h, _)| *h == code_hash);
+                let known =
+                    state.has_code_hash(&code_hash) || wasm.iter().any(|(h, _)| *h == code_hash);
                 if !known {
                     wasm.push((code_hash, code.clone()));
                 }
-                state.codes.insert(
+                state.put_code(CodeInfo {
                     code_id,
-                    CodeInfo {
-                        code_id,
-                        code_hash,
-                        creator: sender.to_string(),
-                        size: code.len() as u64,
-                        default_query_policy,
-                    },
-                );
-                dirty.codes.insert(code_id);
+                    code_hash,
+                    creator: sender.to_string(),
+                    size: code.len() as u64,
+                    default_query_policy,
+                });
                 receipt.code_id = Some(code_id);
                 receipt.events.push(Event {
                     kind: "store_code".into(),
@@ -124,7 +119,6 @@ impl App {
                     msg,
                     *funds,
                     meter,
-                    dirty,
                     receipt,
                 )
             }
@@ -144,7 +138,6 @@ impl App {
                     msg,
                     *funds,
                     meter,
-                    dirty,
                     receipt,
                 )
             }
@@ -176,7 +169,6 @@ impl App {
                     msg,
                     0,
                     meter,
-                    dirty,
                     receipt,
                 )
             }
@@ -189,8 +181,7 @@ impl App {
                     .state
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .registrations
-                    .get(registration_key)
+                    .registration(registration_key)
                     .map(|r| r.revocation.is_some());
                 match known {
                     Some(true) => {
@@ -245,16 +236,14 @@ impl App {
                     seed_share,
                     revocation: None,
                 };
-                dirty.registrations.insert(*registration_key);
                 self.state
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .registrations
-                    .insert(*registration_key, registration);
+                    .put_registration(registration);
                 Ok(())
             }
             Msg::SetAttestationPolicy { .. } | Msg::RevokeNode { .. } => {
-                self.govern(context, tx, sender, meter, dirty, receipt)
+                self.govern(context, tx, sender, meter, receipt)
             }
             Msg::SetQueryPolicy {
                 contract,
@@ -288,12 +277,10 @@ impl App {
                     kind: "set_query_policy".into(),
                     attributes: vec![("contract_address".into(), contract.clone())],
                 });
-                dirty.contracts.insert(contract.clone());
                 self.state
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .contracts
-                    .insert(contract.clone(), info);
+                    .put_contract(info);
                 Ok(())
             }
         }
@@ -303,9 +290,7 @@ impl App {
         self.state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .codes
-            .get(&code_id)
-            .cloned()
+            .code(code_id)
             .ok_or_else(|| failure("unknown_code", format!("no code with id {code_id}")))
     }
 
@@ -313,9 +298,7 @@ impl App {
         self.state
             .lock()
             .unwrap_or_else(|p| p.into_inner())
-            .contracts
-            .get(address)
-            .cloned()
+            .contract(address)
     }
 
     /// Runs a contract entry point in the enclave; funds move only if it succeeds.
@@ -329,16 +312,14 @@ impl App {
         envelope: &[u8],
         funds: u128,
         meter: &mut GasMeter,
-        dirty: &mut Dirty,
         receipt: &mut Receipt,
     ) -> Result<(), Failure> {
         meter.charge(CONTRACT_CALL_GAS)?;
         let address = info.address.clone();
-        let mut funds_dirty = Dirty::default();
         if funds > 0 {
             let mut state = self.state.lock().unwrap_or_else(|p| p.into_inner());
             state
-                .transfer(&mut funds_dirty, sender, &address, funds)
+                .transfer(sender, &address, funds)
                 .map_err(|e| failure("insufficient_funds", e))?;
         }
         let request = RunRequest {
@@ -372,7 +353,7 @@ impl App {
             if funds > 0 {
                 let mut state = state.lock().unwrap_or_else(|p| p.into_inner());
                 state
-                    .transfer(&mut Dirty::default(), &address, sender, funds)
+                    .transfer(&address, sender, funds)
                     .expect("the funds just moved are there");
             }
         };
@@ -429,12 +410,7 @@ impl App {
             // The enclave checked each against the balances this node reported from this
             // same state, in this order, so they fit.
             state
-                .transfer(
-                    &mut funds_dirty,
-                    &transfer.from,
-                    &transfer.to,
-                    transfer.amount,
-                )
+                .transfer(&transfer.from, &transfer.to, transfer.amount)
                 .expect("the enclave checked the balances it was given");
             receipt.events.push(Event {
                 kind: "transfer".into(),
@@ -447,7 +423,7 @@ impl App {
         }
         for burn in &response.burns {
             state
-                .burn(&mut funds_dirty, &burn.from, burn.amount)
+                .burn(&burn.from, burn.amount)
                 .expect("the enclave checked the balances it was given");
             receipt.events.push(Event {
                 kind: "burn".into(),
@@ -457,23 +433,20 @@ impl App {
                 ],
             });
         }
-        dirty.contracts.insert(address.clone());
-        state.contracts.insert(address, info);
+        state.put_contract(info);
         // The call's own contract may have been migrated or given a new admin by its
         // messages: applied after its record is stored.
         for change in &response.contract_changes {
             apply_contract_change(&mut state, change, receipt);
-            dirty.contracts.insert(change.address().to_string());
         }
         for (other, update) in &response.other_states {
             self.nodes.apply(update);
-            if let Some(info) = state.contracts.get_mut(other) {
+            if let Some(mut info) = state.contract(other) {
                 info.state_root = update.new_root;
+                state.put_contract(info);
             }
-            dirty.contracts.insert(other.clone());
         }
         drop(state);
-        dirty.accounts.extend(funds_dirty.accounts);
         Ok(())
     }
 
@@ -503,24 +476,20 @@ fn apply_contract_change(state: &mut ChainState, change: &ContractChange, receip
             label,
         } => {
             let query_policy = state
-                .codes
-                .get(code_id)
-                .map(|code| code.default_query_policy.clone())
+                .code(*code_id)
+                .map(|code| code.default_query_policy)
                 .unwrap_or_else(QueryPolicy::public);
-            state.contracts.insert(
-                address.clone(),
-                ContractInfo {
-                    address: address.clone(),
-                    code_id: *code_id,
-                    code_hash: *code_hash,
-                    init_code_hash: *code_hash,
-                    creator: creator.clone(),
-                    admin: admin.clone(),
-                    label: label.clone(),
-                    state_root: None,
-                    query_policy,
-                },
-            );
+            state.put_contract(ContractInfo {
+                address: address.clone(),
+                code_id: *code_id,
+                code_hash: *code_hash,
+                init_code_hash: *code_hash,
+                creator: creator.clone(),
+                admin: admin.clone(),
+                label: label.clone(),
+                state_root: None,
+                query_policy,
+            });
             receipt.events.push(Event {
                 kind: "contract_created".into(),
                 attributes: vec![
@@ -535,9 +504,10 @@ fn apply_contract_change(state: &mut ChainState, change: &ContractChange, receip
             code_id,
             code_hash,
         } => {
-            if let Some(info) = state.contracts.get_mut(address) {
+            if let Some(mut info) = state.contract(address) {
                 info.code_id = *code_id;
                 info.code_hash = *code_hash;
+                state.put_contract(info);
             }
             receipt.events.push(Event {
                 kind: "contract_migrated".into(),
@@ -548,8 +518,9 @@ fn apply_contract_change(state: &mut ChainState, change: &ContractChange, receip
             });
         }
         ContractChange::AdminChanged { address, admin } => {
-            if let Some(info) = state.contracts.get_mut(address) {
+            if let Some(mut info) = state.contract(address) {
                 info.admin = admin.clone();
+                state.put_contract(info);
             }
             receipt.events.push(Event {
                 kind: "update_contract_admin".into(),

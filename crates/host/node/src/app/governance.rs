@@ -14,7 +14,6 @@ impl App {
         tx: &Tx,
         sender: &str,
         meter: &mut GasMeter,
-        dirty: &mut Dirty,
         receipt: &mut Receipt,
     ) -> Result<(), Failure> {
         let (gas, what) = match &tx.body.msg {
@@ -64,8 +63,7 @@ impl App {
                 self.state
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .attestation_policy = record;
-                dirty.attestation_policy = true;
+                    .set_attestation_policy(record);
                 Ok(())
             }
             Msg::RevokeNode {
@@ -86,8 +84,7 @@ impl App {
                     .state
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .registrations
-                    .get(registration_key)
+                    .registration(registration_key)
                 {
                     None => {
                         return Err(failure(
@@ -101,7 +98,7 @@ impl App {
                             format!("enclave key {key} is already revoked"),
                         ))
                     }
-                    Some(r) => r.clone(),
+                    Some(r) => r,
                 };
                 self.govern_in_enclave(context)?;
                 registration.revocation = Some(veil_types::Revocation {
@@ -117,12 +114,10 @@ impl App {
                         ("reason".into(), reason.clone()),
                     ],
                 });
-                dirty.registrations.insert(*registration_key);
                 self.state
                     .lock()
                     .unwrap_or_else(|p| p.into_inner())
-                    .registrations
-                    .insert(*registration_key, registration);
+                    .put_registration(registration);
                 Ok(())
             }
             _ => unreachable!("checked above"),
