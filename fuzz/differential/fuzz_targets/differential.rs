@@ -39,11 +39,6 @@ fn deliberate_difference(
         // cosmwasm-vm 3.0.10's parser refuses them and stops there, so a module that
         // uses them is compared no further.
         (Ok(()), Err(e)) if e.contains("bulk memory support is not enabled") => Some("bulk memory"),
-        // cosmwasm-vm 3.0.10 enables wasmparser's REFERENCE_TYPES but not GC_TYPES, so
-        // its parser refuses a reference-typed value (an `externref` or `funcref`
-        // parameter, result, local or global) as a "gc type"; Veil's wasmi, with
-        // reference types on, accepts them (they cost gas like any operator).
-        (Ok(()), Err(e)) if e.contains("gc types are disallowed") => Some("reference-typed values"),
         // Veil's own static checks refuse a start function (it would run at
         // instantiation, before any entry point is called); cosmwasm-vm 3's
         // `check_wasm` has no such check.

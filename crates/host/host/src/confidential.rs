@@ -164,8 +164,7 @@ impl ConfidentialHost {
         };
         self.enclave.begin_block(&header, txs, &certificate)?;
         let result = call(header.height, header.time_nanos);
-        let checkpoint = self.enclave.end_block()?;
-        self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)?;
+        self.keep_checkpoint(self.enclave.end_block()?)?;
         let executed = Tip {
             height: header.height,
             hash,
@@ -297,7 +296,19 @@ impl ConfidentialHost {
     /// Closes a block opened through [`enclave`](Self::enclave) and keeps the sealed
     /// state as of its end, as a node commits it.
     pub fn close_block(&self) -> Result<(), HostError> {
-        let checkpoint = self.enclave.end_block()?;
+        self.keep_checkpoint(self.enclave.end_block()?)
+    }
+
+    /// Keeps a block's checkpoint: the records nodes it wrote (served like state nodes)
+    /// and its sealed state.
+    fn keep_checkpoint(&self, checkpoint: SealedCheckpoint) -> Result<(), HostError> {
+        for (id, blob) in checkpoint.records.new_nodes {
+            self.services().tap("stored_node", &blob);
+            self.nodes.insert(id, blob);
+        }
+        for id in &checkpoint.records.released_nodes {
+            self.nodes.remove(id);
+        }
         self.persist_sealed(&checkpoint.sealed_state, checkpoint.seal_generation)
     }
 

@@ -293,6 +293,12 @@ impl App {
         commit.checkpoint = Some(SealedCheckpoint {
             sealed_state,
             seal_generation,
+            // A new enclave has no records yet.
+            records: StateUpdate {
+                new_root: None,
+                new_nodes: Vec::new(),
+                released_nodes: Vec::new(),
+            },
         });
         store.init_chain(genesis, commit)?;
         state.committed();
@@ -450,6 +456,9 @@ impl App {
             receipts.push(receipt);
         }
         let checkpoint = self.enclave.end_block()?;
+        // Its records nodes are stored with the block's other nodes, in the same write as
+        // the sealed state that names their root.
+        self.nodes.apply(&checkpoint.records);
         let state = self
             .state
             .lock()

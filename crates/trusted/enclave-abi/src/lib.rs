@@ -15,7 +15,7 @@ use std::io::{Read, Write};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 
 /// Bumped on any incompatible change to the messages below.
-pub const ABI_VERSION: u16 = 10;
+pub const ABI_VERSION: u16 = 11;
 
 /// Largest frame either side accepts (code uploads are the biggest messages).
 pub const MAX_FRAME_BYTES: usize = 64 * 1024 * 1024;
@@ -449,6 +449,11 @@ pub struct SealedCheckpoint {
     /// Grows by one per checkpoint; the host records it beside the sealed state and passes
     /// it back at init, so an older sealed state is refused.
     pub seal_generation: u64,
+    /// The enclave's records tree (contracts, sender sequences, codes; encrypted like
+    /// contract state): the nodes this checkpoint wrote and those it no longer uses. The
+    /// host stores them with the block, in the same write as the sealed state, and serves
+    /// them by id like any state node.
+    pub records: StateUpdate,
 }
 
 /// A failure the enclave reports. `message` is public: it never holds plaintext.

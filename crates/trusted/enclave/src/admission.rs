@@ -31,7 +31,7 @@ impl Enclave {
                 Some(tx)
             }
         };
-        let Some(trusted) = self.contracts.get(&contract.address) else {
+        let Some(trusted) = self.records.contract(&contract.address)? else {
             if request.entry != EntryPoint::Instantiate {
                 return Err(fail(
                     ErrorKind::StaleStateRoot,
@@ -131,7 +131,7 @@ impl Enclave {
                 ),
             ));
         }
-        let next = self.next_sequences.get(sender).copied().unwrap_or(0);
+        let next = self.records.next_sequence(sender)?;
         if tx.body.sequence < next {
             return Err(fail(
                 ErrorKind::Replay,
@@ -182,15 +182,12 @@ impl Enclave {
         code_id: u64,
         code_hash: &Hash,
     ) -> EnclaveResult<QueryPolicy> {
-        let record = code_id
-            .checked_sub(1)
-            .and_then(|i| self.codes.get(i as usize))
-            .ok_or_else(|| {
-                fail(
-                    ErrorKind::BadRequest,
-                    format!("code id {code_id} was not stored by a transaction this enclave ran"),
-                )
-            })?;
+        let record = self.records.code(code_id)?.ok_or_else(|| {
+            fail(
+                ErrorKind::BadRequest,
+                format!("code id {code_id} was not stored by a transaction this enclave ran"),
+            )
+        })?;
         if record.code_hash != *code_hash {
             return Err(fail(
                 ErrorKind::BadRequest,

@@ -9,7 +9,6 @@
 //! error: its effects are undone and the sender's `reply` entry point is told.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
 
 use veil_enclave_abi::{
     Burn, ContractChange, EnclaveError, EntryPoint, ErrorKind, SubCall, Transfer,
@@ -25,8 +24,7 @@ use veil_state::{PendingWrites, VerifiedState};
 use veil_types::gas::{event_gas, CONTRACT_CALL_GAS, GAS_MULTIPLIER, REPLY_GAS};
 
 use crate::{
-    ensure_loaded, fail, public_attributes, CodeRecord, ContractQuerier, OcallNodeSource,
-    TrustedContract,
+    ensure_loaded, fail, public_attributes, ContractQuerier, OcallNodeSource, TrustedContract,
 };
 
 /// Engine gas charged per bank send or burn a contract dispatches (10,000 chain gas).
@@ -103,8 +101,6 @@ pub(crate) struct Dispatch {
     pub records: BTreeMap<String, TrustedContract>,
     /// Instantiations, migrations and admin changes, in order (public, for the host).
     pub contract_changes: Vec<ContractChange>,
-    /// The code ids the enclave recorded (what instantiate and migrate messages name).
-    pub codes: Arc<Vec<CodeRecord>>,
 }
 
 /// See [`Dispatch::snapshot`].
@@ -519,11 +515,15 @@ impl Dispatch {
 
     /// The record of a contract this call may run: as this call left it (new, migrated,
     /// with a new admin), else the enclave's.
-    pub(crate) fn record(&self, address: &str) -> Option<TrustedContract> {
-        self.records
-            .get(address)
-            .or_else(|| self.context.contracts.get(address))
-            .cloned()
+    pub(crate) fn record(&self, address: &str) -> Result<Option<TrustedContract>, Stop> {
+        match self.records.get(address) {
+            Some(record) => Ok(Some(record.clone())),
+            None => self
+                .context
+                .records
+                .contract(address)
+                .map_err(Stop::Enclave),
+        }
     }
 
     /// Runs `entry` of the contract at `address` (`info` for execute).
@@ -534,7 +534,7 @@ impl Dispatch {
         msg: &[u8],
         info: Option<MessageInfo>,
     ) -> Result<Response, Stop> {
-        let Some(record) = self.record(address) else {
+        let Some(record) = self.record(address)? else {
             return Err(refused(
                 "invalid_message",
                 format!("execute: no contract at {address}"),

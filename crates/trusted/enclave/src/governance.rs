@@ -123,7 +123,8 @@ impl Enclave {
             }
             _ => unreachable!("checked above"),
         }
-        self.next_sequences.insert(signer, tx.body.sequence + 1);
+        self.records
+            .set_next_sequence(&signer, tx.body.sequence + 1)?;
         Ok(())
     }
 }

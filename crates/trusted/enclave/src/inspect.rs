@@ -89,13 +89,13 @@ impl Enclave {
     ) -> EnclaveResult<Vec<u8>> {
         let owner = self.inspect_owner()?;
         let keys = self.keys()?;
-        let record = self.contracts.get(contract).ok_or_else(|| {
+        let record = self.records.contract(contract)?.ok_or_else(|| {
             fail(
                 ErrorKind::BadRequest,
                 format!("unknown contract: no contract at {contract}"),
             )
         })?;
-        let cipher = contract_cipher(&keys.seed, keys.generation, contract, record)?;
+        let cipher = contract_cipher(&keys.seed, keys.generation, contract, &record)?;
         let source = OcallNodeSource::new(self.channel.clone(), contract);
         let state = VerifiedState::open(source, cipher, record.root.map(NodeId));
         let range = KeyRange {

@@ -64,12 +64,10 @@ pub(crate) struct SealedState {
     /// The genesis this enclave is bound to.
     genesis_hash: Hash,
     registration_secret: [u8; 32],
-    /// What the enclave trusts about each contract, by address.
-    contracts: Vec<(String, TrustedContract)>,
-    /// The lowest transaction sequence each sender may still use (replay guard).
-    senders: Vec<(String, u64)>,
-    /// Code recorded by `store_code` transactions, by code id (1, 2, …).
-    codes: Vec<CodeRecord>,
+    /// The key of the records tree (contracts, sender sequences, codes; `records.rs`),
+    /// which the host stores, and where it stood at this checkpoint.
+    records_key: [u8; 32],
+    records: RecordsRoot,
     /// The last certified block executed (none before the first).
     last_block: Option<ExecutedBlock>,
     /// The attestation policy in force and the registered enclaves (revoked or not).
@@ -82,6 +80,7 @@ impl Drop for SealedState {
             zeroize::Zeroize::zeroize(seed);
         }
         zeroize::Zeroize::zeroize(&mut self.registration_secret);
+        zeroize::Zeroize::zeroize(&mut self.records_key);
     }
 }
 
@@ -100,8 +99,16 @@ pub(crate) struct Identity {
     pub(crate) validator_operators: Arc<Vec<String>>,
     pub(crate) genesis_hash: Hash,
     registration: StaticSecret,
+    /// The records tree's key (see `SealedState::records_key`).
+    records_key: [u8; 32],
     sealer: SimulatedSealer,
     pub(crate) seal_generation: u64,
+}
+
+impl Drop for Identity {
+    fn drop(&mut self) {
+        zeroize::Zeroize::zeroize(&mut self.records_key);
+    }
 }
 
 impl Identity {
@@ -191,6 +198,8 @@ impl Enclave {
             None => {
                 let mut registration_secret = [0u8; 32];
                 rand_core::RngCore::fill_bytes(&mut OsRng, &mut registration_secret);
+                let mut records_key = [0u8; 32];
+                rand_core::RngCore::fill_bytes(&mut OsRng, &mut records_key);
                 let seed = match &genesis.network {
                     // No network yet: this enclave generates the master seed.
                     None => {
@@ -232,9 +241,8 @@ impl Enclave {
                     seal_generation: request.min_seal_generation,
                     genesis_hash: genesis.hash(),
                     registration_secret,
-                    contracts: Vec::new(),
-                    senders: Vec::new(),
-                    codes: Vec::new(),
+                    records_key,
+                    records: RecordsRoot::default(),
                     last_block: None,
                     governance: Governance::from_genesis(&genesis),
                 }
@@ -244,9 +252,12 @@ impl Enclave {
             Some(seed) => Some(self::keys_for(&genesis, seed, state.generation)?),
             None => None,
         };
-        self.contracts = Arc::new(state.contracts.iter().cloned().collect());
-        self.next_sequences = state.senders.iter().cloned().collect();
-        self.codes = Arc::new(state.codes.clone());
+        self.records = Arc::new(Records::open(
+            self.channel.clone(),
+            state.records_key,
+            state.genesis_hash,
+            state.records,
+        ));
         self.governance = state.governance.clone();
         self.senders = SharedSecretCache::new(SENDER_CACHE_CAPACITY);
         self.chain = ChainCursor {
@@ -269,6 +280,7 @@ impl Enclave {
             genesis_hash: state.genesis_hash,
             genesis,
             registration: StaticSecret::from(state.registration_secret),
+            records_key: state.records_key,
             sealer,
             seal_generation: state.seal_generation,
         });
@@ -293,6 +305,8 @@ impl Enclave {
     }
 
     pub(crate) fn checkpoint(&mut self) -> EnclaveResult<SealedCheckpoint> {
+        self.identity()?;
+        let (_, records) = self.records.checkpoint()?;
         let identity = self
             .identity
             .as_mut()
@@ -302,6 +316,7 @@ impl Enclave {
         Ok(SealedCheckpoint {
             sealed_state: self.seal()?,
             seal_generation,
+            records,
         })
     }
 
@@ -316,17 +331,10 @@ impl Enclave {
             seal_generation: identity.seal_generation,
             genesis_hash: identity.genesis_hash,
             registration_secret: identity.registration.to_bytes(),
-            contracts: self
-                .contracts
-                .iter()
-                .map(|(k, v)| (k.clone(), v.clone()))
-                .collect(),
-            senders: self
-                .next_sequences
-                .iter()
-                .map(|(k, v)| (k.clone(), *v))
-                .collect(),
-            codes: self.codes.to_vec(),
+            records_key: identity.records_key,
+            // As of the last checkpoint, like `last_block`: a seal between checkpoints
+            // (a seed installed) must not pair later records with an earlier block.
+            records: self.records.committed(),
             last_block: self.chain.last,
             governance: self.governance.clone(),
         };
@@ -394,7 +402,8 @@ impl Enclave {
                 .unwrap_or_default()
         );
         self.governance.registered.insert(*registration_key, false);
-        self.next_sequences.insert(operator, tx.body.sequence + 1);
+        self.records
+            .set_next_sequence(&operator, tx.body.sequence + 1)?;
         Ok(EcallResponse::NodeRegistered {
             seed_share,
             enclave: summary,

@@ -25,33 +25,40 @@ impl Enclave {
                 .map_err(|e| format!("its signature does not verify: {e}"))?,
         };
         let msg = &tx.body.msg;
+        let records_error = |e: EnclaveError| e.message;
+        let has_contract =
+            |address: &str| self.records.has_contract(address).map_err(records_error);
+        let code = |code_id: u64| self.records.code(code_id).map_err(records_error);
         let holds = match reason {
             LeftOut::OutOfGas => gas::gas_before_enclave(bytes.len(), msg) > tx.body.gas_limit,
             LeftOut::UnknownContract => match msg {
                 Msg::Execute { contract, .. }
                 | Msg::Migrate { contract, .. }
-                | Msg::SetQueryPolicy { contract, .. } => !self.contracts.contains_key(contract),
+                | Msg::SetQueryPolicy { contract, .. } => !has_contract(contract)?,
                 _ => false,
             },
             LeftOut::UnknownCode => match msg {
                 Msg::Instantiate { code_id, .. } | Msg::Migrate { code_id, .. } => {
-                    self.code_record(*code_id).is_none()
+                    code(*code_id)?.is_none()
                 }
                 _ => false,
             },
             LeftOut::ContractExists => match msg {
-                Msg::Instantiate { code_id, label, .. } => {
-                    self.code_record(*code_id).is_some_and(|code| {
-                        let address = veil_types::contract_address(&code.code_hash, &signer, label);
-                        self.contracts.contains_key(&address)
-                    })
-                }
+                Msg::Instantiate { code_id, label, .. } => match code(*code_id)? {
+                    Some(code) => has_contract(&veil_types::contract_address(
+                        &code.code_hash,
+                        &signer,
+                        label,
+                    ))?,
+                    None => false,
+                },
                 _ => false,
             },
             LeftOut::Unauthorized => match msg {
                 Msg::Migrate { contract, .. } | Msg::SetQueryPolicy { contract, .. } => self
-                    .contracts
-                    .get(contract)
+                    .records
+                    .contract(contract)
+                    .map_err(records_error)?
                     .is_some_and(|c| c.admin.as_deref() != Some(signer.as_str())),
                 Msg::SetAttestationPolicy { .. } | Msg::RevokeNode { .. } => {
                     self.identity()
@@ -81,15 +88,10 @@ impl Enclave {
             ));
         }
         // It never runs now: its sequence is used up, as the node's ante handler used it.
-        let next = self.next_sequences.entry(signer).or_insert(0);
-        *next = (*next).max(tx.body.sequence.saturating_add(1));
-        Ok(())
-    }
-
-    fn code_record(&self, code_id: u64) -> Option<&CodeRecord> {
-        code_id
-            .checked_sub(1)
-            .and_then(|i| self.codes.get(i as usize))
+        let next = self.records.next_sequence(&signer).map_err(records_error)?;
+        self.records
+            .set_next_sequence(&signer, next.max(tx.body.sequence.saturating_add(1)))
+            .map_err(records_error)
     }
 }
 

@@ -27,6 +27,7 @@ mod ledger;
 mod left_out;
 mod lifecycle;
 mod querier;
+pub mod records;
 mod signatures;
 
 use admission::check_query;
@@ -37,6 +38,7 @@ use keys::{Identity, Keys};
 pub(crate) use querier::contract_balance;
 use querier::{ensure_loaded, ContractQuerier};
 pub use querier::{OcallNodeSource, MAX_QUERY_DEPTH};
+use records::{Records, RecordsRoot};
 pub use signatures::TxChecker;
 use signatures::VerifiedSignatures;
 
@@ -67,7 +69,7 @@ use veil_types::QueryPolicy;
 const FIRST_GENERATION: u32 = 0;
 /// Attributes whose key starts with this are published in plaintext (prefix removed).
 pub const PUBLIC_ATTRIBUTE_PREFIX: &str = "public.";
-const SEALED_STATE_AAD: &[u8] = b"veil/sealed-state-v2";
+const SEALED_STATE_AAD: &[u8] = b"veil/sealed-state-v3";
 
 /// How the enclave reaches host services: one ocall, bytes in and bytes out.
 pub trait OcallChannel: Send + Sync {
@@ -102,17 +104,14 @@ pub struct Enclave {
     keys: Option<Keys>,
     /// The genesis this enclave is bound to and its registration key (set by `Init`).
     identity: Option<Identity>,
-    /// Trusted contract records: a request whose root or code differs is refused. Shared
-    /// (read-only) with a running call's contract querier.
-    contracts: Arc<BTreeMap<String, TrustedContract>>,
-    /// Per sender, the lowest sequence a signed transaction may still carry: a transaction
-    /// runs at most once, however often the host presents it.
-    next_sequences: BTreeMap<String, u64>,
+    /// Trusted records (`records.rs`): each contract's (a request whose root or code
+    /// differs is refused), each sender's lowest sequence a signed transaction may still
+    /// carry (a transaction runs at most once, however often the host presents it), and
+    /// the code signed `store_code` transactions recorded. Shared with a running call's
+    /// querier and dispatcher.
+    records: Arc<Records>,
     /// X25519 shared secrets of recent senders (one scalar multiplication per sender).
     senders: SharedSecretCache,
-    /// Code recorded by signed `store_code` transactions; index = code id - 1. Shared
-    /// (read-only) with a running call's dispatcher, which instantiates and migrates.
-    codes: Arc<Vec<CodeRecord>>,
     /// The certified blocks executed and the one open now.
     chain: blocks::ChainCursor,
     /// The attestation policy in force and the registered (or revoked) enclaves.
@@ -144,10 +143,8 @@ impl Enclave {
             channel,
             keys: None,
             identity: None,
-            contracts: Arc::new(BTreeMap::new()),
-            next_sequences: BTreeMap::new(),
+            records: Arc::default(),
             senders: SharedSecretCache::new(SENDER_CACHE_CAPACITY),
-            codes: Arc::new(Vec::new()),
             chain: blocks::ChainCursor::default(),
             governance: Governance::default(),
             signatures: Arc::default(),
@@ -272,14 +269,16 @@ impl Enclave {
             .engine
             .store_code(wasm)
             .map_err(|e| fail(ErrorKind::InvalidCode, e.to_string()))?;
-        let code_id = verified.map(|(signer, sequence, default_query_policy)| {
-            self.next_sequences.insert(signer, sequence + 1);
-            Arc::make_mut(&mut self.codes).push(CodeRecord {
-                code_hash: checksum.0,
-                default_query_policy,
-            });
-            self.codes.len() as u64
-        });
+        let code_id = match verified {
+            Some((signer, sequence, default_query_policy)) => {
+                self.records.set_next_sequence(&signer, sequence + 1)?;
+                Some(self.records.push_code(&CodeRecord {
+                    code_hash: checksum.0,
+                    default_query_policy,
+                })?)
+            }
+            None => None,
+        };
         Ok(EcallResponse::CodeStored {
             code_hash: checksum.0,
             code_id,
@@ -302,9 +301,9 @@ impl Enclave {
         query_policy
             .validate()
             .map_err(|e| fail(ErrorKind::BadRequest, e.to_string()))?;
-        let record = self
-            .contracts
-            .get(contract)
+        let mut record = self
+            .records
+            .contract(contract)?
             .ok_or_else(|| fail(ErrorKind::BadRequest, format!("no contract at {contract}")))?;
         if record.admin.as_deref() != Some(signer.as_str()) {
             return Err(fail(
@@ -312,13 +311,10 @@ impl Enclave {
                 format!("only the admin of {contract} may change its query policy"),
             ));
         }
-        let sequence = tx.body.sequence;
-        Arc::make_mut(&mut self.contracts)
-            .get_mut(contract)
-            .expect("checked above")
-            .query_policy = query_policy.clone();
-        self.next_sequences.insert(signer, sequence + 1);
-        Ok(())
+        record.query_policy = query_policy.clone();
+        self.records.set_contract(contract, &record)?;
+        self.records
+            .set_next_sequence(&signer, tx.body.sequence + 1)
     }
 
     /// Runs a call; on a dev chain with inspection on, a call of a block also answers its
@@ -385,7 +381,7 @@ impl Enclave {
             engine: self.engine.clone(),
             seed: keys.seed.clone(),
             generation: keys.generation,
-            contracts: self.contracts.clone(),
+            records: self.records.clone(),
             block: block.clone(),
             caller: contract.address.clone(),
             depth: 1,
@@ -450,8 +446,8 @@ impl Enclave {
             Err(CallError::Vm(veil_engine::VmError::CodeNotFound(_)))
         );
         if let (Some(tx), false, false) = (&tx, request.simulate, code_missing) {
-            self.next_sequences
-                .insert(request.sender.clone(), tx.body.sequence + 1);
+            self.records
+                .set_next_sequence(&request.sender, tx.body.sequence + 1)?;
         }
 
         let storage: Box<dyn std::any::Any + Send> = backend.storage;
@@ -522,7 +518,6 @@ impl Enclave {
                 },
             )]),
             contract_changes: Vec::new(),
-            codes: self.codes.clone(),
         };
         let mut data_from_replies = None;
         if let Output::Response(response) = &result {
@@ -587,20 +582,26 @@ impl Enclave {
                     ..record
                 });
             record.root = update.new_root;
-            let trusted = Arc::make_mut(&mut self.contracts);
-            trusted.insert(contract.address.clone(), record);
-            // Contracts created, migrated or given a new admin by the call's messages.
-            for (address, changed) in records {
-                trusted.insert(address, changed);
-            }
-            let records = trusted;
+            // Contracts created, migrated or given a new admin by the call's messages, with
+            // the new roots of those whose state it changed.
             let mut others = Vec::new();
             for (address, storage) in states {
                 let update = commit_state(storage)?;
-                if let Some(record) = records.get_mut(&address) {
-                    record.root = update.new_root;
+                let changed = match records.get_mut(&address) {
+                    Some(changed) => Some(changed),
+                    None => {
+                        let stored = self.records.contract(&address)?;
+                        stored.map(|stored| records.entry(address.clone()).or_insert(stored))
+                    }
+                };
+                if let Some(changed) = changed {
+                    changed.root = update.new_root;
                 }
                 others.push((address, update));
+            }
+            self.records.set_contract(&contract.address, &record)?;
+            for (address, changed) in &records {
+                self.records.set_contract(address, changed)?;
             }
             (Some(update), others)
         };

@@ -79,22 +79,28 @@ fn check_address(what: &str, address: &str) -> Result<(), Stop> {
 
 impl Dispatch {
     fn code(&self, code_id: u64) -> Result<CodeRecord, Stop> {
-        code_id
-            .checked_sub(1)
-            .and_then(|i| self.codes.get(i as usize))
-            .cloned()
+        self.context
+            .records
+            .code(code_id)
+            .map_err(Stop::Enclave)?
             .ok_or_else(|| refused("invalid_message", format!("no code with id {code_id}")))
     }
 
     /// The next classic instance id: one more than every contract the chain has (those the
     /// enclave recorded and those this call created so far), so it never repeats.
-    fn next_instance_id(&self) -> u64 {
-        let created = self
-            .records
-            .keys()
-            .filter(|address| !self.context.contracts.contains_key(*address))
-            .count();
-        (self.context.contracts.len() + created) as u64 + 1
+    fn next_instance_id(&self) -> Result<u64, Stop> {
+        let mut created = 0;
+        for address in self.records.keys() {
+            if !self
+                .context
+                .records
+                .has_contract(address)
+                .map_err(Stop::Enclave)?
+            {
+                created += 1;
+            }
+        }
+        Ok(self.context.records.contract_count() + created + 1)
     }
 
     pub(crate) fn instantiate(
@@ -118,12 +124,12 @@ impl Dispatch {
                 predictable_contract_address(&code.code_hash, &creator, salt)
                     .map_err(|e| refused("invalid_message", format!("instantiate2: {e}")))?
             }
-            None => classic_contract_address(request.code_id, self.next_instance_id()).to_vec(),
+            None => classic_contract_address(request.code_id, self.next_instance_id()?).to_vec(),
         };
         let address = api
             .addr_humanize(&canonical)
             .map_err(|e| refused("invalid_message", format!("instantiate: {e}")))?;
-        if self.record(&address).is_some() {
+        if self.record(&address)?.is_some() {
             return Err(refused(
                 "invalid_message",
                 format!(
@@ -195,7 +201,7 @@ impl Dispatch {
         address: &str,
         what: &str,
     ) -> Result<TrustedContract, Stop> {
-        let record = self.record(address).ok_or_else(|| {
+        let record = self.record(address)?.ok_or_else(|| {
             refused(
                 "invalid_message",
                 format!("{what}: no contract at {address}"),

@@ -108,7 +108,8 @@ pub(crate) struct ContractQuerier {
     pub(crate) engine: Arc<Engine>,
     pub(crate) seed: Arc<MasterSeed>,
     pub(crate) generation: u32,
-    pub(crate) contracts: Arc<BTreeMap<String, TrustedContract>>,
+    /// The enclave's records as committed before this call.
+    pub(crate) records: Arc<Records>,
     pub(crate) block: BlockContext,
     /// The contract whose queries this querier answers: the querier the target's policy
     /// sees.
@@ -160,13 +161,26 @@ impl ContractQuerier {
         Ok(VerifiedState::open(source, cipher, record.root.map(NodeId)))
     }
 
+    /// The committed record of the contract at `address` (queries see committed state).
+    fn record(&self, address: &str, request: &[u8]) -> Result<TrustedContract, QueryAnswer> {
+        match self.records.contract(address) {
+            Ok(Some(record)) => Ok(record),
+            Ok(None) => Err((
+                SystemResult::Err(SystemError::NoSuchContract {
+                    addr: address.to_string(),
+                }),
+                0,
+            )),
+            Err(e) => Err(self.abort(e, request)),
+        }
+    }
+
     fn smart(&self, address: &str, msg: &[u8], gas_limit: u64, request: &[u8]) -> QueryAnswer {
-        let Some(record) = self.contracts.get(address) else {
-            let answer = SystemResult::Err(SystemError::NoSuchContract {
-                addr: address.to_string(),
-            });
-            return (answer, 0);
+        let record = match self.record(address, request) {
+            Ok(record) => record,
+            Err(answer) => return answer,
         };
+        let record = &record;
         if self.depth >= MAX_QUERY_DEPTH {
             return self.refuse(
                 format!("contract queries nest deeper than {MAX_QUERY_DEPTH}"),
@@ -241,12 +255,11 @@ impl ContractQuerier {
     }
 
     fn raw(&self, address: &str, key: &[u8], request: &[u8]) -> QueryAnswer {
-        let Some(record) = self.contracts.get(address) else {
-            let answer = SystemResult::Err(SystemError::NoSuchContract {
-                addr: address.to_string(),
-            });
-            return (answer, 0);
+        let record = match self.record(address, request) {
+            Ok(record) => record,
+            Err(answer) => return answer,
         };
+        let record = &record;
         // Raw reads bypass the policy's message rules: only the keys it opens.
         if !record.query_policy.allows_raw(key) {
             return self.refuse(

@@ -139,6 +139,9 @@ pub fn check_wasm(
                             limits.max_function_results
                         )));
                     }
+                    for value in ty.params().iter().chain(ty.results()) {
+                        refuse_reference_type(value, "function type")?;
+                    }
                     func_types.push((ty.params().to_vec(), ty.results().to_vec()));
                 }
             }
@@ -225,6 +228,13 @@ pub fn check_wasm(
                     }
                 }
             }
+            Payload::GlobalSection(reader) => {
+                for global in reader {
+                    let global =
+                        global.map_err(|e| invalid(format!("Wasm global section: {e}")))?;
+                    refuse_reference_type(&global.ty.content_type, "global")?;
+                }
+            }
             Payload::StartSection { .. } => {
                 return Err(invalid("Wasm contract must not have a start function"));
             }
@@ -243,8 +253,9 @@ pub fn check_wasm(
                     .get_locals_reader()
                     .map_err(|e| invalid(format!("Wasm code section: {e}")))?
                 {
-                    let (count, _) =
+                    let (count, value) =
                         local.map_err(|e| invalid(format!("Wasm code section: {e}")))?;
+                    refuse_reference_type(&value, "local")?;
                     locals = locals.saturating_add(count as usize);
                 }
                 if locals > limits.max_function_locals {
@@ -293,6 +304,19 @@ pub fn check_wasm(
         exports,
         required_capabilities,
     })
+}
+
+/// CosmWasm chains accept only numeric values: cosmwasm-vm 3's validator enables reference
+/// types for tables but refuses an `externref` or `funcref` parameter, result, local or
+/// global (wasmparser's GC types are off there). Veil refuses them too, so it accepts
+/// exactly the code a wasmd chain does (`fuzz/differential` checks this).
+fn refuse_reference_type(value: &wasmparser::ValType, place: &str) -> Result<(), VmError> {
+    match value {
+        wasmparser::ValType::Ref(_) => Err(invalid(format!(
+            "Wasm contract uses a reference-typed {place} (externref or funcref): CosmWasm contracts use numbers only"
+        ))),
+        _ => Ok(()),
+    }
 }
 
 fn check_import(

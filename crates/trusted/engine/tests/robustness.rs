@@ -56,6 +56,30 @@ fn start_function_is_rejected() {
 }
 
 #[test]
+fn reference_typed_values_are_rejected_as_cosmwasm_vm_does() {
+    for (what, extra) in [
+        ("function type", r#"(func $f (param externref))"#),
+        (
+            "function type",
+            r#"(func $f (result funcref) ref.null func)"#,
+        ),
+        ("local", r#"(func $f (local externref))"#),
+        ("global", r#"(global $g funcref (ref.null func))"#),
+    ] {
+        let err = store_err(&wasm(&contract_wat("", "", extra)));
+        assert!(
+            err.contains(&format!("reference-typed {what}")),
+            "{extra}: {err}"
+        );
+    }
+    // A funcref table (every contract with indirect calls has one) is still fine.
+    let table = r#"(table 1 1 funcref) (elem (i32.const 0) func $t) (func $t)"#;
+    Engine::new(EngineConfig::default())
+        .store_code(&wasm(&contract_wat("", "", table)))
+        .expect("a funcref table is accepted");
+}
+
+#[test]
 fn unknown_and_mistyped_imports_are_rejected() {
     let err = store_err(&wasm(&contract_wat(
         r#"(import "env" "launch_missiles" (func (param i32)))"#,
