@@ -8,7 +8,10 @@
 //! `cargo bench -p veil-enclave --bench records_scale` (release). `VEIL_RECORDS_SIZES`
 //! (default `1000,100000,1000000`) and `VEIL_RECORDS_BLOCKS` (default 30) change the run.
 //! Before the records tree, the enclave resealed every record at every checkpoint: the
-//! sealed state held ~45 bytes per sender, 45 MB at 1M senders, rewritten each block.
+//! "old" columns time that in the same run (postcard-encode every sender's record and seal
+//! it, as `SealedState` did) and give its size. Each size runs in a child process of this
+//! binary, so one size's memory does not count in the next; RSS is the whole process's
+//! (the host's node map, given beside, is in it).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +20,10 @@ use std::time::{Duration, Instant};
 use veil_enclave::records::{Records, RecordsRoot};
 use veil_enclave::OcallChannel;
 use veil_enclave_abi::{decode, encode, Hash, Ocall, OcallResponse};
+
+// The allocator the `veil-enclave` executable uses.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 /// New senders recorded per fill checkpoint.
 const FILL_BATCH: u64 = 10_000;
@@ -97,76 +104,115 @@ impl Picks {
 }
 
 fn main() {
+    if let Some(size) = std::env::args()
+        .nth(1)
+        .and_then(|a| a.strip_prefix("--size=").map(str::to_string))
+    {
+        run_size(size.parse().expect("--size=N"));
+        return;
+    }
     let sizes: Vec<u64> = std::env::var("VEIL_RECORDS_SIZES")
         .unwrap_or_else(|_| "1000,100000,1000000".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
         .collect();
+    println!(
+        "| senders | block (100 changes + checkpoint), median | p90 | nodes written | bytes written | sealed root | RSS after fill | RSS at end | host node bytes | old: reseal per block | old: sealed size |"
+    );
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    for size in sizes {
+        let exe = std::env::current_exe().expect("this bench");
+        let status = std::process::Command::new(exe)
+            .arg(format!("--size={size}"))
+            .status()
+            .expect("runs a size");
+        assert!(status.success(), "size {size} failed");
+    }
+}
+
+fn run_size(size: u64) {
     let blocks = std::env::var("VEIL_RECORDS_BLOCKS")
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(30usize);
-    println!(
-        "| senders | block (100 changes + checkpoint), median | p90 | nodes written | bytes written | sealed root | RSS | host node bytes |"
-    );
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for size in sizes {
-        let host = Arc::new(Host::default());
-        let records = Records::open(host.clone(), [7; 32], [9; 32], RecordsRoot::default());
-        let fill = Instant::now();
-        let mut filled = 0;
-        while filled < size {
-            let end = (filled + FILL_BATCH).min(size);
-            for i in filled..end {
-                records.set_next_sequence(&sender(i), 1).expect("fill");
-            }
-            let (_, update) = records.checkpoint().expect("fill checkpoint");
-            host.keep(update);
-            filled = end;
+    let host = Arc::new(Host::default());
+    let records = Records::open(host.clone(), [7; 32], [9; 32], RecordsRoot::default());
+    let fill = Instant::now();
+    let mut filled = 0;
+    while filled < size {
+        let end = (filled + FILL_BATCH).min(size);
+        for i in filled..end {
+            records.set_next_sequence(&sender(i), 1).expect("fill");
         }
-        eprintln!(
-            "records_scale: {size} senders filled in {:.1} s",
-            fill.elapsed().as_secs_f64()
-        );
-        let mut picks = Picks(0x9e37_79b9_7f4a_7c15 ^ size);
-        let mut next_new = size;
-        let (mut times, mut written) = (Vec::new(), Vec::new());
-        for block in 0..WARMUP_BLOCKS + blocks {
-            let start = Instant::now();
-            for _ in 0..CHANGES_PER_BLOCK / 2 {
-                let who = sender(picks.next(next_new));
-                let next = records.next_sequence(&who).expect("read");
-                records.set_next_sequence(&who, next + 1).expect("write");
-            }
-            for _ in 0..CHANGES_PER_BLOCK / 2 {
-                let who = sender(next_new);
-                next_new += 1;
-                assert_eq!(records.next_sequence(&who).expect("read"), 0);
-                records.set_next_sequence(&who, 1).expect("write");
-            }
-            let (_, update) = records.checkpoint().expect("checkpoint");
-            let elapsed = start.elapsed();
-            let kept = host.keep(update);
-            if block >= WARMUP_BLOCKS {
-                times.push(elapsed);
-                written.push(kept);
-            }
-        }
-        let sealed = postcard::to_stdvec(&records.committed())
-            .expect("encodes")
-            .len();
-        let nodes = written.iter().map(|w| w.0).sum::<usize>() / written.len();
-        let bytes = written.iter().map(|w| w.1).sum::<usize>() / written.len();
-        let mut sorted = times.clone();
-        sorted.sort();
-        let p90 = sorted[sorted.len() * 9 / 10];
-        println!(
-            "| {size} | {:.2} ms | {:.2} ms | {nodes} | {:.1} KiB | {sealed} B | {:.0} MiB | {:.0} MiB |",
-            median(times).as_secs_f64() * 1e3,
-            p90.as_secs_f64() * 1e3,
-            bytes as f64 / 1024.0,
-            rss_mib(),
-            host.bytes() as f64 / (1024.0 * 1024.0),
-        );
+        let (_, update) = records.checkpoint().expect("fill checkpoint");
+        host.keep(update);
+        filled = end;
     }
+    eprintln!(
+        "records_scale: {size} senders filled in {:.1} s",
+        fill.elapsed().as_secs_f64()
+    );
+    let rss_filled = rss_mib();
+    let mut picks = Picks(0x9e37_79b9_7f4a_7c15 ^ size);
+    let mut next_new = size;
+    let (mut times, mut written) = (Vec::new(), Vec::new());
+    for block in 0..WARMUP_BLOCKS + blocks {
+        let start = Instant::now();
+        for _ in 0..CHANGES_PER_BLOCK / 2 {
+            let who = sender(picks.next(next_new));
+            let next = records.next_sequence(&who).expect("read");
+            records.set_next_sequence(&who, next + 1).expect("write");
+        }
+        for _ in 0..CHANGES_PER_BLOCK / 2 {
+            let who = sender(next_new);
+            next_new += 1;
+            assert_eq!(records.next_sequence(&who).expect("read"), 0);
+            records.set_next_sequence(&who, 1).expect("write");
+        }
+        let (_, update) = records.checkpoint().expect("checkpoint");
+        let elapsed = start.elapsed();
+        let kept = host.keep(update);
+        if block >= WARMUP_BLOCKS {
+            times.push(elapsed);
+            written.push(kept);
+        }
+    }
+    let sealed = postcard::to_stdvec(&records.committed())
+        .expect("encodes")
+        .len();
+    let nodes = written.iter().map(|w| w.0).sum::<usize>() / written.len();
+    let bytes = written.iter().map(|w| w.1).sum::<usize>() / written.len();
+    let mut sorted = times.clone();
+    sorted.sort();
+    let p90 = sorted[sorted.len() * 9 / 10];
+    let rss = rss_mib();
+    let (old_reseal, old_size) = old_reseal(next_new);
+    println!(
+        "| {size} | {:.2} ms | {:.2} ms | {nodes} | {:.1} KiB | {sealed} B | {rss_filled:.0} MiB | {rss:.0} MiB | {:.0} MiB | {:.1} ms | {:.1} MiB |",
+        median(times).as_secs_f64() * 1e3,
+        p90.as_secs_f64() * 1e3,
+        bytes as f64 / 1024.0,
+        host.bytes() as f64 / (1024.0 * 1024.0),
+        old_reseal.as_secs_f64() * 1e3,
+        old_size as f64 / (1024.0 * 1024.0),
+    );
+}
+
+/// What a checkpoint cost before the records tree: every sender's record encoded and
+/// sealed (AES-256-GCM-SIV, as `SealedState` was) — median of 5 — and the sealed size.
+fn old_reseal(senders: u64) -> (Duration, usize) {
+    use veil_crypto::{OsRng, Sealer, SimulatedSealer};
+    let all: Vec<(String, u64)> = (0..senders).map(|i| (sender(i), 1)).collect();
+    let sealer = SimulatedSealer::new(&[5; 32]).expect("a machine secret");
+    let mut times = Vec::new();
+    let mut size = 0;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let plain = postcard::to_stdvec(&all).expect("encodes");
+        size = sealer
+            .seal(b"veil/sealed-state-v2", &plain, &mut OsRng)
+            .len();
+        times.push(start.elapsed());
+    }
+    (median(times), size)
 }
