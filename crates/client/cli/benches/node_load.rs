@@ -45,6 +45,7 @@ fn cw20_wasm() -> Vec<u8> {
         mvp: true,
         out_dir: None,
         quiet: true,
+        near: false,
     };
     let path = build::build_published("cw20-base", "2.0.0", &options).expect("cw20-base builds");
     std::fs::read(path).unwrap()

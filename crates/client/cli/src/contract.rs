@@ -16,6 +16,9 @@ pub struct BuildArgs {
     /// loads in cosmwasm-vm; Veil runs both.
     #[arg(long)]
     no_mvp: bool,
+    /// A NEAR contract (near-sdk 5): MVP Wasm with `--cfg near`, as cargo-near builds it.
+    #[arg(long, conflicts_with = "no_mvp")]
+    near: bool,
     /// Directory for the .wasm (default: <crate>/artifacts).
     #[arg(long)]
     out_dir: Option<PathBuf>,
@@ -28,6 +31,7 @@ pub fn build(args: BuildArgs) -> anyhow::Result<ExitCode> {
         mvp: !args.no_mvp,
         out_dir: args.out_dir.clone(),
         quiet: args.quiet,
+        near: args.near,
     };
     let wasm = match (&args.crate_spec, &args.path) {
         (Some(spec), _) => {

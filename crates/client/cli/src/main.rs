@@ -22,6 +22,7 @@ mod shared;
 mod testnet;
 mod tx;
 mod vm;
+mod vm_near;
 
 #[derive(Parser)]
 #[command(

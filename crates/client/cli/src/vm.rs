@@ -22,20 +22,28 @@ pub enum VmCommand {
     Run(RunArgs),
 }
 
+/// Which engine runs the contract.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum VmKind {
+    /// A CosmWasm contract on veil-engine (`--entry`, `--msg`).
+    Cosmwasm,
+    /// A near-sdk contract on veil-near-engine (`--method`, `--args`).
+    Near,
+}
+
 #[derive(clap::Args)]
 pub struct RunArgs {
     /// Contract Wasm file.
     #[arg(long)]
     wasm: PathBuf,
-    /// Entry point: instantiate, execute, query, migrate, sudo or reply.
+    /// The engine: cosmwasm or near.
+    #[arg(long, value_enum, default_value_t = VmKind::Cosmwasm)]
+    vm: VmKind,
+    /// CosmWasm entry point: instantiate, execute, query, migrate, sudo or reply.
     #[arg(long)]
-    entry: Entry,
-    /// Message JSON (for reply: the Reply JSON).
-    #[arg(
-        long,
-        required_unless_present = "msg_file",
-        conflicts_with = "msg_file"
-    )]
+    entry: Option<Entry>,
+    /// CosmWasm message JSON (for reply: the Reply JSON).
+    #[arg(long, conflicts_with = "msg_file")]
     msg: Option<String>,
     /// Read the message JSON from a file instead.
     #[arg(long)]
@@ -69,6 +77,8 @@ pub struct RunArgs {
     /// Print the contract's debug messages to stderr.
     #[arg(long)]
     debug: bool,
+    #[command(flatten)]
+    near: crate::vm_near::NearArgs,
 }
 
 pub fn run(command: VmCommand) -> anyhow::Result<ExitCode> {
@@ -86,7 +96,7 @@ struct StateFile {
 
 const STATE_FORMAT: &str = "veil-vm-state/1";
 
-fn load_state(path: &Path) -> anyhow::Result<MemoryStorage> {
+pub(crate) fn load_state(path: &Path) -> anyhow::Result<MemoryStorage> {
     if !path.exists() {
         return Ok(MemoryStorage::new());
     }
@@ -114,7 +124,7 @@ fn load_state(path: &Path) -> anyhow::Result<MemoryStorage> {
     Ok(MemoryStorage { entries })
 }
 
-fn save_state(path: &Path, storage: &MemoryStorage) -> anyhow::Result<()> {
+pub(crate) fn save_state(path: &Path, storage: &MemoryStorage) -> anyhow::Result<()> {
     let file = StateFile {
         format: STATE_FORMAT.into(),
         entries: storage
@@ -167,6 +177,23 @@ fn checked_address(api: &Bech32Api, flag: &str, addr: &str) -> anyhow::Result<St
 }
 
 fn run_call(args: RunArgs) -> anyhow::Result<ExitCode> {
+    if args.vm == VmKind::Near {
+        if args.entry.is_some() || args.msg.is_some() || args.msg_file.is_some() {
+            bail!("--entry, --msg and --msg-file are for --vm cosmwasm; NEAR calls take --method and --args");
+        }
+        return crate::vm_near::run_near(
+            &args.wasm,
+            args.state.as_deref(),
+            args.repeat,
+            &args.near,
+        );
+    }
+    if args.near.is_used() {
+        bail!("--method, --args, --view, --account, --predecessor, --deposit, --balance and --prepaid-gas need --vm near");
+    }
+    let Some(entry) = args.entry else {
+        bail!("--entry is required for --vm cosmwasm (instantiate, execute, query, migrate, sudo or reply)");
+    };
     let api = Bech32Api::new(&args.prefix).map_err(|e| anyhow::anyhow!("--prefix: {e}"))?;
     let wasm = std::fs::read(&args.wasm)
         .with_context(|| format!("reading {}", crate::absolute(&args.wasm).display()))?;
@@ -175,7 +202,7 @@ fn run_call(args: RunArgs) -> anyhow::Result<ExitCode> {
         (None, Some(file)) => {
             std::fs::read(file).with_context(|| format!("reading {}", file.display()))?
         }
-        (None, None) => unreachable!("clap requires one"),
+        (None, None) => bail!("--msg or --msg-file is required for --vm cosmwasm"),
     };
     if let Err(e) = serde_json::from_slice::<Value>(&msg) {
         bail!("the message is not valid JSON: {e}");
@@ -221,7 +248,7 @@ fn run_call(args: RunArgs) -> anyhow::Result<ExitCode> {
             .explicit_chain_id()
             .unwrap_or("veil-vm")
             .to_string(),
-        tx_index: (args.entry != Entry::Query).then_some(0),
+        tx_index: (entry != Entry::Query).then_some(0),
     };
     let env = build_env(&block, &contract);
     let mut querier = BankQuerier::default();
@@ -251,7 +278,7 @@ fn run_call(args: RunArgs) -> anyhow::Result<ExitCode> {
             querier: Box::new(querier.clone()),
         };
         let call = Call {
-            entry: args.entry,
+            entry,
             env: &env,
             info: Some(&info),
             msg: &msg,
@@ -263,14 +290,14 @@ fn run_call(args: RunArgs) -> anyhow::Result<ExitCode> {
         if round > 0 {
             timings_us.push(started.elapsed().as_secs_f64() * 1e6);
         }
-        if report.result.is_ok() && args.entry != Entry::Query {
+        if report.result.is_ok() && entry != Entry::Query {
             storage = take_memory_storage(backend);
         }
         last = Some(report);
     }
     let report = last.expect("at least one call");
     let ok = report.result.is_ok();
-    if ok && args.entry != Entry::Query {
+    if ok && entry != Entry::Query {
         if let Some(path) = &args.state {
             save_state(path, &storage)?;
         }
@@ -292,7 +319,7 @@ fn take_memory_storage(backend: Backend) -> MemoryStorage {
         .expect("this command always supplies a MemoryStorage")
 }
 
-fn timing_summary(samples: &mut [f64]) -> Value {
+pub(crate) fn timing_summary(samples: &mut [f64]) -> Value {
     samples.sort_by(|a, b| a.total_cmp(b));
     let pick = |q: f64| samples[((samples.len() - 1) as f64 * q).round() as usize];
     json!({ "median_us": pick(0.5), "p99_us": pick(0.99), "samples": samples.len() })

@@ -178,6 +178,7 @@ fn cw20_wasm() -> PathBuf {
         mvp: true,
         out_dir: None,
         quiet: true,
+        near: false,
     };
     build::build_published("cw20-base", CW20_BASE_VERSION, &options).expect("build cw20-base")
 }

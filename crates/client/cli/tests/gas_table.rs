@@ -33,6 +33,7 @@ fn published(name: &str, version: &str) -> Vec<u8> {
         mvp: true,
         out_dir: None,
         quiet: true,
+        near: false,
     };
     let path = build_published(name, version, &options)
         .unwrap_or_else(|e| panic!("{name} {version} builds: {e}"));

@@ -54,6 +54,7 @@ fn published(name: &str) -> Vec<u8> {
             mvp: true,
             out_dir: None,
             quiet: true,
+            near: false,
         },
     )
     .unwrap_or_else(|e| panic!("{name} 2.0.0 builds: {e}"));

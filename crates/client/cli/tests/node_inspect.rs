@@ -79,6 +79,7 @@ fn cw20_wasm() -> std::path::PathBuf {
         mvp: true,
         out_dir: None,
         quiet: true,
+        near: false,
     };
     build::build_published("cw20-base", "2.0.0", &options).expect("build cw20-base")
 }

@@ -38,6 +38,7 @@ fn published(name: &str, version: &str) -> Vec<u8> {
             mvp: true,
             out_dir: None,
             quiet: true,
+            near: false,
         },
     )
     .unwrap_or_else(|e| panic!("{name} {version} builds: {e}"));

@@ -27,6 +27,7 @@ fn build(name: &str, mvp: bool) -> PathBuf {
             mvp,
             out_dir: Some(out_dir),
             quiet: true,
+            near: false,
         },
     )
     .expect("contract builds")

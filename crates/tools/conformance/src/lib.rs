@@ -50,6 +50,7 @@ pub fn cw20_base_wasm_path() -> PathBuf {
             mvp: true,
             out_dir: None,
             quiet: true,
+            near: false,
         };
         build::build_published("cw20-base", CW20_BASE_VERSION, &options).expect("build cw20-base")
     })

@@ -219,6 +219,7 @@ fn options() -> BuildOptions {
         mvp: true,
         out_dir: None,
         quiet: true,
+        near: false,
     }
 }
 

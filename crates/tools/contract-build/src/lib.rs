@@ -45,6 +45,22 @@ pub struct BuildOptions {
     pub out_dir: Option<PathBuf>,
     /// Suppress progress output (cargo's and ours) on stderr.
     pub quiet: bool,
+    /// A NEAR contract (near-sdk 5): adds `--cfg near`, without which near-sdk ≥ 5.27
+    /// silently links pure-Rust fallbacks instead of NEAR's host functions (cargo-near
+    /// sets the same flag), and builds into its own target dir. Implies `mvp`, as NEAR's
+    /// own toolchain does. Default `false`.
+    pub near: bool,
+}
+
+impl BuildOptions {
+    /// Options for a NEAR contract: MVP Wasm with `--cfg near`.
+    pub fn near() -> Self {
+        BuildOptions {
+            mvp: true,
+            near: true,
+            ..BuildOptions::default()
+        }
+    }
 }
 
 impl Default for BuildOptions {
@@ -53,6 +69,7 @@ impl Default for BuildOptions {
             mvp: true,
             out_dir: None,
             quiet: false,
+            near: false,
         }
     }
 }
@@ -101,7 +118,7 @@ fn io_err(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> BuildErr
 /// (made absolute), else `<repo>/target/veil-contracts`, where `<repo>` is
 /// derived from this crate's `CARGO_MANIFEST_DIR` at compile time.
 ///
-/// Layout: `target-mvp/` and `target-modern/` (shared `CARGO_TARGET_DIR`s, so
+/// Layout: `target-mvp/`, `target-modern/` and `target-near/` (shared `CARGO_TARGET_DIR`s, so
 /// the `-Zbuild-std` std build is shared by all contracts), `src/<name>-<ver>/`
 /// (sources fetched by [`fetch_crate_source`] when this dir is used as its
 /// `cache_root`) and lock files.
@@ -510,8 +527,8 @@ fn package_name(manifest: &Path) -> Option<String> {
 /// Runs, in `crate_dir`:
 /// `cargo build --release --lib --target wasm32-unknown-unknown -Zbuild-std=std,panic_abort`
 /// with `RUSTC=/usr/bin/rustc RUSTC_BOOTSTRAP=1`,
-/// `RUSTFLAGS="-C link-arg=-s -C link-arg=--allow-undefined [-C target-cpu=mvp]"`
-/// and `CARGO_TARGET_DIR=<workspace_contract_cache()>/target-{mvp,modern}`.
+/// `RUSTFLAGS="-C link-arg=-s -C link-arg=--allow-undefined [-C target-cpu=mvp] [--cfg near]"`
+/// and `CARGO_TARGET_DIR=<workspace_contract_cache()>/target-{mvp,modern,near}`.
 ///
 /// Output: `<out_dir>/<lib_name>.wasm` for MVP builds and
 /// `<out_dir>/<lib_name>-modern.wasm` otherwise, where `out_dir` defaults to
@@ -536,12 +553,19 @@ pub fn build_contract(crate_dir: &Path, opts: &BuildOptions) -> Result<PathBuf, 
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default()
     });
-    let flavor = if opts.mvp { "mvp" } else { "modern" };
+    let flavor = match (opts.near, opts.mvp) {
+        (true, _) => "near",
+        (false, true) => "mvp",
+        (false, false) => "modern",
+    };
     let cache = workspace_contract_cache();
     let target_dir = cache.join(format!("target-{flavor}"));
     let mut rustflags = String::from("-C link-arg=-s -C link-arg=--allow-undefined");
-    if opts.mvp {
+    if opts.mvp || opts.near {
         rustflags.push_str(" -C target-cpu=mvp");
+    }
+    if opts.near {
+        rustflags.push_str(" --cfg near");
     }
 
     // Held across build + copy: the shared target dir reuses artifact paths.
@@ -572,7 +596,7 @@ pub fn build_contract(crate_dir: &Path, opts: &BuildOptions) -> Result<PathBuf, 
         .file_stem()
         .map(|s| s.to_string_lossy().into_owned())
         .unwrap_or_else(|| name.replace('-', "_"));
-    let file_name = if opts.mvp {
+    let file_name = if opts.mvp || opts.near {
         format!("{stem}.wasm")
     } else {
         format!("{stem}-modern.wasm")

@@ -64,6 +64,7 @@ fn opts(mvp: bool, out: &str) -> BuildOptions {
         mvp,
         out_dir: Some(workspace_contract_cache().join("test-artifacts").join(out)),
         quiet: false,
+        near: false,
     }
 }
 
@@ -208,4 +209,71 @@ fn bad_fetch_arguments_are_rejected() {
         fetch_crate_source("cw20-base", "1.0/..", &cache),
         Err(BuildError::InvalidArgument(_))
     ));
+}
+
+/// `--cfg near` is what makes near-sdk call NEAR's host functions: without it the
+/// contract would import none of them (near-sdk's pure-Rust fallbacks).
+#[test]
+fn near_status_message_builds_with_near_host_imports() {
+    ensure_toolchain(false).unwrap();
+    let dir = repo_root().join("contracts/near/status-message");
+    let options = BuildOptions {
+        out_dir: Some(workspace_contract_cache().join("test-artifacts/near")),
+        ..BuildOptions::near()
+    };
+    let path = build_contract(&dir, &options).unwrap();
+    assert!(
+        path.ends_with("near_status_message.wasm"),
+        "{}",
+        path.display()
+    );
+    validate_mvp(&path);
+    let info = inspect(&path);
+    for export in ["set_status", "get_status", "memory"] {
+        assert!(info.exports.contains(export), "missing export {export}");
+    }
+    for import in [
+        "input",
+        "register_len",
+        "read_register",
+        "storage_write",
+        "value_return",
+        "log_utf8",
+        "predecessor_account_id",
+    ] {
+        assert!(info.imports.contains(import), "missing import {import}");
+    }
+    assert!(!info.exports.contains("interface_version_8"));
+}
+
+#[test]
+fn near_fungible_token_builds_with_promise_imports() {
+    ensure_toolchain(false).unwrap();
+    let dir = repo_root().join("contracts/near/fungible-token");
+    let options = BuildOptions {
+        out_dir: Some(workspace_contract_cache().join("test-artifacts/near")),
+        ..BuildOptions::near()
+    };
+    let path = build_contract(&dir, &options).unwrap();
+    validate_mvp(&path);
+    let info = inspect(&path);
+    for export in [
+        "new",
+        "ft_transfer",
+        "ft_transfer_call",
+        "ft_balance_of",
+        "storage_deposit",
+    ] {
+        assert!(info.exports.contains(export), "missing export {export}");
+    }
+    // near-sdk links every batch action once a contract builds a Promise.
+    for import in [
+        "promise_batch_create",
+        "promise_batch_then",
+        "promise_batch_action_function_call_weight",
+        "promise_return",
+        "promise_result",
+    ] {
+        assert!(info.imports.contains(import), "missing import {import}");
+    }
 }

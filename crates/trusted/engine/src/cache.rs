@@ -1,4 +1,5 @@
 //! Compiled modules by code checksum, bounded by an estimate of their size in memory.
+//! Generic over what is cached with a module, so the NEAR engine shares it.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -9,6 +10,7 @@ use crate::{Checksum, ModuleInfo};
 /// size, so the cache budgets this many bytes per byte of Wasm.
 pub const COMPILED_BYTES_PER_WASM_BYTE: usize = 4;
 
+/// What the CosmWasm engine keeps per stored code.
 pub(crate) struct CompiledCode {
     pub module: wasmi::Module,
     pub info: ModuleInfo,
@@ -17,21 +19,30 @@ pub(crate) struct CompiledCode {
     pub initial_pages: u64,
 }
 
-impl CompiledCode {
+impl CachedCode for CompiledCode {
+    fn wasm_len(&self) -> usize {
+        self.wasm_len
+    }
+}
+
+/// Anything kept in a [`ModuleCache`]: its budget is charged by Wasm size.
+pub trait CachedCode {
+    fn wasm_len(&self) -> usize;
+
     fn cost(&self) -> usize {
-        self.wasm_len.saturating_mul(COMPILED_BYTES_PER_WASM_BYTE)
+        self.wasm_len().saturating_mul(COMPILED_BYTES_PER_WASM_BYTE)
     }
 }
 
 /// Least-recently-used cache; `tick` orders uses.
-pub(crate) struct ModuleCache {
-    entries: HashMap<Checksum, (Arc<CompiledCode>, u64)>,
+pub struct ModuleCache<T> {
+    entries: HashMap<Checksum, (Arc<T>, u64)>,
     budget_bytes: usize,
     used_bytes: usize,
     tick: u64,
 }
 
-impl ModuleCache {
+impl<T: CachedCode> ModuleCache<T> {
     pub fn new(budget_bytes: usize) -> Self {
         Self {
             entries: HashMap::new(),
@@ -41,7 +52,7 @@ impl ModuleCache {
         }
     }
 
-    pub fn get(&mut self, checksum: &Checksum) -> Option<Arc<CompiledCode>> {
+    pub fn get(&mut self, checksum: &Checksum) -> Option<Arc<T>> {
         self.tick += 1;
         let tick = self.tick;
         self.entries.get_mut(checksum).map(|(code, used)| {
@@ -50,7 +61,7 @@ impl ModuleCache {
         })
     }
 
-    pub fn insert(&mut self, checksum: Checksum, code: Arc<CompiledCode>) {
+    pub fn insert(&mut self, checksum: Checksum, code: Arc<T>) {
         self.tick += 1;
         let cost = code.cost();
         if let Some((old, _)) = self.entries.insert(checksum, (code, self.tick)) {
@@ -72,6 +83,10 @@ impl ModuleCache {
 
     pub fn len(&self) -> usize {
         self.entries.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
     }
 
     pub fn used_bytes(&self) -> usize {

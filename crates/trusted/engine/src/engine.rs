@@ -174,7 +174,7 @@ pub struct CallReport {
 pub struct Engine {
     wasmi: wasmi::Engine,
     linker: Linker<HostState>,
-    cache: Mutex<ModuleCache>,
+    cache: Mutex<ModuleCache<CompiledCode>>,
     memory_pool: MemoryPool,
     costs: Arc<GasCosts>,
     config: EngineConfig,
@@ -265,7 +265,7 @@ impl Engine {
         (cache.len(), cache.used_bytes())
     }
 
-    fn cache(&self) -> std::sync::MutexGuard<'_, ModuleCache> {
+    fn cache(&self) -> std::sync::MutexGuard<'_, ModuleCache<CompiledCode>> {
         // A panic while holding the lock cannot leave the cache inconsistent (no partial
         // updates), so a poisoned lock is still usable.
         self.cache.lock().unwrap_or_else(|p| p.into_inner())

@@ -6,12 +6,12 @@
 //! encrypted, verified one).
 
 pub mod backend;
-mod cache;
+pub mod cache;
 mod engine;
 mod error;
 pub mod gas;
 mod imports;
-mod memory;
+pub mod memory;
 pub mod validate;
 
 pub use backend::{

@@ -10,14 +10,15 @@
 use std::ptr::NonNull;
 use std::sync::Mutex;
 
-use wasm_encoder::{EntityType, ImportSection, MemoryType, RawSection, Section};
+pub use wasm_encoder::MemoryType;
+use wasm_encoder::{EntityType, ImportSection, RawSection, Section};
 use wasmparser::{Parser, Payload, TypeRef};
 
 use crate::VmError;
 
 /// Where the rewritten module imports its memory from.
-pub(crate) const MEMORY_IMPORT_MODULE: &str = "veil";
-pub(crate) const MEMORY_IMPORT_NAME: &str = "memory";
+pub const MEMORY_IMPORT_MODULE: &str = "veil";
+pub const MEMORY_IMPORT_NAME: &str = "memory";
 
 const IMPORT_SECTION_ID: u8 = 2;
 const MEMORY_SECTION_ID: u8 = 5;
@@ -26,7 +27,7 @@ const MEMORY_SECTION_ID: u8 = 5;
 /// and that memory's initial size in pages. Memory indices are unchanged (an imported
 /// memory takes index 0), so data segments and the `memory` export still refer to it.
 /// `wasm` must have passed `check_wasm` (exactly one defined memory, no memory imports).
-pub(crate) fn import_memory(wasm: &[u8]) -> Result<(Vec<u8>, u64), VmError> {
+pub fn import_memory(wasm: &[u8]) -> Result<(Vec<u8>, u64), VmError> {
     let bad = |e: wasmparser::BinaryReaderError| VmError::StaticValidation(e.to_string());
     let mut memory = None;
     for payload in Parser::new(0).parse_all(wasm) {
@@ -44,6 +45,21 @@ pub(crate) fn import_memory(wasm: &[u8]) -> Result<(Vec<u8>, u64), VmError> {
         shared: memory.shared,
         page_size_log2: memory.page_size_log2,
     };
+    Ok((
+        replace_memory_with_import(wasm, memory_type)?,
+        memory.initial,
+    ))
+}
+
+/// Returns `wasm` with its defined memory (if any) dropped and a memory of `memory_type`
+/// imported from `veil.memory` in its place, at index 0. This is how NEAR prepares code
+/// (nearcore imports a standard 64–128 MiB memory whatever the contract declared).
+/// `wasm` must not import a memory itself.
+pub fn replace_memory_with_import(
+    wasm: &[u8],
+    memory_type: MemoryType,
+) -> Result<Vec<u8>, VmError> {
+    let bad = |e: wasmparser::BinaryReaderError| VmError::StaticValidation(e.to_string());
     let memory_import = |imports: &mut ImportSection| {
         imports.import(
             MEMORY_IMPORT_MODULE,
@@ -51,8 +67,10 @@ pub(crate) fn import_memory(wasm: &[u8]) -> Result<(Vec<u8>, u64), VmError> {
             EntityType::Memory(memory_type),
         );
     };
-
-    let mut out = wasm[..8].to_vec(); // magic and version
+    let header = wasm
+        .get(..8)
+        .ok_or_else(|| VmError::StaticValidation("not a Wasm module".into()))?;
+    let mut out = header.to_vec(); // magic and version
     let mut imports_written = false;
     for payload in Parser::new(0).parse_all(wasm) {
         let payload = payload.map_err(bad)?;
@@ -96,11 +114,11 @@ pub(crate) fn import_memory(wasm: &[u8]) -> Result<(Vec<u8>, u64), VmError> {
             }
         }
     }
-    Ok((out, memory.initial))
+    Ok(out)
 }
 
 /// Buffers of `buffer_bytes` each, lent to one call at a time.
-pub(crate) struct MemoryPool {
+pub struct MemoryPool {
     buffer_bytes: usize,
     free: Mutex<Vec<Buffer>>,
 }
@@ -129,14 +147,16 @@ impl Drop for Buffer {
 
 /// A buffer lent to one call. The slice handed to wasmi must be gone (its `Store`
 /// dropped) before the lease is returned with `MemoryPool::give_back`.
-pub(crate) struct Lease(Buffer);
+pub struct Lease(Buffer);
 
 impl Lease {
     /// The buffer as wasmi wants it. Call once per lease.
     ///
-    /// SAFETY (upheld by the engine): the returned slice is moved into a `Store` that is
+    /// # Safety
+    ///
+    /// The caller (an engine) upholds: the returned slice is moved into a `Store` that is
     /// dropped before `give_back(self)`; nothing else reads or writes the buffer meanwhile.
-    pub(crate) unsafe fn as_static_mut(&mut self) -> &'static mut [u8] {
+    pub unsafe fn as_static_mut(&mut self) -> &'static mut [u8] {
         unsafe { std::slice::from_raw_parts_mut(self.0.ptr.as_ptr(), self.0.len) }
     }
 }

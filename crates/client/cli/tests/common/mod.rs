@@ -175,6 +175,7 @@ pub fn contract_wasm(name: &str) -> Vec<u8> {
             mvp: true,
             out_dir: Some(out_dir),
             quiet: true,
+            near: false,
         },
     )
     .unwrap_or_else(|e| panic!("{name} builds: {e}"));

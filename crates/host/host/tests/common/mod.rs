@@ -456,6 +456,7 @@ pub fn cw20_wasm() -> &'static [u8] {
             mvp: true,
             out_dir: None,
             quiet: true,
+            near: false,
         };
         let path = build::build_published("cw20-base", CW20_BASE_VERSION, &options)
             .expect("build cw20-base");
@@ -479,6 +480,7 @@ pub fn kitchen_sink_wasm() -> &'static [u8] {
                 mvp: true,
                 out_dir: Some(out_dir),
                 quiet: true,
+                near: false,
             },
         )
         .expect("build kitchen-sink");
