@@ -44,23 +44,35 @@ fn fetched_record_nodes(recording: &Recording) -> Vec<Hash> {
         .collect()
 }
 
+/// A host (recording what it sees) with a cw20-base token whose whole supply `holder` has.
+fn token_host(
+    mode: &veil_host::EnclaveMode,
+    creator: &User,
+    creator_addr: &str,
+    holder: &str,
+) -> (TestHost, Recording, Contract) {
+    let (tap, recording) = recording_tap();
+    let host = open_host_with_tap(mode, Some(tap));
+    let code_hash = host.store_code(cw20_wasm()).expect("store cw20");
+    let (token, _) = Contract::instantiate(
+        &host,
+        code_hash,
+        creator,
+        creator_addr,
+        "records-token",
+        &instantiate_msg(holder),
+    );
+    (host, recording, token)
+}
+
 #[test]
 fn the_sealed_state_stays_the_same_size_however_many_senders_and_contracts() {
     let (creator, alice) = (User::fixed("records-creator"), account("records-alice"));
     let creator_addr = account("records-creator");
     for mode in modes() {
         let name = mode_name(&mode);
-        let (tap, recording) = recording_tap();
-        let mut host = open_host_with_tap(&mode, Some(tap));
-        let code_hash = host.store_code(cw20_wasm()).expect("store cw20");
-        let (token, _) = Contract::instantiate(
-            &host,
-            code_hash,
-            &creator,
-            &creator_addr,
-            "records-token",
-            &instantiate_msg(&alice),
-        );
+        let (mut host, recording, token) = token_host(&mode, &creator, &creator_addr, &alice);
+        let code_hash = token.code_hash;
         let transfer = |host: &ConfidentialHost, from: &str| {
             let msg = json!({"transfer": {"recipient": creator_addr, "amount": "1"}});
             let (envelope, _) = creator.encrypt(&host, &code_hash, &msg);
@@ -127,17 +139,8 @@ fn a_records_node_the_host_withholds_or_swaps_stops_the_call_and_changes_nothing
     let alice = account("records-alice");
     for mode in modes() {
         let name = mode_name(&mode);
-        let (tap, recording) = recording_tap();
-        let mut host = open_host_with_tap(&mode, Some(tap));
-        let code_hash = host.store_code(cw20_wasm()).expect("store cw20");
-        let (token, _) = Contract::instantiate(
-            &host,
-            code_hash,
-            &creator,
-            &creator_addr,
-            "records-token",
-            &instantiate_msg(&alice),
-        );
+        let (mut host, recording, token) = token_host(&mode, &creator, &creator_addr, &alice);
+        let code_hash = token.code_hash;
         let balance = json!({"balance": {"address": alice}});
         // After a restart nothing is cached: the first query reads the token's record.
         host.restart_enclave().unwrap();
