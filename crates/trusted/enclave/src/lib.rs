@@ -161,7 +161,13 @@ impl Enclave {
     /// Handles one encoded [`Ecall`] and returns the encoded [`EcallResponse`].
     pub fn handle(&mut self, request: &[u8]) -> Vec<u8> {
         let response = match decode::<Ecall>(request) {
-            Ok(call) => self.dispatch(call).unwrap_or_else(EcallResponse::Error),
+            Ok(call) => {
+                let savepoint = self.records.savepoint();
+                self.dispatch(call).unwrap_or_else(|e| {
+                    self.records.rollback(savepoint);
+                    EcallResponse::Error(e)
+                })
+            }
             Err(e) => EcallResponse::Error(fail(ErrorKind::Abi, e.to_string())),
         };
         encode(&response)

@@ -46,6 +46,19 @@ struct Inner {
     /// Verified values by tree key (`None`: absent), committed or pending alike: the
     /// enclave is the tree's only writer, so a cached value stays true until it writes.
     cache: LruCache<Vec<u8>, Option<Vec<u8>>>,
+    /// Counts the trees opened (each checkpoint opens one): a savepoint taken on an
+    /// earlier tree has nothing to restore.
+    opened: u64,
+    /// What each write since the last savepoint replaced, oldest first: a rollback puts
+    /// it back (a journal, so a savepoint costs nothing however much the block wrote).
+    journal: Vec<(Vec<u8>, Option<Vec<u8>>)>,
+}
+
+/// Where the records stood when an ecall began: an ecall that fails goes back to it, so
+/// a failure part-way through (state the host withheld, say) changes no record.
+pub(crate) struct Savepoint {
+    opened: u64,
+    current: RecordsRoot,
 }
 
 impl Drop for Inner {
@@ -82,6 +95,8 @@ impl Default for Records {
                 committed: RecordsRoot::default(),
                 current: RecordsRoot::default(),
                 cache: LruCache::new(NonZeroUsize::new(CACHED_RECORDS).expect("non-zero")),
+                opened: 0,
+                journal: Vec::new(),
             }),
         }
     }
@@ -102,7 +117,8 @@ impl Records {
             inner.genesis_hash = genesis_hash;
             inner.committed = at;
             inner.current = at;
-            inner.tree = Some(inner.open_tree(&channel, at.root));
+            let tree = inner.open_tree(&channel, at.root);
+            inner.tree = Some(tree);
             inner.channel = Some(channel);
         }
         records
@@ -180,6 +196,42 @@ impl Records {
         Ok(code_id)
     }
 
+    /// Marks where the records stand now (see [`Savepoint`]).
+    pub(crate) fn savepoint(&self) -> Savepoint {
+        let mut inner = self.lock();
+        inner.journal.clear();
+        Savepoint {
+            opened: inner.opened,
+            current: inner.current,
+        }
+    }
+
+    /// Undoes every write since `savepoint` (nothing when there was none, or when a
+    /// checkpoint came between).
+    pub(crate) fn rollback(&self, savepoint: Savepoint) {
+        let mut inner = self.lock();
+        if inner.opened != savepoint.opened {
+            return;
+        }
+        inner.current = savepoint.current;
+        let journal = std::mem::take(&mut inner.journal);
+        let Some(tree) = inner.tree.as_mut() else {
+            return;
+        };
+        let mut restored = Vec::with_capacity(journal.len());
+        for (key, before) in journal.into_iter().rev() {
+            // Pending writes only touch the overlay: neither can fail.
+            let _ = match &before {
+                Some(value) => tree.set(&key, value),
+                None => tree.remove(&key),
+            };
+            restored.push((key, before));
+        }
+        for (key, before) in restored {
+            inner.cache.put(key, before);
+        }
+    }
+
     /// Where the records stood at the last checkpoint (what a seal carries).
     pub fn committed(&self) -> RecordsRoot {
         self.lock().committed
@@ -209,7 +261,9 @@ impl Records {
                 // last checkpoint (the block that failed is not committed either).
                 inner.cache.clear();
                 inner.current = inner.committed;
-                inner.tree = Some(inner.open_tree(&channel, inner.committed.root));
+                let root = inner.committed.root;
+                let tree = inner.open_tree(&channel, root);
+                inner.tree = Some(tree);
                 return Err(integrity(e));
             }
         };
@@ -217,7 +271,8 @@ impl Records {
             root: committed.root.map(|id| id.0),
             ..inner.current
         };
-        inner.tree = Some(inner.open_tree(&channel, committed.root.map(|id| id.0)));
+        let tree = inner.open_tree(&channel, committed.root.map(|id| id.0));
+        inner.tree = Some(tree);
         let update = StateUpdate {
             new_root: committed.root.map(|id| id.0),
             new_nodes: committed
@@ -233,10 +288,12 @@ impl Records {
 
 impl Inner {
     fn open_tree(
-        &self,
+        &mut self,
         channel: &Arc<dyn OcallChannel>,
         root: Option<Hash>,
     ) -> VerifiedState<OcallNodeSource> {
+        self.opened += 1;
+        self.journal.clear();
         let binding = [RECORDS_BINDING, &self.genesis_hash].concat();
         VerifiedState::open(
             OcallNodeSource::new(channel.clone(), RECORDS_TREE),
@@ -262,8 +319,137 @@ impl Inner {
     }
 
     fn write(&mut self, key: Vec<u8>, value: Vec<u8>) -> EnclaveResult<()> {
+        let before = self.read(key.clone())?;
         self.tree()?.set(&key, &value).map_err(integrity)?;
+        self.journal.push((key.clone(), before));
         self.cache.put(key, Some(value));
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use std::sync::atomic::{AtomicBool, Ordering::SeqCst};
+    use veil_enclave_abi::{decode, encode, Ocall, OcallResponse};
+
+    /// The host's node store in memory; `withhold` makes it answer every fetch with none.
+    #[derive(Default)]
+    struct Host {
+        nodes: Mutex<HashMap<Hash, Vec<u8>>>,
+        withhold: AtomicBool,
+    }
+
+    impl OcallChannel for Host {
+        fn ocall(&self, request: Vec<u8>) -> Result<Vec<u8>, String> {
+            let Ocall::FetchNode { id, .. } = decode::<Ocall>(&request).unwrap() else {
+                return Err("only nodes are fetched".into());
+            };
+            let withheld = self.withhold.load(SeqCst);
+            let node = (!withheld).then(|| self.nodes.lock().unwrap().get(&id).cloned());
+            Ok(encode(&OcallResponse::Node(node.flatten())))
+        }
+    }
+
+    fn checkpoint(host: &Host, records: &Records) -> RecordsRoot {
+        let (root, update) = records.checkpoint().unwrap();
+        host.nodes.lock().unwrap().extend(update.new_nodes);
+        root
+    }
+
+    fn contract(creator: &str) -> TrustedContract {
+        TrustedContract {
+            root: None,
+            code_hash: [1; 32],
+            init_code_hash: [1; 32],
+            creator: creator.into(),
+            admin: None,
+            query_policy: QueryPolicy::public(),
+        }
+    }
+
+    fn code() -> CodeRecord {
+        CodeRecord {
+            code_hash: [2; 32],
+            default_query_policy: QueryPolicy::public(),
+        }
+    }
+
+    #[test]
+    fn a_rollback_undoes_every_write_since_the_savepoint_and_nothing_before() {
+        let host = Arc::new(Host::default());
+        let records = Records::open(host.clone(), [7; 32], [9; 32], RecordsRoot::default());
+        records.set_next_sequence("alice", 1).unwrap();
+        records.set_contract("c1", &contract("alice")).unwrap();
+        let before = checkpoint(&host, &records);
+        records.set_next_sequence("alice", 2).unwrap();
+
+        let savepoint = records.savepoint();
+        records.set_next_sequence("alice", 3).unwrap();
+        records.set_next_sequence("alice", 4).unwrap();
+        records.set_next_sequence("bob", 1).unwrap();
+        records.set_contract("c1", &contract("mallory")).unwrap();
+        records.set_contract("c2", &contract("bob")).unwrap();
+        assert_eq!(records.push_code(&code()).unwrap(), 1);
+        records.rollback(savepoint);
+
+        // As the savepoint left them, through the cache and through the tree alike.
+        let check = |records: &Records| {
+            assert_eq!(records.next_sequence("alice").unwrap(), 2);
+            assert_eq!(records.next_sequence("bob").unwrap(), 0);
+            assert_eq!(records.contract("c1").unwrap(), Some(contract("alice")));
+            assert!(!records.has_contract("c2").unwrap());
+            assert_eq!(records.code(1).unwrap(), None);
+            assert_eq!(records.contract_count(), 1);
+        };
+        check(&records);
+        let after = checkpoint(&host, &records);
+        assert_eq!((after.contracts, after.codes), (1, 0));
+        check(&Records::open(host.clone(), [7; 32], [9; 32], after));
+        // Only alice's 2 changed since the first checkpoint.
+        assert_ne!(after.root, before.root);
+
+        // A savepoint from before a checkpoint has nothing left to undo.
+        let stale = records.savepoint();
+        records.set_next_sequence("alice", 5).unwrap();
+        checkpoint(&host, &records);
+        records.rollback(stale);
+        assert_eq!(records.next_sequence("alice").unwrap(), 5);
+    }
+
+    #[test]
+    fn a_write_whose_record_the_host_withholds_fails_and_the_rollback_keeps_the_rest_out() {
+        let host = Arc::new(Host::default());
+        let records = Records::open(host.clone(), [7; 32], [9; 32], RecordsRoot::default());
+        records.set_contract("c1", &contract("alice")).unwrap();
+        // Enough records for more than one node, so reading alice's fetches only some.
+        for i in 0..2_000 {
+            records.set_next_sequence(&format!("sender{i}"), 1).unwrap();
+        }
+        let at = checkpoint(&host, &records);
+        assert!(host.nodes.lock().unwrap().len() > 3);
+        // A fresh enclave over the same records: nothing is cached yet.
+        let records = Records::open(host.clone(), [7; 32], [9; 32], at);
+        assert_eq!(records.next_sequence("alice").unwrap(), 0);
+
+        let savepoint = records.savepoint();
+        records.set_next_sequence("alice", 1).unwrap();
+        // c2 sits beside c1 and alice, in the node that reading alice fetched; zoe sorts
+        // after every sender, in a node not fetched yet.
+        host.withhold.store(true, SeqCst);
+        records.set_contract("c2", &contract("bob")).unwrap();
+        assert_eq!(records.contract_count(), 2);
+        let e = records.set_next_sequence("zoe", 1).unwrap_err();
+        assert_eq!(e.kind, ErrorKind::StateIntegrity, "{e:?}");
+        records.rollback(savepoint);
+        host.withhold.store(false, SeqCst);
+
+        assert_eq!(records.next_sequence("alice").unwrap(), 0);
+        assert!(!records.has_contract("c2").unwrap());
+        assert_eq!(records.contract_count(), 1);
+        let (root, update) = records.checkpoint().unwrap();
+        assert_eq!(root, at, "nothing changed");
+        assert!(update.new_nodes.is_empty());
     }
 }

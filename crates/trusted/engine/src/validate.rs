@@ -185,6 +185,7 @@ pub fn check_wasm(
             Payload::TableSection(reader) => {
                 for table in reader {
                     let table = table.map_err(|e| invalid(format!("Wasm table section: {e}")))?;
+                    refuse_non_function_reference(table.ty.element_type.heap_type(), "table")?;
                     tables += 1;
                     if tables > 1 {
                         return Err(invalid("Wasm contract must not have more than 1 table"));
@@ -244,6 +245,15 @@ pub fn check_wasm(
                         export.map_err(|e| invalid(format!("Wasm export section: {e}")))?;
                     if export.kind == ExternalKind::Func {
                         exports.insert(export.name.to_string());
+                    }
+                }
+            }
+            Payload::ElementSection(reader) => {
+                for element in reader {
+                    let element =
+                        element.map_err(|e| invalid(format!("Wasm element section: {e}")))?;
+                    if let wasmparser::ElementItems::Expressions(ty, _) = element.items {
+                        refuse_non_function_reference(ty.heap_type(), "element segment")?;
                     }
                 }
             }
@@ -317,6 +327,22 @@ fn refuse_reference_type(value: &wasmparser::ValType, place: &str) -> Result<(),
         ))),
         _ => Ok(()),
     }
+}
+
+/// Of the reference types, cosmwasm-vm 3's validator (wasmparser with reference types on,
+/// GC off) takes only function references: an `externref` table, element segment or
+/// `ref.null extern` is "a type which requires gc" there, so Veil refuses them too.
+fn refuse_non_function_reference(heap: wasmparser::HeapType, place: &str) -> Result<(), VmError> {
+    let func = wasmparser::HeapType::Abstract {
+        shared: false,
+        ty: wasmparser::AbstractHeapType::Func,
+    };
+    if heap == func {
+        return Ok(());
+    }
+    Err(invalid(format!(
+        "Wasm contract uses a non-function reference ({heap:?}) in a {place}: CosmWasm contracts use function references only"
+    )))
 }
 
 fn check_import(
@@ -402,6 +428,13 @@ fn check_operators(body: &wasmparser::FunctionBody<'_>) -> Result<(), VmError> {
         let op = reader
             .read()
             .map_err(|e| invalid(format!("Wasm code section: {e}")))?;
+        match &op {
+            Operator::RefNull { hty } => refuse_non_function_reference(*hty, "ref.null")?,
+            Operator::TypedSelect {
+                ty: wasmparser::ValType::Ref(ty),
+            } => refuse_non_function_reference(ty.heap_type(), "typed select")?,
+            _ => {}
+        }
         if matches!(
             op,
             Operator::TableSet { .. }

@@ -79,6 +79,41 @@ fn reference_typed_values_are_rejected_as_cosmwasm_vm_does() {
         .expect("a funcref table is accepted");
 }
 
+/// cosmwasm-vm 3 refuses the extern heap type wherever it appears (found by
+/// `fuzz/differential`: `ref.null extern` in a function Veil accepted); function
+/// references on the operand stack it accepts, and so does Veil.
+#[test]
+fn non_function_references_are_rejected_as_cosmwasm_vm_does() {
+    for (what, extra) in [
+        ("ref.null", r#"(func $f ref.null extern drop)"#),
+        ("ref.null", r#"(func $f ref.null extern unreachable)"#),
+        ("table", r#"(table 1 1 externref)"#),
+        (
+            "element segment",
+            r#"(table 1 1 funcref) (elem externref (ref.null extern))"#,
+        ),
+    ] {
+        let err = store_err(&wasm(&contract_wat("", "", extra)));
+        assert!(
+            err.contains(&format!(
+                "non-function reference (Abstract {{ shared: false, ty: Extern }}) in a {what}"
+            )),
+            "{extra}: {err}"
+        );
+    }
+    for fine in [
+        r#"(func $f ref.null func drop)"#,
+        r#"(table 1 1 funcref) (elem (i32.const 0) func $t) (func $t)
+           (func $f (result i32) i32.const 0 table.get 0 ref.is_null)"#,
+        r#"(func $t) (elem declare func $t)
+           (func $f ref.func $t ref.null func i32.const 1 select (result funcref) drop)"#,
+    ] {
+        Engine::new(EngineConfig::default())
+            .store_code(&wasm(&contract_wat("", "", fine)))
+            .unwrap_or_else(|e| panic!("{fine}: function references are accepted: {e}"));
+    }
+}
+
 #[test]
 fn unknown_and_mistyped_imports_are_rejected() {
     let err = store_err(&wasm(&contract_wat(
