@@ -316,22 +316,19 @@ pub fn check_wasm(
     })
 }
 
-/// CosmWasm chains accept only numeric values: cosmwasm-vm 3's validator enables reference
-/// types for tables but refuses an `externref` or `funcref` parameter, result, local or
-/// global (wasmparser's GC types are off there). Veil refuses them too, so it accepts
-/// exactly the code a wasmd chain does (`fuzz/differential` checks this).
+/// Of the reference types, cosmwasm-vm 3's validator (wasmparser with reference types on,
+/// GC off) takes only function references: the extern heap type, wherever it appears, is
+/// "a type which requires gc" there. Veil refuses exactly that, so it accepts the code a
+/// wasmd chain does (`fuzz/differential` checks this).
 fn refuse_reference_type(value: &wasmparser::ValType, place: &str) -> Result<(), VmError> {
     match value {
-        wasmparser::ValType::Ref(_) => Err(invalid(format!(
-            "Wasm contract uses a reference-typed {place} (externref or funcref): CosmWasm contracts use numbers only"
-        ))),
+        wasmparser::ValType::Ref(reference) => {
+            refuse_non_function_reference(reference.heap_type(), place)
+        }
         _ => Ok(()),
     }
 }
 
-/// Of the reference types, cosmwasm-vm 3's validator (wasmparser with reference types on,
-/// GC off) takes only function references: an `externref` table, element segment or
-/// `ref.null extern` is "a type which requires gc" there, so Veil refuses them too.
 fn refuse_non_function_reference(heap: wasmparser::HeapType, place: &str) -> Result<(), VmError> {
     let func = wasmparser::HeapType::Abstract {
         shared: false,
@@ -430,9 +427,7 @@ fn check_operators(body: &wasmparser::FunctionBody<'_>) -> Result<(), VmError> {
             .map_err(|e| invalid(format!("Wasm code section: {e}")))?;
         match &op {
             Operator::RefNull { hty } => refuse_non_function_reference(*hty, "ref.null")?,
-            Operator::TypedSelect {
-                ty: wasmparser::ValType::Ref(ty),
-            } => refuse_non_function_reference(ty.heap_type(), "typed select")?,
+            Operator::TypedSelect { ty } => refuse_reference_type(ty, "typed select")?,
             _ => {}
         }
         if matches!(
