@@ -428,6 +428,15 @@ fn check_operators(body: &wasmparser::FunctionBody<'_>) -> Result<(), VmError> {
         match &op {
             Operator::RefNull { hty } => refuse_non_function_reference(*hty, "ref.null")?,
             Operator::TypedSelect { ty } => refuse_reference_type(ty, "typed select")?,
+            Operator::Block {
+                blockty: wasmparser::BlockType::Type(ty),
+            }
+            | Operator::Loop {
+                blockty: wasmparser::BlockType::Type(ty),
+            }
+            | Operator::If {
+                blockty: wasmparser::BlockType::Type(ty),
+            } => refuse_reference_type(ty, "block type")?,
             _ => {}
         }
         if matches!(

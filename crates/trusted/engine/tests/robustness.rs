@@ -72,6 +72,14 @@ fn extern_references_are_rejected_and_function_references_accepted_as_cosmwasm_v
         ("ref.null", r#"(func $f ref.null extern unreachable)"#),
         ("table", r#"(table 1 1 externref)"#),
         (
+            "block type",
+            r#"(func $f loop (result externref) unreachable end unreachable)"#,
+        ),
+        (
+            "block type",
+            r#"(func $f i32.const 0 if (result externref) unreachable else unreachable end drop)"#,
+        ),
+        (
             "element segment",
             r#"(table 1 1 funcref) (elem externref (ref.null extern))"#,
         ),
@@ -90,6 +98,7 @@ fn extern_references_are_rejected_and_function_references_accepted_as_cosmwasm_v
         r#"(func $f (local funcref))"#,
         r#"(func $t) (global $g (mut funcref) (ref.func $t))"#,
         r#"(func $f ref.null func drop)"#,
+        r#"(func $f block (result funcref) ref.null func end drop)"#,
         r#"(table 1 1 funcref) (elem (i32.const 0) func $t) (func $t)
            (func $f (result i32) i32.const 0 table.get 0 ref.is_null)"#,
         r#"(func $t) (elem declare func $t)
