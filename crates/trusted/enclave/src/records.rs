@@ -214,21 +214,23 @@ impl Records {
             return;
         }
         inner.current = savepoint.current;
-        let journal = std::mem::take(&mut inner.journal);
-        let Some(tree) = inner.tree.as_mut() else {
+        let Inner {
+            tree: Some(tree),
+            cache,
+            journal,
+            ..
+        } = &mut *inner
+        else {
             return;
         };
-        let mut restored = Vec::with_capacity(journal.len());
-        for (key, before) in journal.into_iter().rev() {
+        // Newest first, so a key written twice ends as it was before the first write.
+        for (key, before) in journal.drain(..).rev() {
             // Pending writes only touch the overlay: neither can fail.
             let _ = match &before {
                 Some(value) => tree.set(&key, value),
                 None => tree.remove(&key),
             };
-            restored.push((key, before));
-        }
-        for (key, before) in restored {
-            inner.cache.put(key, before);
+            cache.put(key, before);
         }
     }
 

@@ -337,8 +337,12 @@ fn refuse_non_function_reference(heap: wasmparser::HeapType, place: &str) -> Res
     if heap == func {
         return Ok(());
     }
+    let name = match heap {
+        wasmparser::HeapType::Abstract { ty, .. } => format!("{ty:?}").to_lowercase(),
+        wasmparser::HeapType::Concrete(_) => "typed function".to_string(),
+    };
     Err(invalid(format!(
-        "Wasm contract uses a non-function reference ({heap:?}) in a {place}: CosmWasm contracts use function references only"
+        "Wasm contract uses a non-function reference ({name}ref) in a {place}: CosmWasm contracts use function references only"
     )))
 }
 

@@ -86,9 +86,7 @@ fn extern_references_are_rejected_and_function_references_accepted_as_cosmwasm_v
     ] {
         let err = store_err(&wasm(&contract_wat("", "", extra)));
         assert!(
-            err.contains(&format!(
-                "non-function reference (Abstract {{ shared: false, ty: Extern }}) in a {what}"
-            )),
+            err.contains(&format!("non-function reference (externref) in a {what}")),
             "{extra}: {err}"
         );
     }
