@@ -972,3 +972,45 @@ fn replies_report_outcomes_and_undo_failures() {
     }
     assert_eq!(last_reply()["id"], 6);
 }
+
+/// A submitted transaction is pending or in a block, never unknown, however its status is
+/// read while its block commits (the dApp's poll once saw a 404 in between).
+#[test]
+fn a_submitted_transaction_is_never_unknown_while_its_block_commits() {
+    let home = tempfile::tempdir().unwrap();
+    let node = DevNode::start(home.path(), "20ms");
+    let client = node.client();
+    let alice = dev_key("alice");
+    let bob = dev_key("bob");
+    let chain_id = client.status().unwrap().chain_id;
+    let mut sequence = client.account(alice.address()).unwrap().sequence;
+    for round in 0..60 {
+        let tx = signed(
+            &alice,
+            &chain_id,
+            sequence,
+            200,
+            Msg::Send {
+                to: bob.address().into(),
+                amount: 1,
+            },
+        );
+        let hash = client.submit(&tx).unwrap();
+        sequence += 1;
+        let readers: Vec<_> = (0..2)
+            .map(|_| {
+                let client = node.client();
+                std::thread::spawn(move || loop {
+                    match client.tx(&hash).unwrap() {
+                        Some(veil_client::rpc::TxStatus::Committed(_)) => return Ok(()),
+                        Some(veil_client::rpc::TxStatus::Pending) => {}
+                        None => return Err(format!("round {round}: transaction unknown")),
+                    }
+                })
+            })
+            .collect();
+        for reader in readers {
+            reader.join().unwrap().unwrap();
+        }
+    }
+}

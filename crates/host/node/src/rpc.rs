@@ -362,12 +362,18 @@ fn parse_hash(text: &str) -> Result<Hash, ApiError> {
 
 async fn get_tx(State(state): State<RpcState>, Path(hash): Path<String>) -> ApiResult {
     let hash = parse_hash(&hash)?;
-    match state.store.tx_location(&hash)? {
-        Some((height, index)) => tx_at(&state, height, index),
-        None if state.mempool.contains(&hash) => ok(json!({
+    // The mempool first: a block is written to the store before its transactions leave
+    // the mempool, so a transaction missing from the mempool here is already findable in
+    // the store. Reading the store first could miss a block that commits in between and
+    // answer "unknown" for a transaction that was never lost.
+    if state.mempool.contains(&hash) {
+        return ok(json!({
             "status": "pending",
             "tx_hash": hex::encode(hash),
-        })),
+        }));
+    }
+    match state.store.tx_location(&hash)? {
+        Some((height, index)) => tx_at(&state, height, index),
         None => Err(ApiError::not_found(format!(
             "transaction {} is neither in a block nor in the mempool",
             hex::encode(hash)
