@@ -28,6 +28,10 @@ pub enum ClientError {
     Decode(String),
     #[error("transaction {tx_hash} was not included within {waited:?}")]
     Timeout { tx_hash: String, waited: Duration },
+    /// A node's proof of a public record did not hold (`proofs`): its answer cannot be
+    /// trusted.
+    #[error("the node's proof does not hold: {0}")]
+    Proof(String),
 }
 
 impl ClientError {
@@ -168,7 +172,7 @@ impl Client {
         }
     }
 
-    fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
+    pub(crate) fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, ClientError> {
         self.answer(self.agent.get(&format!("{}{path}", self.base)).call())
     }
 

@@ -60,6 +60,8 @@ pub fn router(state: RpcState) -> Router {
         .route("/codes/{id}", get(get_code))
         .route("/contracts/{address}", get(get_contract))
         .route("/contracts/{address}/query", post(query_contract))
+        .route("/proofs/attestation-policy", get(prove_attestation_policy))
+        .route("/proofs/{kind}/{key}", get(prove_record))
         .route("/inspect/txs/{hash}", get(inspect_tx))
         .route("/inspect/contracts/{address}/state", get(inspect_state))
         .route("/subscribe", get(subscribe))
@@ -327,6 +329,63 @@ async fn network_key(State(state): State<RpcState>) -> ApiResult {
     ok(json!({
         "public_key": hex::encode(state.network_key.0),
         "generation": state.network_key.1,
+    }))
+}
+
+/// A public record and its proof under the state root after the last block, for light
+/// clients (`docs/rpc.md`, "Proofs"): `kind` is `accounts`, `codes`, `contracts` or
+/// `registrations`.
+async fn prove_record(
+    State(state): State<RpcState>,
+    Path((kind, key)): Path<(String, String)>,
+) -> ApiResult {
+    use veil_types::state_proof::leaf_key;
+    let leaf_key = match kind.as_str() {
+        "accounts" => {
+            checked_address(&key)?;
+            leaf_key::account(&key)
+        }
+        "contracts" => {
+            checked_address(&key)?;
+            leaf_key::contract(&key)
+        }
+        "codes" => leaf_key::code(key.parse().map_err(|_| {
+            ApiError::bad_request("malformed", format!("{key:?} is not a code id"))
+        })?),
+        "registrations" => leaf_key::registration(&serde_hash::parse_hex(&key).map_err(|e| {
+            ApiError::bad_request(
+                "malformed",
+                format!("{key:?} is not a registration key: {e}"),
+            )
+        })?),
+        _ => {
+            return Err(ApiError::not_found(format!(
+                "no proofs of {kind:?}: records are accounts, codes, contracts, registrations \
+                 and the attestation-policy"
+            )))
+        }
+    };
+    proof_answer(&state, &leaf_key)
+}
+
+async fn prove_attestation_policy(State(state): State<RpcState>) -> ApiResult {
+    proof_answer(&state, &veil_types::state_proof::leaf_key::attestation_policy())
+}
+
+fn proof_answer(state: &RpcState, leaf_key: &[u8]) -> ApiResult {
+    let answer = state.store.state_proof(leaf_key)?;
+    ok(json!({
+        "height": answer.height,
+        "app_hash": hex::encode(answer.state_root),
+        "leaf_key": hex::encode(leaf_key),
+        "value": answer.value.map(|v| base64::engine::general_purpose::STANDARD.encode(v)),
+        "proof": {
+            "siblings": answer.proof.siblings.iter().map(hex::encode).collect::<Vec<_>>(),
+            "leaf": answer.proof.leaf.map(|(key_hash, value_hash)| json!({
+                "key_hash": hex::encode(key_hash),
+                "value_hash": hex::encode(value_hash),
+            })),
+        },
     }))
 }
 

@@ -24,51 +24,7 @@ pub const CACHED_CONTRACTS: usize = 10_000;
 pub const CACHED_CODES: usize = 1_000;
 pub const CACHED_REGISTRATIONS: usize = 1_000;
 
-/// A record's key in the state tree: a tag byte, then the record's own key
-/// (`docs/protocol.md`, "State root"). Its value is the record's postcard encoding.
-pub mod leaf_key {
-    use veil_types::Hash;
-
-    pub const ACCOUNT: u8 = 1;
-    pub const CODE: u8 = 2;
-    pub const CONTRACT: u8 = 3;
-    pub const REGISTRATION: u8 = 4;
-    pub const ATTESTATION_POLICY: u8 = 5;
-
-    fn tagged(tag: u8, key: &[u8]) -> Vec<u8> {
-        let mut bytes = Vec::with_capacity(1 + key.len());
-        bytes.push(tag);
-        bytes.extend_from_slice(key);
-        bytes
-    }
-
-    pub fn account(address: &str) -> Vec<u8> {
-        tagged(ACCOUNT, address.as_bytes())
-    }
-
-    pub fn code(code_id: u64) -> Vec<u8> {
-        tagged(CODE, &code_id.to_be_bytes())
-    }
-
-    pub fn contract(address: &str) -> Vec<u8> {
-        tagged(CONTRACT, address.as_bytes())
-    }
-
-    pub fn registration(registration_key: &Hash) -> Vec<u8> {
-        tagged(REGISTRATION, registration_key)
-    }
-
-    pub fn attestation_policy() -> Vec<u8> {
-        vec![ATTESTATION_POLICY]
-    }
-}
-
-/// Whether `proof` shows that under the state root `root` the record at `leaf_key` is
-/// `value` (its postcard encoding), or, with `None`, that there is none.
-pub fn verify_proof(root: &Hash, leaf_key: &[u8], value: Option<&[u8]>, proof: &Proof) -> bool {
-    let value = value.map(tree::value_hash);
-    tree::verify(root, &tree::key_hash(leaf_key), value.as_ref(), proof)
-}
+pub use veil_types::state_proof::leaf_key;
 
 fn encode<T: serde::Serialize>(value: &T) -> Vec<u8> {
     postcard::to_stdvec(value).expect("serializable")

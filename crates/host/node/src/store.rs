@@ -120,6 +120,18 @@ impl BlockCommit {
     }
 }
 
+/// A public record as of the last committed block, with the proof that it — or its
+/// absence — is under that block's state root (`docs/protocol.md`, "Proofs").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StateProof {
+    pub height: u64,
+    /// The state root after block `height` (block `height + 1`'s header carries it).
+    pub state_root: Hash,
+    /// The record's postcard encoding; `None` when there is none.
+    pub value: Option<Vec<u8>>,
+    pub proof: tree::Proof,
+}
+
 /// What the enclave needs to start again where the last block left it.
 pub struct EnclaveRecord {
     pub sealed_state: Vec<u8>,
@@ -403,11 +415,27 @@ impl Store {
 
     /// The committed record at `leaf_key` (`state::leaf_key`, its postcard encoding) and
     /// the proof of it — or of its absence — under the state root after the last block.
-    pub fn state_proof(
-        &self,
-        leaf_key: &[u8],
-    ) -> Result<(Option<Vec<u8>>, tree::Proof), StoreError> {
+    pub fn state_proof(&self, leaf_key: &[u8]) -> Result<StateProof, StoreError> {
         let txn = self.db.begin_read().map_err(err)?;
+        // Height and root from the same read as the proof: all three are one block's.
+        let (height, state_root) = {
+            let table = txn.open_table(META).map_err(err)?;
+            let height = table.get(META_HEIGHT).map_err(err)?;
+            let root = table.get(META_STATE_ROOT).map_err(err)?;
+            match (height, root) {
+                (Some(height), Some(root)) => (
+                    height
+                        .value()
+                        .try_into()
+                        .map(u64::from_be_bytes)
+                        .map_err(|_| StoreError("corrupt height record".into()))?,
+                    root.value()
+                        .try_into()
+                        .map_err(|_| StoreError("corrupt state root record".into()))?,
+                ),
+                _ => return Err(StoreError("the chain is not initialized".into())),
+            }
+        };
         let reader = StateTree {
             table: txn.open_table(STATE_TREE).map_err(err)?,
         };
@@ -454,7 +482,12 @@ impl Store {
             }
             _ => return Err(StoreError("no such state key".into())),
         };
-        Ok((value, proof))
+        Ok(StateProof {
+            height,
+            state_root,
+            value,
+            proof,
+        })
     }
 
     /// Whether the store holds public state as a state tree (every store since it has,

@@ -26,6 +26,7 @@ pub mod permit;
 pub mod query_policy;
 pub mod serde_bytes_b64;
 pub mod serde_hash;
+pub mod state_proof;
 
 pub use governance::{
     AttestationPolicyRecord, RegistrationInfo, RegistrationPage, RegistrationStatus, Revocation,

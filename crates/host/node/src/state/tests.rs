@@ -1,6 +1,7 @@
 use super::*;
 use crate::store::BlockCommit;
 use veil_types::{Block, BlockHeader};
+use veil_types::state_proof::verify_record;
 
 fn open() -> (tempfile::TempDir, Store, ChainState) {
     let dir = tempfile::tempdir().unwrap();
@@ -200,14 +201,15 @@ fn proofs_of_committed_records_verify_and_a_changed_value_fails() {
     }
     let root = commit(&store, &mut state, 0);
     let key = leaf_key::account("veil1user42");
-    let (value, proof) = store.state_proof(&key).unwrap();
-    let value = value.unwrap();
+    let answer = store.state_proof(&key).unwrap();
+    assert_eq!((answer.height, answer.state_root), (0, root));
+    let (value, proof) = (answer.value.unwrap(), answer.proof);
     assert_eq!(value, encode(&account("veil1user42", 43, 0)));
-    assert!(verify_proof(&root, &key, Some(&value), &proof));
+    assert!(verify_record(&root, &key, Some(&value), &proof));
     let changed = encode(&account("veil1user42", 44, 0));
-    assert!(!verify_proof(&root, &key, Some(&changed), &proof));
-    assert!(!verify_proof(&root, &key, None, &proof));
-    assert!(!verify_proof(
+    assert!(!verify_record(&root, &key, Some(&changed), &proof));
+    assert!(!verify_record(&root, &key, None, &proof));
+    assert!(!verify_record(
         &root,
         &leaf_key::account("veil1user43"),
         Some(&value),
@@ -215,20 +217,23 @@ fn proofs_of_committed_records_verify_and_a_changed_value_fails() {
     ));
     // Absence: proven, and the proof of absence proves no value.
     let missing = leaf_key::account("veil1nobody");
-    let (value, proof) = store.state_proof(&missing).unwrap();
+    let answer = store.state_proof(&missing).unwrap();
+    let (value, proof) = (answer.value, answer.proof);
     assert_eq!(value, None);
-    assert!(verify_proof(&root, &missing, None, &proof));
-    assert!(!verify_proof(&root, &missing, Some(&changed), &proof));
+    assert!(verify_record(&root, &missing, None, &proof));
+    assert!(!verify_record(&root, &missing, Some(&changed), &proof));
     // After a block the old proof no longer holds, the new one does.
     state.transfer("veil1user42", "veil1user7", 1).unwrap();
     let next = commit(&store, &mut state, 1);
-    let (value, new_proof) = store.state_proof(&key).unwrap();
-    assert!(!verify_proof(
+    let answer = store.state_proof(&key).unwrap();
+    assert_eq!((answer.height, answer.state_root), (1, next));
+    let (value, new_proof) = (answer.value, answer.proof);
+    assert!(!verify_record(
         &next,
         &key,
         Some(&encode(&account("veil1user42", 43, 0))),
         &proof
     ));
-    assert!(verify_proof(&next, &key, value.as_deref(), &new_proof));
+    assert!(verify_record(&next, &key, value.as_deref(), &new_proof));
     assert!(store.state_proof(&[9, 1]).is_err());
 }

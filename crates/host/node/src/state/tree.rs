@@ -9,47 +9,12 @@
 
 use std::collections::BTreeMap;
 
-use sha2::{Digest, Sha256};
 use veil_types::Hash;
 
-/// The hash of an empty subtree (and the root of an empty state).
-pub const EMPTY: Hash = [0; 32];
-
-/// Deepest possible position: two distinct 256-bit key hashes part by then.
-const MAX_DEPTH: u16 = 256;
-
-/// Where an entry's key goes in the tree.
-pub fn key_hash(leaf_key: &[u8]) -> Hash {
-    let mut hasher = Sha256::new();
-    hasher.update(b"veil/state-key-v2");
-    hasher.update(leaf_key);
-    hasher.finalize().into()
-}
-
-pub fn value_hash(value: &[u8]) -> Hash {
-    Sha256::digest(value).into()
-}
-
-pub fn leaf_hash(key: &Hash, value: &Hash) -> Hash {
-    let mut hasher = Sha256::new();
-    hasher.update([0u8]);
-    hasher.update(key);
-    hasher.update(value);
-    hasher.finalize().into()
-}
-
-pub fn internal_hash(left: &Hash, right: &Hash) -> Hash {
-    let mut hasher = Sha256::new();
-    hasher.update([1u8]);
-    hasher.update(left);
-    hasher.update(right);
-    hasher.finalize().into()
-}
-
-/// Bit `depth` of `key`, most significant bit of byte 0 first: 0 goes left.
-fn bit(key: &Hash, depth: u16) -> u8 {
-    (key[usize::from(depth / 8)] >> (7 - depth % 8)) & 1
-}
+pub use veil_types::state_proof::{
+    internal_hash, key_hash, leaf_hash, value_hash, verify, Proof, EMPTY, MAX_DEPTH,
+};
+use veil_types::state_proof::bit;
 
 /// A stored node. An internal node never has two empty children, nor one empty child and
 /// one leaf (that leaf would sit in its place).
@@ -352,15 +317,6 @@ impl<S: NodeSource> Updater<'_, S> {
     }
 }
 
-/// The path from the root towards a key: the sibling hashes from the root down, and the
-/// leaf the path ends at (`None`: it ends at an empty subtree).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
-pub struct Proof {
-    pub siblings: Vec<Hash>,
-    /// The leaf's key hash and value hash.
-    pub leaf: Option<(Hash, Hash)>,
-}
-
 /// The proof for `key` (a key hash) in the tree in `source`.
 pub fn prove(source: &impl NodeSource, key: &Hash) -> Result<Proof, TreeError> {
     let mut siblings = Vec::new();
@@ -403,40 +359,6 @@ pub fn prove(source: &impl NodeSource, key: &Hash) -> Result<Proof, TreeError> {
             }
         }
     }
-}
-
-/// Whether `proof` shows that, under `root`, `key` (a key hash) holds the value whose hash
-/// is `value` (`None`: that `key` holds nothing).
-pub fn verify(root: &Hash, key: &Hash, value: Option<&Hash>, proof: &Proof) -> bool {
-    if proof.siblings.len() > usize::from(MAX_DEPTH) {
-        return false;
-    }
-    let depth = proof.siblings.len() as u16;
-    let end = match (&proof.leaf, value) {
-        (Some((leaf_key, leaf_value)), Some(value)) => {
-            if leaf_key != key || leaf_value != value {
-                return false;
-            }
-            leaf_hash(leaf_key, leaf_value)
-        }
-        (None, None) => EMPTY,
-        // Another key's leaf where `key`'s path ends: `key` is absent.
-        (Some((leaf_key, leaf_value)), None) => {
-            if leaf_key == key || (0..depth).any(|d| bit(leaf_key, d) != bit(key, d)) {
-                return false;
-            }
-            leaf_hash(leaf_key, leaf_value)
-        }
-        (None, Some(_)) => return false,
-    };
-    let mut hash = end;
-    for (depth, sibling) in proof.siblings.iter().enumerate().rev() {
-        hash = match bit(key, depth as u16) {
-            0 => internal_hash(&hash, sibling),
-            _ => internal_hash(sibling, &hash),
-        };
-    }
-    hash == *root
 }
 
 #[cfg(test)]
