@@ -226,7 +226,10 @@ impl Client {
         timeout: Duration,
     ) -> Result<(u64, Option<ContractInfo>), ClientError> {
         let record = self.prove(&StateKey::Contract(address.into()), genesis, timeout)?;
-        Ok((record.height, record.value.as_deref().map(decoded).transpose()?))
+        Ok((
+            record.height,
+            record.value.as_deref().map(decoded).transpose()?,
+        ))
     }
 
     /// A code's public record proven against `genesis`; `None`: proven absent.
@@ -237,7 +240,10 @@ impl Client {
         timeout: Duration,
     ) -> Result<(u64, Option<CodeInfo>), ClientError> {
         let record = self.prove(&StateKey::Code(code_id), genesis, timeout)?;
-        Ok((record.height, record.value.as_deref().map(decoded).transpose()?))
+        Ok((
+            record.height,
+            record.value.as_deref().map(decoded).transpose()?,
+        ))
     }
 }
 

@@ -369,7 +369,10 @@ async fn prove_record(
 }
 
 async fn prove_attestation_policy(State(state): State<RpcState>) -> ApiResult {
-    proof_answer(&state, &veil_types::state_proof::leaf_key::attestation_policy())
+    proof_answer(
+        &state,
+        &veil_types::state_proof::leaf_key::attestation_policy(),
+    )
 }
 
 fn proof_answer(state: &RpcState, leaf_key: &[u8]) -> ApiResult {

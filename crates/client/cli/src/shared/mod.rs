@@ -235,6 +235,7 @@ impl From<ClientError> for Failure {
             ClientError::Unreachable { .. } => "unreachable",
             ClientError::Api { kind, .. } => kind.as_str(),
             ClientError::Decode(_) => "bad_answer",
+            ClientError::Proof(_) => "bad_proof",
             ClientError::Timeout { .. } => "timeout",
         }
         .to_string();

@@ -1,7 +1,7 @@
 use super::*;
 use crate::store::BlockCommit;
-use veil_types::{Block, BlockHeader};
 use veil_types::state_proof::verify_record;
+use veil_types::{Block, BlockHeader};
 
 fn open() -> (tempfile::TempDir, Store, ChainState) {
     let dir = tempfile::tempdir().unwrap();

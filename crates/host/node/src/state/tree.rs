@@ -11,10 +11,10 @@ use std::collections::BTreeMap;
 
 use veil_types::Hash;
 
+use veil_types::state_proof::bit;
 pub use veil_types::state_proof::{
     internal_hash, key_hash, leaf_hash, value_hash, verify, Proof, EMPTY, MAX_DEPTH,
 };
-use veil_types::state_proof::bit;
 
 /// A stored node. An internal node never has two empty children, nor one empty child and
 /// one leaf (that leaf would sit in its place).
